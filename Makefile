@@ -1,0 +1,112 @@
+# chainlab: build, test and benchmark the node and the simulator.
+# Quiet unless V=1. Warnings are errors when WERROR=1 (CI sets it).
+
+CC      ?= cc
+PKGS    := libmicrohttpd libcurl jansson libcrypto sqlite3
+CFLAGS  ?= -O2 -g
+SAN     ?=
+# Project flags live in XCFLAGS so that CFLAGS=... on the command line only changes optimisation.
+XCFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes -MMD -MP -pthread
+XCFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
+ifeq ($(WERROR),1)
+XCFLAGS += -Werror
+endif
+ifeq ($(CI),true)
+XCFLAGS += -Werror
+endif
+
+B       ?= build
+PYTHON  := /usr/bin/python3
+VERSION := 0.1.0
+XCFLAGS += -DCHAINLAB_VERSION='"$(VERSION)"'
+ALL_CFLAGS = $(XCFLAGS) $(CFLAGS) $(SAN)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+NODE_SRC := $(filter-out node/main.c,$(wildcard node/*.c))
+SIM_SRC  := $(filter-out sim/main.c,$(wildcard sim/*.c))
+NODE_OBJ := $(NODE_SRC:%.c=$(B)/%.o)
+SIM_OBJ  := $(SIM_SRC:%.c=$(B)/%.o)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
+TOOL_SRC := $(wildcard tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tools/%.c=$(B)/tools/%)
+PROGS    := $(B)/chainlab-node $(if $(wildcard sim/main.c),$(B)/chainlab-sim)
+
+.PHONY: all deps check unit integration sanitize bench demo clean format format-check
+.DEFAULT_GOAL := all
+
+all: $(PROGS) $(TOOL_BIN)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -Inode -Isim -c -o $@ $<
+
+$(B)/libnode.a: $(NODE_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/libsim.a: $(SIM_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/chainlab-node: $(B)/node/main.o $(B)/libnode.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/chainlab-sim: $(B)/sim/main.o $(B)/libsim.a $(B)/libnode.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(B)/libsim.a $(B)/libnode.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs check 2>/dev/null)
+
+$(B)/tools/%: $(B)/tools/%.o $(B)/libnode.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	$(Q)sh tools/deps.sh
+
+# Everything CI runs: install what is missing, build, unit tests, integration tests.
+check: deps
+	$(Q)$(MAKE) --no-print-directory all $(TEST_BIN)
+	$(Q)$(MAKE) --no-print-directory unit integration
+
+unit: $(TEST_BIN)
+	$(Q)set -e; for t in $(TEST_BIN); do CK_DEFAULT_TIMEOUT=30 ./$$t; done
+
+integration: all
+	$(Q)CHAINLAB_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -x -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+
+# Unit and integration tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+sanitize: deps
+	$(Q)$(MAKE) --no-print-directory B=build/sanitize CFLAGS="-O1 -g" \
+	    SAN="-fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	    all unit integration
+
+bench: all
+	$(Q)CHAINLAB_BUILD=$(abspath $(B)) sh tools/bench.sh
+
+demo: all
+	$(Q)sh tools/demo.sh
+
+format:
+	$(Q)clang-format -i node/*.[ch] sim/*.[ch] tests/unit/*.c tools/*.c 2>/dev/null || true
+
+format-check:
+	$(Q)clang-format --dry-run --Werror node/*.[ch] sim/*.[ch] tests/unit/*.c $(wildcard tools/*.c)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,401 @@
+/* api: the node's HTTP endpoints served by libmicrohttpd.
+ *
+ * Design: a request is routed on its first call (unknown path 404, wrong method 405, a declared
+ * body over the limit 413, all before any body is read), its body is collected up to max_body,
+ * and the endpoint runs on the last call. POST /sync suspends its connection and is resumed by
+ * the gossip worker when a sync that started after the request has finished, so no HTTP thread
+ * ever waits on a peer. */
+#include "api.h"
+
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pyjson.h"
+#include "xalloc.h"
+
+struct api {
+    struct config cfg;
+    struct chain *chain;
+    struct peers *peers;
+    struct gossip *gossip;
+    struct MHD_Daemon *mhd;
+    int listen_fd;
+    struct timespec started;
+};
+
+enum method { M_GET = 1, M_POST = 2, M_DELETE = 4 };
+
+struct request;
+typedef void (*endpoint_fn)(struct api *a, struct request *r, enum method m);
+
+struct route {
+    const char *path;
+    unsigned methods; /* enum method bits */
+    const char *allow;
+    endpoint_fn fn;
+};
+
+struct request {
+    const struct route *route;
+    struct MHD_Connection *conn;
+    struct buf body;
+    bool too_large;
+    /* the answer, when the endpoint has made one */
+    unsigned status;
+    struct buf out;
+    const char *allow; /* 405: the Allow header */
+    /* POST /sync */
+    struct gossip_waiter waiter;
+    bool suspended;
+    volatile bool synced;
+    bool replaced;
+    uint64_t height;
+};
+
+/* ---- answers ---- */
+
+static void reply_error(struct request *r, unsigned status, const char *msg)
+{
+    r->status = status;
+    buf_clear(&r->out);
+    pyjson_write_error(&r->out, msg);
+}
+
+static enum MHD_Result send_reply(struct request *r)
+{
+    size_t len;
+    char *body = buf_steal(&r->out, &len);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (r->allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* ---- endpoints ---- */
+
+static void ep_peers(struct api *a, struct request *r, enum method m)
+{
+    char err[300];
+    int rc = PEERS_OK;
+    if (m == M_POST)
+        rc = peers_add(a->peers, r->body.data ? r->body.data : "", r->body.len, err, sizeof(err));
+    else if (m == M_DELETE)
+        rc = peers_remove(a->peers, r->body.data ? r->body.data : "", r->body.len, err,
+                          sizeof(err));
+    if (rc == PEERS_UNKNOWN) {
+        reply_error(r, MHD_HTTP_NOT_FOUND, err);
+        return;
+    }
+    if (rc < 0) {
+        reply_error(r, MHD_HTTP_BAD_REQUEST, err);
+        return;
+    }
+    if (m != M_GET)
+        log_info("peers: %s %.*s", m == M_POST ? (rc == PEERS_EXISTS ? "kept" : "added") : "removed",
+                 (int)(r->body.len > 200 ? 200 : r->body.len), r->body.data);
+    r->status = MHD_HTTP_OK;
+    peers_write_json(a->peers, &r->out);
+}
+
+static void ep_append(struct api *a, struct request *r, enum method m)
+{
+    (void)m;
+    const char *data = r->body.data ? r->body.data : "";
+    if (!pyjson_utf8_valid(data, r->body.len)) {
+        reply_error(r, MHD_HTTP_BAD_REQUEST, "the body of /append must be UTF-8 text");
+        return;
+    }
+    chain_append_data(a->chain, data, r->body.len, &r->out);
+    r->status = MHD_HTTP_OK;
+    gossip_broadcast(a->gossip, r->out.data, r->out.len);
+}
+
+static void ep_block(struct api *a, struct request *r, enum method m)
+{
+    if (m == M_GET) {
+        r->status = MHD_HTTP_OK;
+        chain_write_tip(a->chain, &r->out);
+        return;
+    }
+    char err[300];
+    struct block b;
+    if (block_parse(r->body.data ? r->body.data : "", r->body.len, &b, err, sizeof(err)) < 0) {
+        char esc[120];
+        log_info("block refused: %s (body %s)", err,
+                 log_escape(r->body.data, r->body.len, 60, esc, sizeof(esc)));
+        reply_error(r, MHD_HTTP_BAD_REQUEST, err);
+        return;
+    }
+    struct buf json = BUF_INIT;
+    enum chain_offer o = chain_offer_block(a->chain, &b, &json);
+    const char *result = "ignored";
+    r->status = MHD_HTTP_OK;
+    if (o == CHAIN_APPENDED) {
+        result = "appended";
+        gossip_broadcast(a->gossip, json.data, json.len);
+    } else if (o == CHAIN_NEEDS_SYNC) {
+        result = "sync";
+        r->status = MHD_HTTP_ACCEPTED;
+        log_debug("block %" PRIu64 " does not follow the tip: syncing", b.index);
+        gossip_request_sync(a->gossip);
+    }
+    buf_printf(&r->out, "{\"result\": \"%s\", \"height\": %" PRIu64 "}", result,
+               chain_tip(a->chain, NULL));
+    buf_free(&json);
+    block_clear(&b);
+}
+
+/* Parse a query argument as a non-negative integer; absent gives dflt. Returns -1 if bad. */
+static int query_u64(struct request *r, const char *name, uint64_t dflt, uint64_t *out)
+{
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    *out = dflt;
+    if (v == NULL)
+        return 0;
+    if (v[0] < '0' || v[0] > '9' || strlen(v) > 19)
+        return -1;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (*end != '\0')
+        return -1;
+    *out = n;
+    return 0;
+}
+
+static void ep_blocks(struct api *a, struct request *r, enum method m)
+{
+    (void)m;
+    uint64_t from, limit;
+    if (query_u64(r, "from", 0, &from) < 0 || query_u64(r, "limit", UINT64_MAX, &limit) < 0) {
+        reply_error(r, MHD_HTTP_BAD_REQUEST, "from and limit must be non-negative integers");
+        return;
+    }
+    r->status = MHD_HTTP_OK;
+    chain_write_json(a->chain, from, limit, &r->out);
+}
+
+static void synced_cb(void *arg, bool replaced, uint64_t height)
+{
+    struct request *r = arg;
+    r->replaced = replaced;
+    r->height = height;
+    __atomic_store_n(&r->synced, true, __ATOMIC_RELEASE);
+    MHD_resume_connection(r->conn);
+}
+
+static void ep_sync(struct api *a, struct request *r, enum method m)
+{
+    (void)m;
+    if (!r->suspended) {
+        r->suspended = true;
+        MHD_suspend_connection(r->conn);
+        gossip_sync_wait(a->gossip, &r->waiter, synced_cb, r);
+        return; /* answered when resumed */
+    }
+    r->status = MHD_HTTP_OK;
+    buf_printf(&r->out, "{\"replaced\": %s, \"height\": %" PRIu64 "}",
+               r->replaced ? "true" : "false", r->height);
+}
+
+static void ep_status(struct api *a, struct request *r, enum method m)
+{
+    (void)m;
+    char hash[BLOCK_HASH_HEX + 1];
+    struct gossip_stats st;
+    struct timespec now;
+    uint64_t height = chain_tip(a->chain, hash);
+    gossip_get_stats(a->gossip, &st);
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long up = (now.tv_sec - a->started.tv_sec) * 1000LL +
+                   (now.tv_nsec - a->started.tv_nsec) / 1000000;
+    r->status = MHD_HTTP_OK;
+    buf_append_str(&r->out, "{\"id\": ");
+    pyjson_write_string(&r->out, a->cfg.id, strlen(a->cfg.id));
+    buf_printf(&r->out,
+               ", \"version\": \"%s\", \"height\": %" PRIu64 ", \"tip\": \"%s\", \"peers\": %zu"
+               ", \"uptime_ms\": %lld, \"syncs\": %" PRIu64 ", \"syncs_replaced\": %" PRIu64
+               ", \"sync_requests\": %" PRIu64 ", \"posts_sent\": %" PRIu64
+               ", \"posts_failed\": %" PRIu64 ", \"posts_dropped\": %" PRIu64 "}",
+               CHAINLAB_VERSION, height, hash, peers_count(a->peers), up, st.syncs,
+               st.syncs_replaced, st.sync_requests, st.posts_sent, st.posts_failed,
+               st.posts_dropped);
+}
+
+static const struct route routes[] = {
+    {"/peers", M_GET | M_POST | M_DELETE, "GET, POST, DELETE", ep_peers},
+    {"/append", M_POST, "POST", ep_append},
+    {"/block", M_GET | M_POST, "GET, POST", ep_block},
+    {"/blocks", M_GET, "GET", ep_blocks},
+    {"/sync", M_POST, "POST", ep_sync},
+    {"/status", M_GET, "GET", ep_status},
+};
+
+/* ---- libmicrohttpd callbacks ---- */
+
+static enum method method_of(const char *m)
+{
+    if (strcmp(m, MHD_HTTP_METHOD_GET) == 0 || strcmp(m, MHD_HTTP_METHOD_HEAD) == 0)
+        return M_GET;
+    if (strcmp(m, MHD_HTTP_METHOD_POST) == 0)
+        return M_POST;
+    if (strcmp(m, MHD_HTTP_METHOD_DELETE) == 0)
+        return M_DELETE;
+    return 0;
+}
+
+/* Route a new request; on a routing error r->status is set. */
+static void route_request(struct api *a, struct request *r, const char *url, enum method m)
+{
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (strcmp(url, routes[i].path) == 0) {
+            r->route = &routes[i];
+            break;
+        }
+    }
+    if (r->route == NULL) {
+        reply_error(r, MHD_HTTP_NOT_FOUND,
+                    "unknown path; the endpoints are /peers, /append, /block, /blocks, /sync, "
+                    "/status");
+        return;
+    }
+    if ((r->route->methods & m) == 0) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "method not allowed on %s; use %s", r->route->path,
+                 r->route->allow);
+        reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, msg);
+        r->allow = r->route->allow;
+        return;
+    }
+    const char *cl =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > a->cfg.max_body) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "request body over the limit of %zu bytes", a->cfg.max_body);
+        reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+    }
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+    struct api *a = cls;
+    struct request *r = *con_cls;
+    (void)version;
+    if (r == NULL) {
+        r = xcalloc(1, sizeof(*r));
+        r->conn = conn;
+        *con_cls = r;
+        route_request(a, r, url, method_of(method));
+        if (r->status != 0)
+            return send_reply(r);
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (r->body.len + *upload_data_size > a->cfg.max_body)
+            r->too_large = true;
+        else
+            buf_append(&r->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->status != 0)
+        return MHD_YES; /* already answered (an early error) */
+    if (r->too_large) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "request body over the limit of %zu bytes", a->cfg.max_body);
+        reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+        return send_reply(r);
+    }
+    if (r->suspended && !__atomic_load_n(&r->synced, __ATOMIC_ACQUIRE))
+        return MHD_YES; /* spurious call while waiting */
+    r->route->fn(a, r, method_of(method));
+    if (r->status == 0)
+        return MHD_YES; /* suspended */
+    return send_reply(r);
+}
+
+static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    struct request *r = *con_cls;
+    if (r == NULL)
+        return;
+    buf_free(&r->body);
+    buf_free(&r->out);
+    free(r);
+    *con_cls = NULL;
+}
+
+static void mhd_log_cb(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[512];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    line[strcspn(line, "\n")] = '\0';
+    log_debug("http: %s", line);
+}
+
+struct api *api_new(const struct config *cfg, struct chain *c, struct peers *p, struct gossip *g)
+{
+    struct api *a = xcalloc(1, sizeof(*a));
+    a->cfg = *cfg;
+    a->chain = c;
+    a->peers = p;
+    a->gossip = g;
+    a->listen_fd = -1;
+    clock_gettime(CLOCK_MONOTONIC, &a->started);
+    return a;
+}
+
+int api_start(struct api *a, int listen_fd, char *err, size_t errsz)
+{
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
+    a->listen_fd = listen_fd;
+    a->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, access_cb, a, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(a->cfg.threads > 1 ? a->cfg.threads : 1),
+        MHD_OPTION_CONNECTION_LIMIT, a->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        a->cfg.idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, a,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, a, MHD_OPTION_END);
+    if (a->mhd == NULL) {
+        snprintf(err, errsz, "cannot start the HTTP server (libmicrohttpd)");
+        return -1;
+    }
+    return 0;
+}
+
+void api_quiesce(struct api *a)
+{
+    if (a->mhd)
+        MHD_quiesce_daemon(a->mhd);
+}
+
+void api_free(struct api *a)
+{
+    if (a == NULL)
+        return;
+    if (a->mhd)
+        MHD_stop_daemon(a->mhd);
+    if (a->listen_fd >= 0)
+        close(a->listen_fd);
+    free(a);
+}

@@ -1,0 +1,198 @@
+/* block: one block of the chain, its hash, its wire encoding and its validation. */
+#include "block.h"
+
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pyjson.h"
+#include "xalloc.h"
+
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_init_cb(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (sha256_md == NULL)
+        abort();
+}
+
+void block_hash_compute(uint64_t index, const char *data, size_t data_len, const char *prev_hash,
+                        char out[BLOCK_HASH_HEX + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    char num[24];
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    int n = snprintf(num, sizeof(num), "%" PRIu64, index);
+
+    pthread_once(&sha256_once, sha256_init_cb);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx == NULL || !EVP_DigestInit_ex2(ctx, sha256_md, NULL) ||
+        !EVP_DigestUpdate(ctx, num, (size_t)n) ||
+        !EVP_DigestUpdate(ctx, data ? data : "None", data ? data_len : 4) ||
+        !EVP_DigestUpdate(ctx, prev_hash ? prev_hash : "None", prev_hash ? strlen(prev_hash) : 4) ||
+        !EVP_DigestFinal_ex(ctx, md, &mdlen))
+        abort(); /* only on allocation failure inside OpenSSL */
+    EVP_MD_CTX_free(ctx);
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[BLOCK_HASH_HEX] = '\0';
+}
+
+void block_make_next(uint64_t prev_index, const char *prev_hash, const char *data, size_t len,
+                     struct block *out)
+{
+    out->index = prev_index + 1;
+    out->data = xmemdup(data, len);
+    out->data_len = len;
+    out->has_prev = true;
+    memcpy(out->prev_hash, prev_hash, BLOCK_HASH_HEX + 1);
+    block_hash_compute(out->index, out->data, len, out->prev_hash, out->hash);
+}
+
+void block_encode(const struct block *b, struct buf *out)
+{
+    buf_printf(out, "{\"index\": %" PRIu64 ", \"data\": ", b->index);
+    if (b->data)
+        pyjson_write_string(out, b->data, b->data_len);
+    else
+        buf_append(out, "null", 4);
+    buf_append_str(out, ", \"prev_hash\": ");
+    if (b->has_prev) {
+        buf_append_char(out, '"');
+        buf_append(out, b->prev_hash, BLOCK_HASH_HEX);
+        buf_append_char(out, '"');
+    } else {
+        buf_append(out, "null", 4);
+    }
+    buf_append_str(out, ", \"hash\": \"");
+    buf_append(out, b->hash, BLOCK_HASH_HEX);
+    buf_append_str(out, "\"}");
+}
+
+bool block_hash_is_hex(const char *s, size_t len)
+{
+    if (len != BLOCK_HASH_HEX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+const struct block *block_genesis(void)
+{
+    static const struct block genesis = {
+        .index = 0, .data = NULL, .data_len = 0, .has_prev = false, .prev_hash = "",
+        .hash = BLOCK_GENESIS_HASH};
+    return &genesis;
+}
+
+static int fail(char *err, size_t errsz, const char *msg)
+{
+    if (err && errsz)
+        snprintf(err, errsz, "%s", msg);
+    return -1;
+}
+
+/* Copy a hash field: a string of 64 lowercase hex chars, or null when nullable. */
+static int take_hash(const json_t *v, const char *name, bool allow_null, bool *present,
+                     char out[BLOCK_HASH_HEX + 1], char *err, size_t errsz)
+{
+    if (json_is_null(v) && allow_null) {
+        *present = false;
+        out[0] = '\0';
+        return 0;
+    }
+    if (!json_is_string(v) || !block_hash_is_hex(json_string_value(v), json_string_length(v))) {
+        if (err && errsz)
+            snprintf(err, errsz, "%s must be a string of 64 lowercase hex characters", name);
+        return -1;
+    }
+    *present = true;
+    memcpy(out, json_string_value(v), BLOCK_HASH_HEX + 1);
+    return 0;
+}
+
+int block_from_json(const json_t *obj, struct block *out, char *err, size_t errsz)
+{
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(obj))
+        return fail(err, errsz, "a block must be a JSON object");
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)obj, key, val)
+    {
+        if (strcmp(key, "index") != 0 && strcmp(key, "data") != 0 &&
+            strcmp(key, "prev_hash") != 0 && strcmp(key, "hash") != 0) {
+            if (err && errsz)
+                snprintf(err, errsz,
+                         "unexpected field '%.48s' (a block has index, data, prev_hash, hash)",
+                         key);
+            return -1;
+        }
+    }
+    const json_t *index = json_object_get(obj, "index");
+    const json_t *data = json_object_get(obj, "data");
+    const json_t *prev = json_object_get(obj, "prev_hash");
+    const json_t *hash = json_object_get(obj, "hash");
+    if (!index || !data || !prev || !hash)
+        return fail(err, errsz, "a block needs the fields index, data, prev_hash and hash");
+    if (!json_is_integer(index) || json_integer_value(index) < 0 ||
+        (uint64_t)json_integer_value(index) > BLOCK_INDEX_MAX)
+        return fail(err, errsz, "index must be an integer from 0 to 2^53-1");
+    out->index = (uint64_t)json_integer_value(index);
+    bool genesis = out->index == 0;
+    bool has_hash;
+    if (take_hash(prev, "prev_hash", genesis, &out->has_prev, out->prev_hash, err, errsz) < 0 ||
+        take_hash(hash, "hash", false, &has_hash, out->hash, err, errsz) < 0)
+        return -1;
+    if (genesis) {
+        if (!json_is_null(data) || out->has_prev || strcmp(out->hash, BLOCK_GENESIS_HASH) != 0)
+            return fail(err, errsz, "a block with index 0 must be exactly the genesis block");
+        return 0;
+    }
+    if (!json_is_string(data))
+        return fail(err, errsz, "data must be a string");
+    out->data_len = json_string_length(data);
+    out->data = xmemdup(json_string_value(data), out->data_len);
+    char want[BLOCK_HASH_HEX + 1];
+    block_hash_compute(out->index, out->data, out->data_len, out->prev_hash, want);
+    if (memcmp(want, out->hash, BLOCK_HASH_HEX) != 0) {
+        block_clear(out);
+        return fail(err, errsz, "hash does not match sha256(index + data + prev_hash)");
+    }
+    return 0;
+}
+
+int block_parse(const char *text, size_t len, struct block *out, char *err, size_t errsz)
+{
+    json_error_t jerr;
+    memset(out, 0, sizeof(*out));
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    if (root == NULL) {
+        if (err && errsz)
+            snprintf(err, errsz, "malformed JSON at byte %d: %s", jerr.position, jerr.text);
+        return -1;
+    }
+    int rc = block_from_json(root, out, err, errsz);
+    json_decref(root);
+    return rc;
+}
+
+void block_clear(struct block *b)
+{
+    if (b == NULL)
+        return;
+    free(b->data);
+    memset(b, 0, sizeof(*b));
+}

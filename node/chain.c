@@ -1,0 +1,222 @@
+/* chain: the held chain, kept as its wire encoding, behind a rwlock. */
+#include "chain.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+
+struct chain {
+    pthread_rwlock_t lock;
+    struct buf json; /* "[" b0 ", " b1 ... without the closing "]" */
+    size_t *off;     /* off[i]: where block i starts in json */
+    size_t n;        /* blocks held; at least 1 (genesis) */
+    size_t cap;      /* entries allocated in off */
+    char tip_hash[BLOCK_HASH_HEX + 1];
+};
+
+static struct chain *chain_alloc(void)
+{
+    struct chain *c = xcalloc(1, sizeof(*c));
+    if (pthread_rwlock_init(&c->lock, NULL) != 0)
+        abort();
+    buf_append_char(&c->json, '[');
+    return c;
+}
+
+/* Add an encoded block to an unlocked chain (caller holds the write lock or owns c alone). */
+static void push_block(struct chain *c, const struct block *b)
+{
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 64;
+        c->off = xrealloc(c->off, c->cap * sizeof(*c->off));
+    }
+    if (c->n > 0)
+        buf_append(&c->json, ", ", 2);
+    c->off[c->n++] = c->json.len;
+    block_encode(b, &c->json);
+    memcpy(c->tip_hash, b->hash, sizeof(c->tip_hash));
+}
+
+/* Bytes [start, end) of block i's JSON. */
+static void block_span(const struct chain *c, size_t i, size_t *start, size_t *end)
+{
+    *start = c->off[i];
+    *end = i + 1 < c->n ? c->off[i + 1] - 2 : c->json.len;
+}
+
+struct chain *chain_new(void)
+{
+    struct chain *c = chain_alloc();
+    push_block(c, block_genesis());
+    return c;
+}
+
+void chain_free(struct chain *c)
+{
+    if (c == NULL)
+        return;
+    pthread_rwlock_destroy(&c->lock);
+    buf_free(&c->json);
+    free(c->off);
+    free(c);
+}
+
+struct chain *chain_from_json(const json_t *array, char *err, size_t errsz)
+{
+    struct chain *c = NULL;
+    char why[200];
+    if (!json_is_array(array)) {
+        snprintf(err, errsz, "a chain must be a JSON array of blocks");
+        goto out;
+    }
+    size_t n = json_array_size(array);
+    if (n == 0) {
+        snprintf(err, errsz, "a chain must start with the genesis block; this one is empty");
+        goto out;
+    }
+    c = chain_alloc();
+    for (size_t i = 0; i < n; i++) {
+        struct block b;
+        if (block_from_json(json_array_get(array, i), &b, why, sizeof(why)) < 0) {
+            snprintf(err, errsz, "block %zu: %s", i, why);
+            goto fail;
+        }
+        if (b.index != i || (i > 0 && memcmp(b.prev_hash, c->tip_hash, BLOCK_HASH_HEX) != 0)) {
+            snprintf(err, errsz, "block %zu: does not chain to block %zu (index %llu)", i,
+                     i ? i - 1 : 0, (unsigned long long)b.index);
+            block_clear(&b);
+            goto fail;
+        }
+        push_block(c, &b);
+        block_clear(&b);
+    }
+    goto out;
+fail:
+    chain_free(c);
+    c = NULL;
+out:
+    return c;
+}
+
+struct chain *chain_parse(const char *text, size_t len, char *err, size_t errsz)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    if (root == NULL) {
+        snprintf(err, errsz, "malformed JSON at byte %d: %s", jerr.position, jerr.text);
+        return NULL;
+    }
+    struct chain *c = chain_from_json(root, err, errsz);
+    json_decref(root);
+    return c;
+}
+
+static void write_tip_locked(struct chain *c, struct buf *out)
+{
+    size_t start, end;
+    block_span(c, c->n - 1, &start, &end);
+    buf_append(out, c->json.data + start, end - start);
+}
+
+void chain_append_data(struct chain *c, const char *data, size_t len, struct buf *block_json)
+{
+    struct block b;
+    pthread_rwlock_wrlock(&c->lock);
+    block_make_next(c->n - 1, c->tip_hash, data, len, &b);
+    push_block(c, &b);
+    if (block_json)
+        write_tip_locked(c, block_json);
+    pthread_rwlock_unlock(&c->lock);
+    block_clear(&b);
+}
+
+enum chain_offer chain_offer_block(struct chain *c, const struct block *b, struct buf *block_json)
+{
+    enum chain_offer r;
+    pthread_rwlock_wrlock(&c->lock);
+    uint64_t tip = c->n - 1;
+    if (b->index <= tip) {
+        r = CHAIN_IGNORED;
+    } else if (b->index == tip + 1 && b->has_prev &&
+               memcmp(b->prev_hash, c->tip_hash, BLOCK_HASH_HEX) == 0) {
+        push_block(c, b);
+        if (block_json)
+            write_tip_locked(c, block_json);
+        r = CHAIN_APPENDED;
+    } else {
+        r = CHAIN_NEEDS_SYNC;
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return r;
+}
+
+bool chain_adopt_if_longer(struct chain *c, struct chain *cand, struct buf *tip_json)
+{
+    bool replaced = false;
+    pthread_rwlock_wrlock(&c->lock);
+    if (cand->n > c->n) {
+        struct buf json = c->json;
+        size_t *off = c->off;
+        size_t n = c->n, cap = c->cap;
+        c->json = cand->json;
+        c->off = cand->off;
+        c->n = cand->n;
+        c->cap = cand->cap;
+        memcpy(c->tip_hash, cand->tip_hash, sizeof(c->tip_hash));
+        cand->json = json;
+        cand->off = off;
+        cand->n = n;
+        cand->cap = cap;
+        if (tip_json)
+            write_tip_locked(c, tip_json);
+        replaced = true;
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return replaced;
+}
+
+uint64_t chain_tip(struct chain *c, char hash[BLOCK_HASH_HEX + 1])
+{
+    pthread_rwlock_rdlock(&c->lock);
+    uint64_t tip = c->n - 1;
+    if (hash)
+        memcpy(hash, c->tip_hash, BLOCK_HASH_HEX + 1);
+    pthread_rwlock_unlock(&c->lock);
+    return tip;
+}
+
+size_t chain_json_size(struct chain *c)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    size_t n = c->json.len + 1;
+    pthread_rwlock_unlock(&c->lock);
+    return n;
+}
+
+void chain_write_json(struct chain *c, uint64_t from, uint64_t limit, struct buf *out)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    if (from < c->n && limit > 0) {
+        uint64_t last = limit > c->n - from ? c->n - 1 : from + limit - 1;
+        size_t start, end, ignored;
+        block_span(c, (size_t)from, &start, &ignored);
+        block_span(c, (size_t)last, &ignored, &end);
+        buf_reserve(out, end - start + 2);
+        buf_append_char(out, '[');
+        buf_append(out, c->json.data + start, end - start);
+        buf_append_char(out, ']');
+    } else {
+        buf_append(out, "[]", 2);
+    }
+    pthread_rwlock_unlock(&c->lock);
+}
+
+void chain_write_tip(struct chain *c, struct buf *out)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    write_tip_locked(c, out);
+    pthread_rwlock_unlock(&c->lock);
+}

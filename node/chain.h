@@ -1,0 +1,53 @@
+/* chain: the held chain, kept as its wire encoding, behind a rwlock.
+ *
+ * Design: the node serves its chain far more often than it inspects it, so the chain is stored as
+ * the JSON text of GET /blocks ("[b0, b1, ...") plus the offset of every block in that text and
+ * the tip's hash. Serving a slice is one memcpy; validation happens on the way in. */
+#ifndef CHAINLAB_CHAIN_H
+#define CHAINLAB_CHAIN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "block.h"
+#include "buf.h"
+
+struct chain;
+
+enum chain_offer {
+    CHAIN_APPENDED,   /* the block was the valid successor of the tip and is now the tip */
+    CHAIN_IGNORED,    /* index <= tip index: nothing to do */
+    CHAIN_NEEDS_SYNC, /* ahead of the tip, or one past it without chaining: the caller syncs */
+};
+
+/* A chain holding only genesis. Caller frees with chain_free(). */
+struct chain *chain_new(void);
+void chain_free(struct chain *c);
+
+/* Decode and fully validate a JSON array of blocks (borrowed) into a new unshared chain.
+ * Returns NULL with err set when it is not a valid chain starting at genesis. */
+struct chain *chain_from_json(const json_t *array, char *err, size_t errsz);
+/* Parse text (len bytes) as a JSON chain and validate it as chain_from_json() does. */
+struct chain *chain_parse(const char *text, size_t len, char *err, size_t errsz);
+
+/* Append a new block carrying data (len bytes). Appends its JSON to block_json when not NULL. */
+void chain_append_data(struct chain *c, const char *data, size_t len, struct buf *block_json);
+/* Offer a validated block (its hash verified). Appends its JSON to block_json if appended. */
+enum chain_offer chain_offer_block(struct chain *c, const struct block *b, struct buf *block_json);
+/* Replace c's contents with cand's when cand is strictly longer (cand is then emptied). Returns
+ * true when replaced; appends the new tip's JSON to tip_json when not NULL. cand stays owned by
+ * the caller and must not be shared. */
+bool chain_adopt_if_longer(struct chain *c, struct chain *cand, struct buf *tip_json);
+
+/* Tip index and hash (hash may be NULL). */
+uint64_t chain_tip(struct chain *c, char hash[BLOCK_HASH_HEX + 1]);
+/* Number of bytes of the full JSON encoding (the GET /blocks body). */
+size_t chain_json_size(struct chain *c);
+/* Append the JSON array of blocks with index in [from, from+limit) to out ("[]" when empty). */
+void chain_write_json(struct chain *c, uint64_t from, uint64_t limit, struct buf *out);
+/* Append the JSON of the tip block to out. */
+void chain_write_tip(struct chain *c, struct buf *out);
+
+#endif

@@ -1,0 +1,21 @@
+/* config: the node's settings and their defaults. */
+#include "config.h"
+
+void config_defaults(struct config *c)
+{
+    *c = (struct config){
+        .host = "127.0.0.1",
+        .port = 0,
+        .id = NULL,
+        .threads = 2,
+        .max_body = CONFIG_MAX_BODY,
+        .max_peers = CONFIG_MAX_PEERS,
+        .max_url = CONFIG_MAX_URL,
+        .max_chain_bytes = CONFIG_MAX_CHAIN_BYTES,
+        .connect_timeout_ms = CONFIG_CONNECT_MS,
+        .timeout_ms = CONFIG_TIMEOUT_MS,
+        .max_connections = CONFIG_MAX_CONNECTIONS,
+        .idle_timeout_s = CONFIG_IDLE_TIMEOUT_S,
+        .queue = CONFIG_QUEUE,
+    };
+}

@@ -1,0 +1,37 @@
+/* config: the node's settings, every network-facing limit named, with safe defaults. */
+#ifndef CHAINLAB_CONFIG_H
+#define CHAINLAB_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_BODY        (1024 * 1024)       /* bytes in one request body */
+#define CONFIG_MAX_PEERS       64                  /* peers a node keeps */
+#define CONFIG_MAX_URL         512                 /* bytes in one peer URL */
+#define CONFIG_MAX_CHAIN_BYTES (256 * 1024 * 1024) /* bytes of GET /blocks read from one peer */
+#define CONFIG_CONNECT_MS      1000                /* connect timeout per peer request */
+#define CONFIG_TIMEOUT_MS      5000                /* total timeout per peer request */
+#define CONFIG_MAX_CONNECTIONS 1024                /* concurrent inbound connections */
+#define CONFIG_IDLE_TIMEOUT_S  30                  /* an idle inbound connection is closed */
+#define CONFIG_QUEUE           1024                /* blocks queued per peer before the oldest drop */
+
+struct config {
+    const char *host;         /* address to listen on (borrowed) */
+    uint16_t port;            /* port to listen on */
+    const char *id;           /* log prefix (borrowed) */
+    unsigned threads;         /* HTTP worker threads */
+    size_t max_body;          /* CONFIG_MAX_BODY */
+    size_t max_peers;         /* CONFIG_MAX_PEERS */
+    size_t max_url;           /* CONFIG_MAX_URL */
+    size_t max_chain_bytes;   /* CONFIG_MAX_CHAIN_BYTES */
+    long connect_timeout_ms;  /* CONFIG_CONNECT_MS */
+    long timeout_ms;          /* CONFIG_TIMEOUT_MS */
+    unsigned max_connections; /* CONFIG_MAX_CONNECTIONS */
+    unsigned idle_timeout_s;  /* CONFIG_IDLE_TIMEOUT_S */
+    size_t queue;             /* CONFIG_QUEUE */
+};
+
+/* Fill c with the defaults above (host 127.0.0.1, port 0, 2 threads). */
+void config_defaults(struct config *c);
+
+#endif

@@ -1,0 +1,59 @@
+/* gossip: the node's one worker thread that talks to peers (broadcasts and syncs).
+ *
+ * Request handlers never wait on a peer: they queue work here and return. The worker owns a
+ * libcurl multi handle and sends to all peers in parallel over reused keep-alive connections,
+ * every request bounded by the connect and total timeouts of the config. */
+#ifndef CHAINLAB_GOSSIP_H
+#define CHAINLAB_GOSSIP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chain.h"
+#include "config.h"
+#include "peers.h"
+
+struct gossip;
+
+/* Called on the worker thread once a sync that started after the wait began has finished (or the
+ * worker is stopping: replaced false). Must not block. */
+typedef void (*gossip_sync_done_cb)(void *arg, bool replaced, uint64_t height);
+
+struct gossip_waiter {
+    gossip_sync_done_cb cb;
+    void *arg;
+    uint64_t ticket;             /* set by gossip_sync_wait() */
+    struct gossip_waiter *next;  /* owned by the gossip while queued */
+};
+
+struct gossip_stats {
+    uint64_t syncs;            /* syncs run to completion */
+    uint64_t syncs_replaced;   /* syncs that replaced the held chain */
+    uint64_t sync_requests;    /* requests for a sync, before coalescing */
+    uint64_t posts_sent;       /* POST /block to a peer answered 2xx */
+    uint64_t posts_failed;     /* POST /block that failed or got a non-2xx answer */
+    uint64_t posts_dropped;    /* blocks dropped from a full per-peer queue */
+};
+
+/* A worker for chain c and peer set p (both borrowed, must outlive it). cfg is copied.
+ * Caller frees with gossip_free(). */
+struct gossip *gossip_new(struct chain *c, struct peers *p, const struct config *cfg);
+/* Start the worker thread. Returns 0, or -1 with err set. */
+int gossip_start(struct gossip *g, char *err, size_t errsz);
+/* Queue the block JSON (len bytes, copied) to be POSTed to <peer>/block for every peer. */
+void gossip_broadcast(struct gossip *g, const char *json, size_t len);
+/* Ask for a sync. Syncs are single-flight; requests made while one runs are coalesced into
+ * one more sync after it. */
+void gossip_request_sync(struct gossip *g);
+/* Ask for a sync and have w->cb called when a sync that started after this call has finished.
+ * w (and its arg) must stay valid until the callback has run. */
+void gossip_sync_wait(struct gossip *g, struct gossip_waiter *w, gossip_sync_done_cb cb, void *arg);
+/* Copy the counters. */
+void gossip_get_stats(struct gossip *g, struct gossip_stats *out);
+/* Stop the worker: abort transfers, run every pending waiter's callback, join the thread. */
+void gossip_stop(struct gossip *g);
+/* Free (stops first if needed). NULL is a no-op. */
+void gossip_free(struct gossip *g);
+
+#endif

@@ -1,0 +1,279 @@
+/* chainlab-node: a naivechain node speaking the original's HTTP protocol. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "chain.h"
+#include "config.h"
+#include "gossip.h"
+#include "log.h"
+#include "peers.h"
+
+#define MAX_INITIAL_PEERS 256 /* --peer given on the command line */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: chainlab-node [OPTIONS] PORT\n"
+            "\n"
+            "A naivechain node on http://HOST:PORT, wire-compatible with the original Python node.\n"
+            "\n"
+            "  --host ADDR             address to listen on (default 127.0.0.1)\n"
+            "  --peer URL              initial peer, e.g. http://127.0.0.1:8081 (repeatable)\n"
+            "  --id NAME               name in log lines and /status (default: the port)\n"
+            "  --log-level LEVEL       error, warn, info or debug (default info)\n"
+            "  --threads N             HTTP worker threads (default 2)\n"
+            "  --max-body BYTES        largest request body (default %d)\n"
+            "  --max-peers N           most peers kept (default %d)\n"
+            "  --max-url BYTES         longest peer URL (default %d)\n"
+            "  --max-chain-bytes BYTES most bytes read from a peer's /blocks (default %d)\n"
+            "  --connect-timeout MS    connect timeout per peer request (default %d)\n"
+            "  --timeout MS            total timeout per peer request (default %d)\n"
+            "  --max-connections N     concurrent inbound connections (default %d)\n"
+            "  --idle-timeout S        close inbound connections idle this long (default %d)\n"
+            "  --queue N               blocks queued per peer before the oldest drop (default %d)\n"
+            "  -h, --help              this help\n"
+            "  -V, --version           print the version\n",
+            CONFIG_MAX_BODY, CONFIG_MAX_PEERS, CONFIG_MAX_URL, CONFIG_MAX_CHAIN_BYTES,
+            CONFIG_CONNECT_MS, CONFIG_TIMEOUT_MS, CONFIG_MAX_CONNECTIONS, CONFIG_IDLE_TIMEOUT_S,
+            CONFIG_QUEUE);
+}
+
+/* Parse a whole decimal number in [min, max]. Returns 0, or -1 when it is not one. */
+static int parse_num(const char *s, long long min, long long max, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Bind and listen on host:port. Returns the fd, or -1 with err set. */
+static int listen_on(const char *host, uint16_t port, char *err, size_t errsz)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char portstr[8];
+    int fd = -1;
+    snprintf(portstr, sizeof(portstr), "%u", port);
+    int rc = getaddrinfo(host, portstr, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errsz, "cannot resolve --host %s: %s", host, gai_strerror(rc));
+        goto out;
+    }
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errsz, "socket: %s", strerror(errno));
+        goto out;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
+        if (errno == EADDRINUSE)
+            snprintf(err, errsz, "port %u on %s is already in use", port, host);
+        else
+            snprintf(err, errsz, "cannot listen on %s:%u: %s", host, port, strerror(errno));
+        close(fd);
+        fd = -1;
+        goto out;
+    }
+    if (listen(fd, 1024) < 0) {
+        snprintf(err, errsz, "listen: %s", strerror(errno));
+        close(fd);
+        fd = -1;
+    }
+out:
+    if (res)
+        freeaddrinfo(res);
+    return fd;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"host", required_argument, NULL, 'H'},
+        {"peer", required_argument, NULL, 'p'},
+        {"id", required_argument, NULL, 'i'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"threads", required_argument, NULL, 't'},
+        {"max-body", required_argument, NULL, 'b'},
+        {"max-peers", required_argument, NULL, 'P'},
+        {"max-url", required_argument, NULL, 'u'},
+        {"max-chain-bytes", required_argument, NULL, 'c'},
+        {"connect-timeout", required_argument, NULL, 'C'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"max-connections", required_argument, NULL, 'm'},
+        {"idle-timeout", required_argument, NULL, 'I'},
+        {"queue", required_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    struct config cfg;
+    enum log_level level = LOG_INFO;
+    const char *initial[MAX_INITIAL_PEERS];
+    size_t ninitial = 0;
+    char err[300];
+    long long v;
+    int opt, longindex = 0;
+
+    config_defaults(&cfg);
+    while ((opt = getopt_long(argc, argv, "hV", opts, &longindex)) != -1) {
+        int bad = 0;
+        switch (opt) {
+        case 'H':
+            cfg.host = optarg;
+            break;
+        case 'p':
+            if (ninitial == MAX_INITIAL_PEERS)
+                bad = 1;
+            else
+                initial[ninitial++] = optarg;
+            break;
+        case 'i':
+            cfg.id = optarg;
+            break;
+        case 'l':
+            bad = log_level_parse(optarg, &level) < 0;
+            break;
+        case 't':
+            bad = parse_num(optarg, 1, 64, &v) < 0;
+            cfg.threads = (unsigned)v;
+            break;
+        case 'b':
+            bad = parse_num(optarg, 1, 1LL << 30, &v) < 0;
+            cfg.max_body = (size_t)v;
+            break;
+        case 'P':
+            bad = parse_num(optarg, 0, 100000, &v) < 0;
+            cfg.max_peers = (size_t)v;
+            break;
+        case 'u':
+            bad = parse_num(optarg, 16, CONFIG_MAX_URL, &v) < 0;
+            cfg.max_url = (size_t)v;
+            break;
+        case 'c':
+            bad = parse_num(optarg, 64, 1LL << 40, &v) < 0;
+            cfg.max_chain_bytes = (size_t)v;
+            break;
+        case 'C':
+            bad = parse_num(optarg, 1, 3600000, &v) < 0;
+            cfg.connect_timeout_ms = (long)v;
+            break;
+        case 'T':
+            bad = parse_num(optarg, 1, 3600000, &v) < 0;
+            cfg.timeout_ms = (long)v;
+            break;
+        case 'm':
+            bad = parse_num(optarg, 1, 1000000, &v) < 0;
+            cfg.max_connections = (unsigned)v;
+            break;
+        case 'I':
+            bad = parse_num(optarg, 1, 86400, &v) < 0;
+            cfg.idle_timeout_s = (unsigned)v;
+            break;
+        case 'q':
+            bad = parse_num(optarg, 1, 1000000, &v) < 0;
+            cfg.queue = (size_t)v;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("chainlab-node %s\n", CHAINLAB_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+        if (bad) {
+            fprintf(stderr, "chainlab-node: bad value for --%s: '%s'\n", opts[longindex].name,
+                    optarg);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc - 1 || parse_num(argv[optind], 1, 65535, &v) < 0) {
+        fprintf(stderr, "chainlab-node: expected one PORT (1-65535)\n");
+        usage(stderr);
+        return 2;
+    }
+    cfg.port = (uint16_t)v;
+    char portid[8];
+    snprintf(portid, sizeof(portid), "%u", cfg.port);
+    if (cfg.id == NULL)
+        cfg.id = portid;
+    log_setup(cfg.id, level);
+
+    /* Every thread inherits this mask; main takes SIGINT/SIGTERM with sigwait(). */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = 1;
+    struct chain *chain = NULL;
+    struct peers *peers = NULL;
+    struct gossip *gossip = NULL;
+    struct api *api = NULL;
+    int fd = listen_on(cfg.host, cfg.port, err, sizeof(err));
+    if (fd < 0) {
+        fprintf(stderr, "chainlab-node: %s\n", err);
+        goto out;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "chainlab-node: cannot initialise libcurl\n");
+        close(fd);
+        goto out;
+    }
+    chain = chain_new();
+    peers = peers_new(cfg.max_peers, cfg.max_url, cfg.host, cfg.port);
+    for (size_t i = 0; i < ninitial; i++) {
+        if (peers_add(peers, initial[i], strlen(initial[i]), err, sizeof(err)) < 0) {
+            fprintf(stderr, "chainlab-node: --peer %s: %s\n", initial[i], err);
+            close(fd);
+            rc = 2;
+            goto out;
+        }
+    }
+    gossip = gossip_new(chain, peers, &cfg);
+    api = api_new(&cfg, chain, peers, gossip);
+    if (gossip_start(gossip, err, sizeof(err)) < 0 || api_start(api, fd, err, sizeof(err)) < 0) {
+        fprintf(stderr, "chainlab-node: %s\n", err);
+        goto out;
+    }
+    log_info("listening on http://%s:%u with %zu peers", cfg.host, cfg.port, ninitial);
+    if (ninitial > 0)
+        gossip_request_sync(gossip);
+
+    int sig = 0;
+    while (sigwait(&stop_signals, &sig) != 0)
+        ;
+    log_info("signal %d: shutting down", sig);
+    api_quiesce(api);
+    rc = 0;
+out:
+    gossip_stop(gossip);
+    api_free(api);
+    gossip_free(gossip);
+    peers_free(peers);
+    chain_free(chain);
+    curl_global_cleanup();
+    return rc;
+}

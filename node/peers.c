@@ -1,0 +1,237 @@
+/* peers: the node's set of peer base URLs, validated with libcurl's URL parser. */
+#include "peers.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pyjson.h"
+#include "xalloc.h"
+
+struct peers {
+    pthread_mutex_t lock;
+    char **urls; /* owned strings, in the order added */
+    size_t n;
+    size_t max_peers;
+    size_t max_url;
+    uint64_t generation;
+    char *self_host;
+    uint16_t self_port;
+};
+
+struct peers *peers_new(size_t max_peers, size_t max_url, const char *self_host, uint16_t self_port)
+{
+    struct peers *p = xcalloc(1, sizeof(*p));
+    pthread_mutex_init(&p->lock, NULL);
+    p->urls = xcalloc(max_peers ? max_peers : 1, sizeof(char *));
+    p->max_peers = max_peers;
+    p->max_url = max_url;
+    p->self_host = xstrdup(self_host ? self_host : "127.0.0.1");
+    p->self_port = self_port;
+    return p;
+}
+
+void peers_free(struct peers *p)
+{
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        free(p->urls[i]);
+    free(p->urls);
+    free(p->self_host);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+static bool is_local_host(const struct peers *p, const char *host)
+{
+    return strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+           strcmp(host, "0.0.0.0") == 0 || strcmp(host, "[::1]") == 0 ||
+           strcmp(host, "[::]") == 0 || strcasecmp(host, p->self_host) == 0;
+}
+
+static int invalid(char *err, size_t errsz, const char *msg)
+{
+    snprintf(err, errsz, "%s", msg);
+    return PEERS_INVALID;
+}
+
+int peers_normalize(const struct peers *p, const char *text, size_t len, char *out, size_t outsz,
+                    char *err, size_t errsz)
+{
+    int rc = PEERS_INVALID;
+    CURLU *u = NULL;
+    char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL, *query = NULL, *frag = NULL;
+
+    while (len > 0 && isspace((unsigned char)text[0]))
+        text++, len--;
+    while (len > 0 && (isspace((unsigned char)text[len - 1]) || text[len - 1] == '/'))
+        len--;
+    if (len == 0) {
+        rc = invalid(err, errsz, "the body must be a peer URL such as http://127.0.0.1:8081");
+        goto out;
+    }
+    if (len > p->max_url || len + 1 > outsz) {
+        snprintf(err, errsz, "peer URL is %zu bytes; the limit is %zu", len, p->max_url);
+        goto out;
+    }
+    if (memchr(text, '\0', len) || !pyjson_utf8_valid(text, len)) {
+        rc = invalid(err, errsz, "peer URL must be printable text");
+        goto out;
+    }
+    memcpy(out, text, len);
+    out[len] = '\0';
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)out[i] <= 0x20 || (unsigned char)out[i] >= 0x7f) {
+            rc = invalid(err, errsz, "peer URL must not contain spaces or control characters");
+            goto out;
+        }
+    }
+    u = curl_url();
+    if (u == NULL || curl_url_set(u, CURLUPART_URL, out, 0) != CURLUE_OK) {
+        rc = invalid(err, errsz, "peer URL is malformed; expected http://HOST:PORT");
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+        rc = invalid(err, errsz, "peer URL must use http or https");
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0') {
+        rc = invalid(err, errsz, "peer URL has no host");
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+        curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
+        curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK) {
+        rc = invalid(err, errsz, "peer URL must not carry a user, query or fragment");
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+        rc = invalid(err, errsz, "peer URL has a bad port");
+        goto out;
+    }
+    if (is_local_host(p, host) && p->self_port != 0 && atoi(port) == (int)p->self_port) {
+        rc = invalid(err, errsz, "peer URL points at this node itself");
+        goto out;
+    }
+    rc = PEERS_OK;
+out:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_free(user);
+    curl_free(query);
+    curl_free(frag);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+static ssize_t find_locked(struct peers *p, const char *url)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        if (strcmp(p->urls[i], url) == 0)
+            return (ssize_t)i;
+    }
+    return -1;
+}
+
+int peers_add(struct peers *p, const char *text, size_t len, char *err, size_t errsz)
+{
+    char *url = xmalloc(p->max_url + 1);
+    int rc = peers_normalize(p, text, len, url, p->max_url + 1, err, errsz);
+    if (rc != PEERS_OK)
+        goto out;
+    pthread_mutex_lock(&p->lock);
+    if (find_locked(p, url) >= 0) {
+        rc = PEERS_EXISTS;
+    } else if (p->n >= p->max_peers) {
+        snprintf(err, errsz, "this node already has %zu peers, the limit; remove one first",
+                 p->max_peers);
+        rc = PEERS_FULL;
+    } else {
+        p->urls[p->n++] = xstrdup(url);
+        p->generation++;
+    }
+    pthread_mutex_unlock(&p->lock);
+out:
+    free(url);
+    return rc;
+}
+
+int peers_remove(struct peers *p, const char *text, size_t len, char *err, size_t errsz)
+{
+    char *url = xmalloc(p->max_url + 1);
+    int rc = peers_normalize(p, text, len, url, p->max_url + 1, err, errsz);
+    if (rc != PEERS_OK)
+        goto out;
+    pthread_mutex_lock(&p->lock);
+    ssize_t i = find_locked(p, url);
+    if (i < 0) {
+        snprintf(err, errsz, "'%.200s' is not a peer of this node", url);
+        rc = PEERS_UNKNOWN;
+    } else {
+        free(p->urls[i]);
+        memmove(&p->urls[i], &p->urls[i + 1], (p->n - (size_t)i - 1) * sizeof(char *));
+        p->n--;
+        p->generation++;
+    }
+    pthread_mutex_unlock(&p->lock);
+out:
+    free(url);
+    return rc;
+}
+
+size_t peers_count(struct peers *p)
+{
+    pthread_mutex_lock(&p->lock);
+    size_t n = p->n;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+void peers_write_json(struct peers *p, struct buf *out)
+{
+    pthread_mutex_lock(&p->lock);
+    buf_append_char(out, '[');
+    for (size_t i = 0; i < p->n; i++) {
+        if (i > 0)
+            buf_append(out, ", ", 2);
+        pyjson_write_string(out, p->urls[i], strlen(p->urls[i]));
+    }
+    buf_append_char(out, ']');
+    pthread_mutex_unlock(&p->lock);
+}
+
+char **peers_list(struct peers *p, uint64_t *generation)
+{
+    pthread_mutex_lock(&p->lock);
+    char **list = xcalloc(p->n + 1, sizeof(char *));
+    for (size_t i = 0; i < p->n; i++)
+        list[i] = xstrdup(p->urls[i]);
+    if (generation)
+        *generation = p->generation;
+    pthread_mutex_unlock(&p->lock);
+    return list;
+}
+
+uint64_t peers_generation(struct peers *p)
+{
+    pthread_mutex_lock(&p->lock);
+    uint64_t g = p->generation;
+    pthread_mutex_unlock(&p->lock);
+    return g;
+}
+
+void peers_list_free(char **list)
+{
+    if (list == NULL)
+        return;
+    for (char **q = list; *q; q++)
+        free(*q);
+    free(list);
+}

@@ -1,0 +1,71 @@
+/* links: the sim's link layer; one TCP forwarder on 127.0.0.1 per directed edge A -> B. */
+#ifndef CHAINLAB_LINKS_H
+#define CHAINLAB_LINKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LINKS_PIPE_BYTES   65536 /* buffer per connection and direction; reading stops when full */
+#define LINKS_BACKLOG      4096  /* listen() backlog of each link */
+#define LINKS_ACCEPT_BURST 64    /* connections accepted per link per loop turn, for fairness */
+
+struct links; /* opaque; the set of links and the thread that forwards their bytes */
+
+/* Counters of one link or of all of them. A connection is one TCP connection that node A opened to
+ * the link; HTTP keep-alive puts several requests on one connection, so these count connections,
+ * never requests. Bytes are counted when written to the receiving socket. */
+struct links_stats {
+    uint64_t accepted;        /* connections accepted from the source node A */
+    uint64_t messages;        /* accepted connections that delivered at least one byte to B */
+    uint64_t bytes_to_target; /* bytes forwarded A -> B */
+    uint64_t bytes_to_source; /* bytes forwarded B -> A (answers) */
+    uint64_t connect_errors;  /* connections reset because B refused or failed the connect */
+    uint64_t dropped;         /* connections closed while held because A closed or reset them */
+    uint64_t open;            /* connections open now (a gauge, not a counter) */
+};
+
+/* New empty link set, not started. Caller frees with links_free(). Aborts on out of memory. */
+struct links *links_new(void);
+/* Stop the forwarding thread, close every socket and free ls. Open connections are closed
+ * abruptly. links_free(NULL) is a no-op. Call from the thread that owns ls. */
+void links_free(struct links *ls);
+
+/* Add link from -> to (node numbers >= 0) forwarding to 127.0.0.1:target_port, listening on a new
+ * ephemeral port of 127.0.0.1 written to *listen_port. Before or after links_start(). Returns 0,
+ * or -1 with err when the link exists, an argument is out of range, or the socket fails. */
+int links_add(struct links *ls, int from, int to, uint16_t target_port, uint16_t *listen_port,
+              char *err, size_t errsz);
+/* Start the forwarding thread (one epoll loop; it blocks every signal). Links added before are
+ * served from now on; connections made earlier wait in the listen backlog. Returns 0, or -1 with
+ * err when already started or epoll, eventfd or the thread cannot be created. */
+int links_start(struct links *ls, char *err, size_t errsz);
+
+/* Listening port of link from -> to, or -1 when there is no such link. Thread-safe. */
+int links_listen_port(struct links *ls, int from, int to);
+/* Stall (blocked) or release link from -> to. A stalled link accepts new connections but neither
+ * connects them to B nor reads or writes any of its connections, in either direction: bytes are
+ * held, not lost, so the nodes' own timeouts fire as in a real partition. While held, a connection
+ * whose source sends FIN (a half-close looks the same), resets or errors is closed at once and
+ * counted as dropped: A gave up on it. Releasing delivers everything held and connects waiting
+ * connections. Takes effect before the call returns: the link reads and writes no byte after it.
+ * Returns 0, or -1 when there is no such link. Thread-safe. */
+int links_set_blocked(struct links *ls, int from, int to, bool blocked);
+/* True when link from -> to is stalled (false when there is no such link). Thread-safe. */
+bool links_blocked(struct links *ls, int from, int to);
+/* Release every link (undo all links_set_blocked). Thread-safe. */
+void links_heal(struct links *ls);
+
+/* Sum of the counters of every link into *total. Thread-safe. */
+void links_stats(struct links *ls, struct links_stats *total);
+/* Counters of link from -> to into *out. Returns 0, or -1 when there is no such link (*out is
+ * zeroed). Thread-safe. */
+int links_link_stats(struct links *ls, int from, int to, struct links_stats *out);
+/* Number of links. Thread-safe. */
+size_t links_count(struct links *ls);
+
+/* Raise this process's RLIMIT_NOFILE soft limit to its hard limit (hundreds of links need
+ * thousands of descriptors). Returns 0, or -1 with err when the limit cannot be read or set. */
+int links_raise_fd_limit(char *err, size_t errsz);
+
+#endif

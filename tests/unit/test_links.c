@@ -1,0 +1,669 @@
+/* test_links: the link layer against an in-test echo server: bytes, half-close, stalls, stats. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "links.h"
+
+#define SERVER_MAX_CONNS 1024 /* connections one test server holds */
+#define HOLD_MS          200  /* how long a stalled read must stay empty */
+#define WAIT_MS          5000 /* deadline for anything that should happen */
+
+/* An echo server on an ephemeral port of 127.0.0.1, in its own thread. It echoes every byte,
+ * closes a connection after the client's FIN, and on server_push() writes a message to every
+ * open connection unasked. */
+struct server {
+    int listen_fd;
+    uint16_t port;
+    int ctl[2]; /* pipe: 'q' quits, 'p' pushes push_msg */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    int fds[SERVER_MAX_CONNS]; /* server thread only */
+    size_t nfds;               /* server thread only */
+    size_t accepted;           /* under mu */
+    size_t open;               /* connections open now, under mu */
+    size_t received;           /* under mu */
+    size_t pushes;             /* completed pushes, under mu */
+    char push_msg[64];
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Poll cond every 2 ms until it holds or WAIT_MS passes, then assert it. */
+#define WAIT_FOR(cond)                                                                             \
+    do {                                                                                           \
+        uint64_t deadline_ = now_ms() + WAIT_MS;                                                   \
+        while (!(cond) && now_ms() < deadline_)                                                    \
+            poll(NULL, 0, 2);                                                                      \
+        ck_assert_msg((cond), "timed out waiting for %s", #cond);                                  \
+    } while (0)
+
+static void send_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* the peer went away; the test notices through what it reads */
+        c += w;
+        n -= (size_t)w;
+    }
+}
+
+static size_t server_get(struct server *s, const size_t *field)
+{
+    pthread_mutex_lock(&s->mu);
+    size_t v = *field;
+    pthread_mutex_unlock(&s->mu);
+    return v;
+}
+
+static void *server_main(void *arg)
+{
+    struct server *s = arg;
+    struct pollfd pfd[SERVER_MAX_CONNS + 2];
+    char buf[16384];
+
+    for (;;) {
+        pfd[0] = (struct pollfd){.fd = s->ctl[0], .events = POLLIN};
+        pfd[1] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
+        for (size_t i = 0; i < s->nfds; i++)
+            pfd[i + 2] = (struct pollfd){.fd = s->fds[i], .events = POLLIN};
+        if (poll(pfd, s->nfds + 2, -1) < 0)
+            continue;
+        if (pfd[0].revents) {
+            char cmd = 'q';
+            if (read(s->ctl[0], &cmd, 1) != 1 || cmd == 'q')
+                break;
+            for (size_t i = 0; i < s->nfds; i++)
+                send_all(s->fds[i], s->push_msg, strlen(s->push_msg));
+            pthread_mutex_lock(&s->mu);
+            s->pushes++;
+            pthread_mutex_unlock(&s->mu);
+        }
+        size_t polled = s->nfds;
+        if ((pfd[1].revents & POLLIN) && s->nfds < SERVER_MAX_CONNS) {
+            int fd = accept(s->listen_fd, NULL, NULL);
+            if (fd >= 0) {
+                s->fds[s->nfds++] = fd;
+                pthread_mutex_lock(&s->mu);
+                s->accepted++;
+                s->open++;
+                pthread_mutex_unlock(&s->mu);
+            }
+        }
+        /* Walk backwards: removing entry i moves a visited or new entry into its place. */
+        for (size_t i = polled; i-- > 0;) {
+            if (pfd[i + 2].revents == 0)
+                continue;
+            ssize_t n = recv(s->fds[i], buf, sizeof(buf), 0);
+            if (n > 0) {
+                pthread_mutex_lock(&s->mu);
+                s->received += (size_t)n;
+                pthread_mutex_unlock(&s->mu);
+                send_all(s->fds[i], buf, (size_t)n);
+                continue;
+            }
+            close(s->fds[i]);
+            s->fds[i] = s->fds[--s->nfds];
+            pthread_mutex_lock(&s->mu);
+            s->open--;
+            pthread_mutex_unlock(&s->mu);
+        }
+    }
+    for (size_t i = 0; i < s->nfds; i++)
+        close(s->fds[i]);
+    return NULL;
+}
+
+static int listen_any(uint16_t *port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(fd, 512), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+static struct server *server_start(void)
+{
+    struct server *s = calloc(1, sizeof(*s));
+    ck_assert_ptr_nonnull(s);
+    s->listen_fd = listen_any(&s->port);
+    ck_assert_int_eq(pipe(s->ctl), 0);
+    pthread_mutex_init(&s->mu, NULL);
+    ck_assert_int_eq(pthread_create(&s->thread, NULL, server_main, s), 0);
+    return s;
+}
+
+/* Make the server write msg to every open connection; returns once it has. */
+static void server_push(struct server *s, const char *msg)
+{
+    size_t before = server_get(s, &s->pushes);
+    snprintf(s->push_msg, sizeof(s->push_msg), "%s", msg);
+    ck_assert_int_eq(write(s->ctl[1], "p", 1), 1);
+    WAIT_FOR(server_get(s, &s->pushes) > before);
+}
+
+static void server_stop(struct server *s)
+{
+    ck_assert_int_eq(write(s->ctl[1], "q", 1), 1);
+    pthread_join(s->thread, NULL);
+    close(s->listen_fd);
+    close(s->ctl[0]);
+    close(s->ctl[1]);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+/* A blocking client connected to 127.0.0.1:port. */
+static int client_connect(int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+/* Read up to n bytes, waiting at most ms. Returns the count, 0 at EOF, -1 on error, -2 on
+ * timeout. */
+static ssize_t recv_timeout(int fd, char *buf, size_t n, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int rc = poll(&p, 1, ms);
+    if (rc == 0)
+        return -2;
+    if (rc < 0)
+        return -1;
+    return recv(fd, buf, n, 0);
+}
+
+/* Read exactly strlen(want) bytes within WAIT_MS and compare them to want. */
+static void expect_bytes(int fd, const char *want)
+{
+    size_t n = strlen(want);
+    size_t got = 0;
+    char buf[256];
+    uint64_t deadline = now_ms() + WAIT_MS;
+
+    ck_assert_uint_lt(n, sizeof(buf));
+    while (got < n) {
+        int left = (int)(deadline - now_ms());
+        ck_assert_msg(deadline > now_ms(), "timed out after %zu of %zu bytes", got, n);
+        ssize_t r = recv_timeout(fd, buf + got, n - got, left);
+        ck_assert_msg(r > 0, "read returned %zd after %zu of %zu bytes", r, got, n);
+        got += (size_t)r;
+    }
+    buf[n] = '\0';
+    ck_assert_str_eq(buf, want);
+}
+
+/* Assert that nothing arrives on fd for HOLD_MS. */
+static void expect_silence(int fd)
+{
+    char c;
+    ck_assert_int_eq(recv_timeout(fd, &c, 1, HOLD_MS), -2);
+}
+
+/* Assert that the peer closes fd (EOF or reset) within WAIT_MS. */
+static void expect_closed(int fd)
+{
+    char c;
+    ssize_t r = recv_timeout(fd, &c, 1, WAIT_MS);
+    ck_assert_msg(r == 0 || r == -1, "expected EOF or a reset, read returned %zd", r);
+}
+
+static struct links_stats link_stats(struct links *ls, int from, int to)
+{
+    struct links_stats st;
+    ck_assert_int_eq(links_link_stats(ls, from, to, &st), 0);
+    return st;
+}
+
+static struct links *start_links(void)
+{
+    char err[256] = "";
+    struct links *ls = links_new();
+    ck_assert_msg(links_start(ls, err, sizeof(err)) == 0, "%s", err);
+    return ls;
+}
+
+static int add_link(struct links *ls, int from, int to, uint16_t target)
+{
+    char err[256] = "";
+    uint16_t port = 0;
+    ck_assert_msg(links_add(ls, from, to, target, &port, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_ne(port, 0);
+    ck_assert_int_eq(links_listen_port(ls, from, to), port);
+    return port;
+}
+
+START_TEST(test_bytes_both_ways)
+{
+    struct server *s = server_start();
+    struct links *ls = start_links();
+    int fd = client_connect(add_link(ls, 0, 1, s->port));
+    const size_t big = 1 << 20;
+    char *out = malloc(big);
+    char *in = malloc(big);
+
+    send_all(fd, "hello", 5);
+    expect_bytes(fd, "hello");
+
+    /* 1 MiB each way at once: partial reads and writes, full buffers, backpressure. */
+    for (size_t i = 0; i < big; i++)
+        out[i] = (char)(i * 7 + i / 251);
+    size_t sent = 0;
+    size_t got = 0;
+    uint64_t deadline = now_ms() + WAIT_MS;
+    while (got < big) {
+        ck_assert_msg(now_ms() < deadline, "echoed %zu of %zu bytes", got, big);
+        struct pollfd p = {.fd = fd, .events = POLLIN | (sent < big ? POLLOUT : 0)};
+        ck_assert_int_ge(poll(&p, 1, 100), 0);
+        if ((p.revents & POLLOUT) && sent < big) {
+            ssize_t w = send(fd, out + sent, big - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (w > 0)
+                sent += (size_t)w;
+        }
+        if (p.revents & POLLIN) {
+            ssize_t r = recv(fd, in + got, big - got, MSG_DONTWAIT);
+            ck_assert_int_ne(r, 0);
+            if (r > 0)
+                got += (size_t)r;
+        }
+    }
+    ck_assert_int_eq(memcmp(in, out, big), 0);
+
+    /* Half-close: our FIN reaches the server, which answers and closes; we read both. */
+    send_all(fd, "bye", 3);
+    ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+    expect_bytes(fd, "bye");
+    char c;
+    ck_assert_int_eq(recv_timeout(fd, &c, 1, WAIT_MS), 0);
+    close(fd);
+
+    WAIT_FOR(link_stats(ls, 0, 1).open == 0);
+    struct links_stats st = link_stats(ls, 0, 1);
+    ck_assert_uint_eq(st.accepted, 1);
+    ck_assert_uint_eq(st.messages, 1);
+    ck_assert_uint_eq(st.bytes_to_target, 5 + big + 3);
+    ck_assert_uint_eq(st.bytes_to_source, 5 + big + 3);
+    ck_assert_uint_eq(st.connect_errors, 0);
+    ck_assert_uint_eq(st.dropped, 0);
+    links_free(ls);
+    server_stop(s);
+    free(out);
+    free(in);
+}
+END_TEST
+
+START_TEST(test_block_holds_then_releases)
+{
+    struct server *s = server_start();
+    struct links *ls = start_links();
+    int port = add_link(ls, 0, 1, s->port);
+    int open_fd = client_connect(port);
+
+    send_all(open_fd, "a", 1);
+    expect_bytes(open_fd, "a");
+    ck_assert_int_eq(links_set_blocked(ls, 0, 1, true), 0);
+    ck_assert(links_blocked(ls, 0, 1));
+
+    /* An open connection: nothing reaches the server, nothing comes back. */
+    send_all(open_fd, "held", 4);
+    expect_silence(open_fd);
+    ck_assert_uint_eq(server_get(s, &s->received), 1);
+
+    /* Bytes from the target are held too. */
+    server_push(s, "pushed");
+    expect_silence(open_fd);
+
+    /* A new connection is accepted but not connected upstream. */
+    int new_fd = client_connect(port);
+    send_all(new_fd, "new", 3);
+    expect_silence(new_fd);
+    ck_assert_uint_eq(server_get(s, &s->accepted), 1);
+    ck_assert_uint_eq(server_get(s, &s->received), 1);
+    WAIT_FOR(link_stats(ls, 0, 1).accepted == 2);
+
+    ck_assert_int_eq(links_set_blocked(ls, 0, 1, false), 0);
+    ck_assert(!links_blocked(ls, 0, 1));
+    expect_bytes(open_fd, "pushedheld");
+    expect_bytes(new_fd, "new");
+    ck_assert_uint_eq(server_get(s, &s->accepted), 2);
+    WAIT_FOR(server_get(s, &s->received) == 8);
+
+    close(open_fd);
+    close(new_fd);
+    WAIT_FOR(link_stats(ls, 0, 1).open == 0);
+    ck_assert_uint_eq(link_stats(ls, 0, 1).dropped, 0);
+    links_free(ls);
+    server_stop(s);
+}
+END_TEST
+
+START_TEST(test_block_is_one_way)
+{
+    struct server *a = server_start();
+    struct server *b = server_start();
+    struct links *ls = start_links();
+    int ab = add_link(ls, 0, 1, b->port);
+    int ba = add_link(ls, 1, 0, a->port);
+
+    ck_assert_int_eq(links_set_blocked(ls, 0, 1, true), 0);
+    ck_assert(links_blocked(ls, 0, 1));
+    ck_assert(!links_blocked(ls, 1, 0));
+
+    int fd_ba = client_connect(ba);
+    send_all(fd_ba, "b to a", 6);
+    expect_bytes(fd_ba, "b to a");
+
+    int fd_ab = client_connect(ab);
+    send_all(fd_ab, "a to b", 6);
+    expect_silence(fd_ab);
+    ck_assert_uint_eq(server_get(b, &b->received), 0);
+
+    links_heal(ls);
+    ck_assert(!links_blocked(ls, 0, 1));
+    expect_bytes(fd_ab, "a to b");
+
+    close(fd_ab);
+    close(fd_ba);
+    links_free(ls);
+    server_stop(a);
+    server_stop(b);
+}
+END_TEST
+
+START_TEST(test_held_source_close_is_dropped)
+{
+    struct server *s = server_start();
+    struct links *ls = start_links();
+    int port = add_link(ls, 0, 1, s->port);
+
+    /* Connected upstream before the stall, then abandoned by the client. */
+    int fd1 = client_connect(port);
+    send_all(fd1, "x", 1);
+    expect_bytes(fd1, "x");
+    ck_assert_int_eq(links_set_blocked(ls, 0, 1, true), 0);
+    send_all(fd1, "late", 4);
+    close(fd1);
+    /* Accepted during the stall, then abandoned. */
+    int fd2 = client_connect(port);
+    send_all(fd2, "never", 5);
+    close(fd2);
+
+    WAIT_FOR(link_stats(ls, 0, 1).dropped == 2); /* the second may not be accepted yet */
+    struct links_stats st = link_stats(ls, 0, 1);
+    ck_assert_uint_eq(st.open, 0);
+    ck_assert_uint_eq(st.accepted, 2);
+    ck_assert_uint_eq(st.messages, 1);
+    ck_assert_uint_eq(st.bytes_to_target, 1);
+    ck_assert_uint_eq(server_get(s, &s->accepted), 1);
+    ck_assert_uint_eq(server_get(s, &s->received), 1);
+    WAIT_FOR(server_get(s, &s->open) == 0); /* the server saw its connection end */
+
+    /* The link still works once released. */
+    links_heal(ls);
+    int fd3 = client_connect(port);
+    send_all(fd3, "again", 5);
+    expect_bytes(fd3, "again");
+    close(fd3);
+    links_free(ls);
+    server_stop(s);
+}
+END_TEST
+
+START_TEST(test_target_down_resets_source)
+{
+    uint16_t dead_port = 0;
+    close(listen_any(&dead_port)); /* a port nobody listens on */
+    struct links *ls = start_links();
+    int fd = client_connect(add_link(ls, 0, 1, dead_port));
+
+    send_all(fd, "anyone?", 7);
+    expect_closed(fd);
+    close(fd);
+    WAIT_FOR(link_stats(ls, 0, 1).open == 0);
+    struct links_stats st = link_stats(ls, 0, 1);
+    ck_assert_uint_eq(st.accepted, 1);
+    ck_assert_uint_eq(st.connect_errors, 1);
+    ck_assert_uint_eq(st.messages, 0);
+    ck_assert_uint_eq(st.bytes_to_target, 0);
+    links_free(ls);
+}
+END_TEST
+
+START_TEST(test_stats)
+{
+    struct server *s = server_start();
+    struct links *ls = start_links();
+    int p01 = add_link(ls, 0, 1, s->port);
+    int p02 = add_link(ls, 0, 2, s->port);
+
+    /* A connection that carries nothing is accepted but is not a message. */
+    int fd = client_connect(p01);
+    ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+    expect_closed(fd);
+    close(fd);
+    WAIT_FOR(link_stats(ls, 0, 1).open == 0);
+
+    for (int i = 0; i < 3; i++) {
+        fd = client_connect(p02);
+        send_all(fd, "ping", 4);
+        expect_bytes(fd, "ping");
+        close(fd);
+    }
+    WAIT_FOR(link_stats(ls, 0, 2).open == 0);
+
+    struct links_stats st = link_stats(ls, 0, 1);
+    ck_assert_uint_eq(st.accepted, 1);
+    ck_assert_uint_eq(st.messages, 0);
+    ck_assert_uint_eq(st.bytes_to_target, 0);
+    st = link_stats(ls, 0, 2);
+    ck_assert_uint_eq(st.accepted, 3);
+    ck_assert_uint_eq(st.messages, 3);
+    ck_assert_uint_eq(st.bytes_to_target, 12);
+    ck_assert_uint_eq(st.bytes_to_source, 12);
+
+    struct links_stats total;
+    links_stats(ls, &total);
+    ck_assert_uint_eq(total.accepted, 4);
+    ck_assert_uint_eq(total.messages, 3);
+    ck_assert_uint_eq(total.bytes_to_target, 12);
+    ck_assert_uint_eq(total.bytes_to_source, 12);
+    ck_assert_uint_eq(total.open, 0);
+    ck_assert_uint_eq(total.connect_errors, 0);
+    ck_assert_uint_eq(total.dropped, 0);
+
+    ck_assert_int_eq(links_link_stats(ls, 2, 0, &st), -1);
+    ck_assert_uint_eq(st.accepted, 0);
+    links_free(ls);
+    server_stop(s);
+}
+END_TEST
+
+START_TEST(test_300_links)
+{
+    enum { NLINKS = 300 };
+    char err[256] = "";
+    struct server *s = server_start();
+    struct links *ls = links_new();
+    int ports[NLINKS];
+    int fds[NLINKS];
+    char msg[16];
+
+    ck_assert_msg(links_raise_fd_limit(err, sizeof(err)) == 0, "%s", err);
+    /* Half added before the start, half after. */
+    for (int i = 0; i < NLINKS; i++) {
+        if (i == NLINKS / 2)
+            ck_assert_msg(links_start(ls, err, sizeof(err)) == 0, "%s", err);
+        ports[i] = add_link(ls, i, NLINKS + i, s->port);
+        for (int j = 0; j < i; j++)
+            ck_assert_int_ne(ports[i], ports[j]);
+    }
+    ck_assert_uint_eq(links_count(ls), NLINKS);
+    for (int i = 0; i < NLINKS; i++) {
+        fds[i] = client_connect(ports[i]);
+        snprintf(msg, sizeof(msg), "m%03d", i);
+        send_all(fds[i], msg, 4);
+    }
+    for (int i = 0; i < NLINKS; i++) {
+        snprintf(msg, sizeof(msg), "m%03d", i);
+        expect_bytes(fds[i], msg);
+    }
+    struct links_stats total;
+    links_stats(ls, &total);
+    ck_assert_uint_eq(total.accepted, NLINKS);
+    ck_assert_uint_eq(total.messages, NLINKS);
+    ck_assert_uint_eq(total.bytes_to_target, 4 * NLINKS);
+    ck_assert_uint_eq(total.open, NLINKS);
+    for (int i = 0; i < NLINKS; i++)
+        close(fds[i]);
+    WAIT_FOR((links_stats(ls, &total), total.open == 0));
+    links_free(ls); /* with every link still listening */
+    server_stop(s);
+}
+END_TEST
+
+START_TEST(test_connect_before_start)
+{
+    struct server *s = server_start();
+    struct links *ls = links_new();
+    char err[256] = "";
+    int fd = client_connect(add_link(ls, 3, 4, s->port)); /* waits in the backlog */
+
+    send_all(fd, "early", 5);
+    ck_assert_int_eq(links_set_blocked(ls, 3, 4, true), 0); /* before start: fine */
+    ck_assert_int_eq(links_set_blocked(ls, 3, 4, false), 0);
+    ck_assert_msg(links_start(ls, err, sizeof(err)) == 0, "%s", err);
+    expect_bytes(fd, "early");
+    close(fd);
+    links_free(ls);
+    server_stop(s);
+}
+END_TEST
+
+START_TEST(test_free_with_open_connections)
+{
+    struct server *s = server_start();
+    struct links *ls = start_links();
+    int port = add_link(ls, 0, 1, s->port);
+    int fd1 = client_connect(port);
+    send_all(fd1, "x", 1);
+    expect_bytes(fd1, "x");
+    ck_assert_int_eq(links_set_blocked(ls, 0, 1, true), 0);
+    int fd2 = client_connect(port);
+    WAIT_FOR(link_stats(ls, 0, 1).open == 2);
+
+    links_free(ls);
+    expect_closed(fd1);
+    expect_closed(fd2);
+    close(fd1);
+    close(fd2);
+    server_stop(s);
+}
+END_TEST
+
+struct add_row {
+    int from;
+    int to;
+    uint16_t target;
+};
+
+static const struct add_row bad_adds[] = {
+    {0, 1, 0},                                  /* no target port */
+    {2, 2, 8080},                               /* self-link */
+    {-1, 1, 8080}, {1, -1, 8080}, {0, 1, 8080}, /* duplicate of the link added first */
+};
+
+START_TEST(test_api_errors)
+{
+    const struct add_row *row = &bad_adds[_i];
+    struct links *ls = links_new();
+    char err[256] = "";
+    uint16_t port = 1234;
+
+    ck_assert_int_eq(links_add(ls, 0, 1, 8080, &port, err, sizeof(err)), 0);
+    port = 1234;
+    err[0] = '\0';
+    ck_assert_int_eq(links_add(ls, row->from, row->to, row->target, &port, err, sizeof(err)), -1);
+    ck_assert_str_ne(err, "");
+    ck_assert_uint_eq(port, 1234);
+    ck_assert_uint_eq(links_count(ls), 1);
+    links_free(ls);
+}
+END_TEST
+
+START_TEST(test_api_unknown_links)
+{
+    struct links *ls = links_new();
+    char err[256] = "";
+
+    ck_assert_int_eq(links_listen_port(ls, 0, 1), -1);
+    ck_assert_int_eq(links_set_blocked(ls, 0, 1, true), -1);
+    ck_assert(!links_blocked(ls, 0, 1));
+    links_heal(ls);
+    ck_assert_int_eq(links_start(ls, err, sizeof(err)), 0);
+    ck_assert_int_eq(links_start(ls, err, sizeof(err)), -1);
+    ck_assert_str_ne(err, "");
+    links_free(ls);
+    links_free(NULL);
+}
+END_TEST
+
+static Suite *links_suite(void)
+{
+    Suite *s = suite_create("links");
+    TCase *tc = tcase_create("core");
+
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_bytes_both_ways);
+    tcase_add_test(tc, test_block_holds_then_releases);
+    tcase_add_test(tc, test_block_is_one_way);
+    tcase_add_test(tc, test_held_source_close_is_dropped);
+    tcase_add_test(tc, test_target_down_resets_source);
+    tcase_add_test(tc, test_stats);
+    tcase_add_test(tc, test_300_links);
+    tcase_add_test(tc, test_connect_before_start);
+    tcase_add_test(tc, test_free_with_open_connections);
+    tcase_add_loop_test(tc, test_api_errors, 0, (int)(sizeof(bad_adds) / sizeof(bad_adds[0])));
+    tcase_add_test(tc, test_api_unknown_links);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(links_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
