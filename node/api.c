@@ -50,13 +50,43 @@ struct request {
     unsigned status;
     struct buf out;
     const char *allow; /* 405: the Allow header */
-    /* POST /sync */
+    bool replied;      /* the answer is queued */
+    /* parked: suspended until the gossip worker calls back (sync done, broadcast delivered) */
     struct gossip_waiter waiter;
-    bool suspended;
-    volatile bool synced;
-    bool replaced;
-    uint64_t height;
+    bool parked;
+    bool resumed;      /* set by the worker (atomic), read by the HTTP thread */
+    bool ok;           /* from the callback */
+    uint64_t height;   /* from the callback */
+    void (*finish)(struct request *r); /* builds the answer once resumed; NULL: already built */
 };
+
+static void resume_cb(void *arg, bool ok, uint64_t height)
+{
+    struct request *r = arg;
+    r->ok = ok;
+    r->height = height;
+    __atomic_store_n(&r->resumed, true, __ATOMIC_RELEASE);
+    MHD_resume_connection(r->conn);
+}
+
+/* Suspend the connection until the worker calls resume_cb. Call before handing r->waiter over. */
+static void park(struct request *r, void (*finish)(struct request *r))
+{
+    r->parked = true;
+    r->finish = finish;
+    MHD_suspend_connection(r->conn);
+}
+
+/* Broadcast a block; hold the answer until the peers have it when broadcast_wait_ms says so. */
+static void broadcast(struct api *a, struct request *r, const char *json, size_t len)
+{
+    if (a->cfg.broadcast_wait_ms <= 0 || peers_count(a->peers) == 0) {
+        gossip_broadcast(a->gossip, json, len, NULL, NULL, NULL);
+        return;
+    }
+    park(r, NULL);
+    gossip_broadcast(a->gossip, json, len, &r->waiter, resume_cb, r);
+}
 
 /* ---- answers ---- */
 
@@ -69,6 +99,7 @@ static void reply_error(struct request *r, unsigned status, const char *msg)
 
 static enum MHD_Result send_reply(struct request *r)
 {
+    r->replied = true;
     size_t len;
     char *body = buf_steal(&r->out, &len);
     struct MHD_Response *resp =
@@ -121,7 +152,7 @@ static void ep_append(struct api *a, struct request *r, enum method m)
     }
     chain_append_data(a->chain, data, r->body.len, &r->out);
     r->status = MHD_HTTP_OK;
-    gossip_broadcast(a->gossip, r->out.data, r->out.len);
+    broadcast(a, r, r->out.data, r->out.len);
 }
 
 static void ep_block(struct api *a, struct request *r, enum method m)
@@ -144,10 +175,9 @@ static void ep_block(struct api *a, struct request *r, enum method m)
     enum chain_offer o = chain_offer_block(a->chain, &b, &json);
     const char *result = "ignored";
     r->status = MHD_HTTP_OK;
-    if (o == CHAIN_APPENDED) {
+    if (o == CHAIN_APPENDED)
         result = "appended";
-        gossip_broadcast(a->gossip, json.data, json.len);
-    } else if (o == CHAIN_NEEDS_SYNC) {
+    else if (o == CHAIN_NEEDS_SYNC) {
         result = "sync";
         r->status = MHD_HTTP_ACCEPTED;
         log_debug("block %" PRIu64 " does not follow the tip: syncing", b.index);
@@ -155,6 +185,8 @@ static void ep_block(struct api *a, struct request *r, enum method m)
     }
     buf_printf(&r->out, "{\"result\": \"%s\", \"height\": %" PRIu64 "}", result,
                chain_tip(a->chain, NULL));
+    if (o == CHAIN_APPENDED)
+        broadcast(a, r, json.data, json.len);
     buf_free(&json);
     block_clear(&b);
 }
@@ -188,27 +220,18 @@ static void ep_blocks(struct api *a, struct request *r, enum method m)
     chain_write_json(a->chain, from, limit, &r->out);
 }
 
-static void synced_cb(void *arg, bool replaced, uint64_t height)
+static void sync_finish(struct request *r)
 {
-    struct request *r = arg;
-    r->replaced = replaced;
-    r->height = height;
-    __atomic_store_n(&r->synced, true, __ATOMIC_RELEASE);
-    MHD_resume_connection(r->conn);
+    r->status = MHD_HTTP_OK;
+    buf_printf(&r->out, "{\"replaced\": %s, \"height\": %" PRIu64 "}", r->ok ? "true" : "false",
+               r->height);
 }
 
 static void ep_sync(struct api *a, struct request *r, enum method m)
 {
     (void)m;
-    if (!r->suspended) {
-        r->suspended = true;
-        MHD_suspend_connection(r->conn);
-        gossip_sync_wait(a->gossip, &r->waiter, synced_cb, r);
-        return; /* answered when resumed */
-    }
-    r->status = MHD_HTTP_OK;
-    buf_printf(&r->out, "{\"replaced\": %s, \"height\": %" PRIu64 "}",
-               r->replaced ? "true" : "false", r->height);
+    park(r, sync_finish);
+    gossip_sync_wait(a->gossip, &r->waiter, resume_cb, r);
 }
 
 static void ep_status(struct api *a, struct request *r, enum method m)
@@ -305,6 +328,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
             return send_reply(r);
         return MHD_YES;
     }
+    if (r->replied) {
+        *upload_data_size = 0; /* answered early (an error); the rest of the body is dropped */
+        return MHD_YES;
+    }
     if (*upload_data_size > 0) {
         if (r->body.len + *upload_data_size > a->cfg.max_body)
             r->too_large = true;
@@ -313,19 +340,22 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (r->status != 0)
-        return MHD_YES; /* already answered (an early error) */
     if (r->too_large) {
         char msg[96];
         snprintf(msg, sizeof(msg), "request body over the limit of %zu bytes", a->cfg.max_body);
         reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, msg);
         return send_reply(r);
     }
-    if (r->suspended && !__atomic_load_n(&r->synced, __ATOMIC_ACQUIRE))
-        return MHD_YES; /* spurious call while waiting */
+    if (r->parked) {
+        if (!__atomic_load_n(&r->resumed, __ATOMIC_ACQUIRE))
+            return MHD_YES; /* called again while waiting */
+        if (r->finish)
+            r->finish(r);
+        return send_reply(r);
+    }
     r->route->fn(a, r, method_of(method));
-    if (r->status == 0)
-        return MHD_YES; /* suspended */
+    if (r->parked)
+        return MHD_YES; /* answered when the worker resumes the connection */
     return send_reply(r);
 }
 

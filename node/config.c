@@ -17,5 +17,6 @@ void config_defaults(struct config *c)
         .max_connections = CONFIG_MAX_CONNECTIONS,
         .idle_timeout_s = CONFIG_IDLE_TIMEOUT_S,
         .queue = CONFIG_QUEUE,
+        .broadcast_wait_ms = CONFIG_BROADCAST_WAIT,
     };
 }

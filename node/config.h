@@ -14,6 +14,7 @@
 #define CONFIG_MAX_CONNECTIONS 1024                /* concurrent inbound connections */
 #define CONFIG_IDLE_TIMEOUT_S  30                  /* an idle inbound connection is closed */
 #define CONFIG_QUEUE           1024                /* blocks queued per peer before the oldest drop */
+#define CONFIG_BROADCAST_WAIT  1000                /* ms an answer waits for its broadcast */
 
 struct config {
     const char *host;         /* address to listen on (borrowed) */
@@ -29,6 +30,7 @@ struct config {
     unsigned max_connections; /* CONFIG_MAX_CONNECTIONS */
     unsigned idle_timeout_s;  /* CONFIG_IDLE_TIMEOUT_S */
     size_t queue;             /* CONFIG_QUEUE */
+    long broadcast_wait_ms;   /* CONFIG_BROADCAST_WAIT; 0 answers at once */
 };
 
 /* Fill c with the defaults above (host 127.0.0.1, port 0, 2 threads). */

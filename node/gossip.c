@@ -17,16 +17,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "xalloc.h"
 
 /* A block's JSON shared by the queues of every peer. */
 struct bcast {
-    unsigned refs; /* touched by the worker only, after it leaves the inbox */
+    unsigned refs;               /* worker-only after the inbox: queue entries and posts */
+    unsigned pending;            /* counted deliveries not yet settled */
+    bool all_ok;                 /* every counted delivery so far was answered 2xx */
+    struct gossip_waiter *waiter; /* answered when pending reaches 0 or at the deadline */
+    int64_t deadline_ms;
     size_t len;
     struct bcast *next; /* inbox link */
     char data[];
+};
+
+/* A block queued for one peer. counted: the broadcast's waiter waits for this delivery. */
+struct qentry {
+    struct bcast *b;
+    bool counted;
 };
 
 enum xfer_kind { XFER_POST_BLOCK, XFER_GET_BLOCKS };
@@ -37,6 +48,7 @@ struct xfer {
     enum xfer_kind kind;
     struct peer_state *peer;
     struct bcast *b;   /* XFER_POST_BLOCK: the block sent (a reference) */
+    bool counted;      /* XFER_POST_BLOCK: its broadcast waits for this answer */
     struct buf body;   /* XFER_GET_BLOCKS: the answer so far */
     size_t cap;        /* XFER_GET_BLOCKS: bytes allowed */
     bool too_big;      /* the answer passed cap */
@@ -45,11 +57,12 @@ struct xfer {
 
 struct peer_state {
     char *url;
-    struct bcast **queue; /* ring of cfg.queue entries */
+    struct qentry *queue; /* ring of cfg.queue entries */
     size_t qhead, qlen;
     struct xfer *post;  /* in flight, or NULL */
     struct xfer *fetch; /* GET /blocks of the running sync, or NULL */
     bool down;          /* the last request failed (logged once per change) */
+    bool lagging;       /* missed a broadcast deadline: not waited for until it answers again */
 };
 
 struct gossip {
@@ -76,7 +89,16 @@ struct gossip {
     size_t fetches_left;
     struct chain *best; /* the longest valid chain fetched in this sync */
     uint64_t best_height;
+    struct bcast **waiting; /* broadcasts whose waiter has not been answered */
+    size_t nwaiting, capwaiting;
 };
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void bcast_unref(struct bcast *b)
 {
@@ -95,6 +117,34 @@ struct gossip *gossip_new(struct chain *c, struct peers *p, const struct config 
     pthread_mutex_init(&g->lock, NULL);
     g->peers_gen = UINT64_MAX;
     return g;
+}
+
+/* ---- broadcast waiters ---- */
+
+/* Answer b's waiter (once). */
+static void answer(struct gossip *g, struct bcast *b)
+{
+    struct gossip_waiter *w = b->waiter;
+    if (w == NULL)
+        return;
+    b->waiter = NULL;
+    for (size_t i = 0; i < g->nwaiting; i++) {
+        if (g->waiting[i] == b) {
+            g->waiting[i] = g->waiting[--g->nwaiting];
+            break;
+        }
+    }
+    w->cb(w->arg, b->all_ok && b->pending == 0, chain_tip(g->chain, NULL));
+    bcast_unref(b);
+}
+
+/* One counted delivery of b ended (answered 2xx when ok). */
+static void settle(struct gossip *g, struct bcast *b, bool ok)
+{
+    if (!ok)
+        b->all_ok = false;
+    if (b->pending > 0 && --b->pending == 0)
+        answer(g, b);
 }
 
 /* ---- transfers ---- */
@@ -152,7 +202,8 @@ static void start_post(struct gossip *g, struct peer_state *p)
     struct xfer *x = xcalloc(1, sizeof(*x));
     x->kind = XFER_POST_BLOCK;
     x->peer = p;
-    x->b = p->queue[p->qhead];
+    x->b = p->queue[p->qhead].b;
+    x->counted = p->queue[p->qhead].counted;
     p->qhead = (p->qhead + 1) % g->cfg.queue;
     p->qlen--;
     CURL *e = easy_for(g, x, "/block");
@@ -184,6 +235,8 @@ static void abort_xfer(struct gossip *g, struct xfer *x)
     if (x == NULL)
         return;
     curl_multi_remove_handle(g->multi, x->easy);
+    if (x->b && x->counted)
+        settle(g, x->b, false);
     xfer_free(x);
 }
 
@@ -197,9 +250,12 @@ static void peer_free(struct gossip *g, struct peer_state *p)
         g->fetches_left--;
     }
     while (p->qlen > 0) {
-        bcast_unref(p->queue[p->qhead]);
+        struct qentry q = p->queue[p->qhead];
         p->qhead = (p->qhead + 1) % g->cfg.queue;
         p->qlen--;
+        if (q.counted)
+            settle(g, q.b, false);
+        bcast_unref(q.b);
     }
     free(p->queue);
     free(p->url);
@@ -228,7 +284,7 @@ static void reconcile_peers(struct gossip *g)
         if (next[i] == NULL) {
             next[i] = xcalloc(1, sizeof(struct peer_state));
             next[i]->url = xstrdup(urls[i]);
-            next[i]->queue = xcalloc(g->cfg.queue, sizeof(struct bcast *));
+            next[i]->queue = xcalloc(g->cfg.queue, sizeof(struct qentry));
         }
     }
     for (size_t j = 0; j < g->nps; j++) {
@@ -246,16 +302,46 @@ static void enqueue(struct gossip *g, struct peer_state *p, struct bcast *b)
 {
     if (p->qlen == g->cfg.queue) {
         /* Drop the oldest: a later block with a gap makes the peer sync, so nothing is lost. */
-        bcast_unref(p->queue[p->qhead]);
+        struct qentry old = p->queue[p->qhead];
         p->qhead = (p->qhead + 1) % g->cfg.queue;
         p->qlen--;
+        if (old.counted)
+            settle(g, old.b, false);
+        bcast_unref(old.b);
         pthread_mutex_lock(&g->lock);
         g->stats.posts_dropped++;
         pthread_mutex_unlock(&g->lock);
     }
+    /* A peer known to be down or slow is still sent the block, but not waited for. */
+    bool counted = b->waiter != NULL && !p->down && !p->lagging;
     b->refs++;
-    p->queue[(p->qhead + p->qlen) % g->cfg.queue] = b;
+    p->queue[(p->qhead + p->qlen) % g->cfg.queue] = (struct qentry){b, counted};
     p->qlen++;
+    if (counted)
+        b->pending++;
+}
+
+/* b's deadline passed: the peers still holding it are lagging; answer its waiter. */
+static void expire(struct gossip *g, struct bcast *b)
+{
+    for (size_t i = 0; i < g->nps; i++) {
+        struct peer_state *p = g->ps[i];
+        if (p->post && p->post->b == b && p->post->counted) {
+            p->post->counted = false;
+            p->lagging = true;
+        }
+        for (size_t k = 0; k < p->qlen; k++) {
+            struct qentry *q = &p->queue[(p->qhead + k) % g->cfg.queue];
+            if (q->b == b && q->counted) {
+                q->counted = false;
+                p->lagging = true;
+            }
+        }
+        if (p->lagging)
+            log_debug("peer %s is lagging: broadcasts no longer wait for it", p->url);
+    }
+    b->all_ok = false;
+    answer(g, b);
 }
 
 static void mark_peer(struct peer_state *p, bool ok, const char *what)
@@ -330,7 +416,7 @@ static void finish_sync(struct gossip *g)
     uint64_t height = chain_tip(g->chain, NULL);
     if (replaced) {
         log_info("sync: replaced the chain, height now %llu", (unsigned long long)height);
-        gossip_broadcast(g, tip.data, tip.len);
+        gossip_broadcast(g, tip.data, tip.len, NULL, NULL, NULL);
     } else {
         log_debug("sync: kept the chain at height %llu", (unsigned long long)height);
     }
@@ -373,6 +459,10 @@ static void done(struct gossip *g, CURL *e, CURLcode rc)
     struct peer_state *p = x->peer;
     if (x->kind == XFER_POST_BLOCK) {
         bool ok = rc == CURLE_OK && status >= 200 && status < 300;
+        if (x->counted)
+            settle(g, x->b, ok);
+        if (rc == CURLE_OK)
+            p->lagging = false;
         char what[160];
         if (rc != CURLE_OK)
             snprintf(what, sizeof(what), "POST /block failed: %s", curl_easy_strerror(rc));
@@ -412,6 +502,8 @@ static void *worker_main(void *arg)
             while (in) {
                 struct bcast *b = in;
                 in = b->next;
+                if (b->waiter)
+                    b->waiter->cb(b->waiter->arg, false, chain_tip(g->chain, NULL));
                 free(b);
             }
             break;
@@ -422,8 +514,18 @@ static void *worker_main(void *arg)
             struct bcast *b = in;
             in = b->next;
             b->refs = 1; /* held by this loop until distributed */
+            if (b->waiter) {
+                b->refs++; /* held by the waiting list until answered */
+                if (g->nwaiting == g->capwaiting) {
+                    g->capwaiting = g->capwaiting ? g->capwaiting * 2 : 64;
+                    g->waiting = xrealloc(g->waiting, g->capwaiting * sizeof(*g->waiting));
+                }
+                g->waiting[g->nwaiting++] = b;
+            }
             for (size_t i = 0; i < g->nps; i++)
                 enqueue(g, g->ps[i], b);
+            if (b->waiter && b->pending == 0)
+                answer(g, b);
             bcast_unref(b);
         }
         if (want_sync)
@@ -443,12 +545,24 @@ static void *worker_main(void *arg)
         if (g->syncing && g->fetches_left == 0)
             finish_sync(g);
 
+        /* Answer the broadcasts whose deadline passed; sleep until the next deadline. */
+        int64_t now = now_ms(), wait = 1000;
+        for (size_t i = 0; i < g->nwaiting;) {
+            struct bcast *b = g->waiting[i];
+            if (b->deadline_ms <= now) {
+                expire(g, b); /* removes b from the list */
+                continue;
+            }
+            if (b->deadline_ms - now < wait)
+                wait = b->deadline_ms - now;
+            i++;
+        }
         /* Loop again at once when there is queued work that could start now. */
         bool more = g->syncing && g->fetches_left == 0;
         for (size_t i = 0; i < g->nps && !more; i++)
             more = g->ps[i]->post == NULL && g->ps[i]->qlen > 0;
         if (!more)
-            curl_multi_poll(g->multi, NULL, 0, 1000, NULL);
+            curl_multi_poll(g->multi, NULL, 0, (int)wait, NULL);
     }
 
     /* Stopping: abort everything and answer every waiter. */
@@ -459,6 +573,10 @@ static void *worker_main(void *arg)
     g->nps = 0;
     chain_free(g->best);
     g->best = NULL;
+    while (g->nwaiting > 0)
+        answer(g, g->waiting[0]);
+    free(g->waiting);
+    g->waiting = NULL;
     uint64_t height = chain_tip(g->chain, NULL);
     pthread_mutex_lock(&g->lock);
     struct gossip_waiter *w = g->waiters;
@@ -490,21 +608,35 @@ int gossip_start(struct gossip *g, char *err, size_t errsz)
     return 0;
 }
 
-void gossip_broadcast(struct gossip *g, const char *json, size_t len)
+void gossip_broadcast(struct gossip *g, const char *json, size_t len, struct gossip_waiter *w,
+                      gossip_done_cb cb, void *arg)
 {
     struct bcast *b = xmalloc(sizeof(*b) + len + 1);
-    b->refs = 0;
-    b->len = len;
-    b->next = NULL;
+    *b = (struct bcast){.all_ok = true, .len = len};
     memcpy(b->data, json, len);
     b->data[len] = '\0';
+    if (w) {
+        w->cb = cb;
+        w->arg = arg;
+        b->waiter = w;
+        b->deadline_ms = now_ms() + g->cfg.broadcast_wait_ms;
+    }
     pthread_mutex_lock(&g->lock);
-    if (g->inbox_tail)
-        g->inbox_tail->next = b;
-    else
-        g->inbox = b;
-    g->inbox_tail = b;
+    bool stopping = g->stopping;
+    if (!stopping) {
+        if (g->inbox_tail)
+            g->inbox_tail->next = b;
+        else
+            g->inbox = b;
+        g->inbox_tail = b;
+    }
     pthread_mutex_unlock(&g->lock);
+    if (stopping) {
+        free(b);
+        if (w)
+            cb(arg, false, chain_tip(g->chain, NULL));
+        return;
+    }
     if (g->multi)
         curl_multi_wakeup(g->multi);
 }
@@ -519,7 +651,7 @@ void gossip_request_sync(struct gossip *g)
         curl_multi_wakeup(g->multi);
 }
 
-void gossip_sync_wait(struct gossip *g, struct gossip_waiter *w, gossip_sync_done_cb cb, void *arg)
+void gossip_sync_wait(struct gossip *g, struct gossip_waiter *w, gossip_done_cb cb, void *arg)
 {
     w->cb = cb;
     w->arg = arg;
@@ -565,6 +697,8 @@ void gossip_free(struct gossip *g)
     struct bcast *b = g->inbox;
     while (b) {
         struct bcast *next = b->next;
+        if (b->waiter)
+            b->waiter->cb(b->waiter->arg, false, chain_tip(g->chain, NULL));
         free(b);
         b = next;
     }

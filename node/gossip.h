@@ -16,12 +16,13 @@
 
 struct gossip;
 
-/* Called on the worker thread once a sync that started after the wait began has finished (or the
- * worker is stopping: replaced false). Must not block. */
-typedef void (*gossip_sync_done_cb)(void *arg, bool replaced, uint64_t height);
+/* Called once, on the worker thread (or the caller's, when the worker is stopping), when what was
+ * waited for is over. For a sync: ok = the chain was replaced. For a broadcast: ok = every peer
+ * waited for answered 2xx. height = the tip index then. Must not block. */
+typedef void (*gossip_done_cb)(void *arg, bool ok, uint64_t height);
 
 struct gossip_waiter {
-    gossip_sync_done_cb cb;
+    gossip_done_cb cb;
     void *arg;
     uint64_t ticket;             /* set by gossip_sync_wait() */
     struct gossip_waiter *next;  /* owned by the gossip while queued */
@@ -41,14 +42,18 @@ struct gossip_stats {
 struct gossip *gossip_new(struct chain *c, struct peers *p, const struct config *cfg);
 /* Start the worker thread. Returns 0, or -1 with err set. */
 int gossip_start(struct gossip *g, char *err, size_t errsz);
-/* Queue the block JSON (len bytes, copied) to be POSTed to <peer>/block for every peer. */
-void gossip_broadcast(struct gossip *g, const char *json, size_t len);
+/* Queue the block JSON (len bytes, copied) to be POSTed to <peer>/block for every peer. With w
+ * (may be NULL), w->cb is called when every peer that is neither down nor lagging has answered,
+ * or when cfg.broadcast_wait_ms has passed (the peers still pending are then marked lagging and
+ * not waited for again until they answer). w must stay valid until then. */
+void gossip_broadcast(struct gossip *g, const char *json, size_t len, struct gossip_waiter *w,
+                      gossip_done_cb cb, void *arg);
 /* Ask for a sync. Syncs are single-flight; requests made while one runs are coalesced into
  * one more sync after it. */
 void gossip_request_sync(struct gossip *g);
 /* Ask for a sync and have w->cb called when a sync that started after this call has finished.
  * w (and its arg) must stay valid until the callback has run. */
-void gossip_sync_wait(struct gossip *g, struct gossip_waiter *w, gossip_sync_done_cb cb, void *arg);
+void gossip_sync_wait(struct gossip *g, struct gossip_waiter *w, gossip_done_cb cb, void *arg);
 /* Copy the counters. */
 void gossip_get_stats(struct gossip *g, struct gossip_stats *out);
 /* Stop the worker: abort transfers, run every pending waiter's callback, join the thread. */

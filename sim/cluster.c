@@ -1,0 +1,381 @@
+/* cluster: the node processes of one scenario run. */
+#include "cluster.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xalloc.h"
+
+struct cluster {
+    struct cluster_node *nodes;
+    unsigned n;
+    char *run_dir;
+    char *node_bin;
+    char *node_cmd;
+    char **node_args;
+};
+
+static char *xsprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xsprintf(const char *fmt, ...)
+{
+    struct buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    return buf_steal(&b, NULL);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct cluster *cluster_new(const struct cluster_spec *spec, char *err, size_t errsz)
+{
+    struct cluster *c = xcalloc(1, sizeof(*c));
+    c->n = spec->n;
+    c->nodes = xcalloc(spec->n, sizeof(*c->nodes));
+    c->run_dir = xstrdup(spec->run_dir);
+    c->node_bin = spec->node_bin ? xstrdup(spec->node_bin) : NULL;
+    c->node_cmd = spec->node_cmd ? xstrdup(spec->node_cmd) : NULL;
+    size_t na = 0;
+    while (spec->node_args && spec->node_args[na])
+        na++;
+    c->node_args = xcalloc(na + 1, sizeof(char *));
+    for (size_t i = 0; i < na; i++)
+        c->node_args[i] = xstrdup(spec->node_args[i]);
+    for (unsigned i = 0; i < spec->n; i++) {
+        struct cluster_node *nd = &c->nodes[i];
+        nd->index = i;
+        nd->port = (uint16_t)(spec->first_port + i);
+        nd->dir = xsprintf("%s/n%u", spec->run_dir, i);
+        nd->log_path = xsprintf("%s/n%u.log", spec->run_dir, i);
+        if (mkdir(nd->dir, 0777) < 0 && errno != EEXIST) {
+            snprintf(err, errsz, "cannot make %s: %s", nd->dir, strerror(errno));
+            cluster_free(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+/* Replace {node} {port} {host} {dir} in tmpl for node nd. Caller frees. */
+static char *substitute(const char *tmpl, const struct cluster_node *nd)
+{
+    struct buf b = BUF_INIT;
+    for (const char *s = tmpl; *s;) {
+        if (strncmp(s, "{node}", 6) == 0) {
+            buf_printf(&b, "n%u", nd->index);
+            s += 6;
+        } else if (strncmp(s, "{port}", 6) == 0) {
+            buf_printf(&b, "%u", nd->port);
+            s += 6;
+        } else if (strncmp(s, "{host}", 6) == 0) {
+            buf_append_str(&b, "127.0.0.1");
+            s += 6;
+        } else if (strncmp(s, "{dir}", 5) == 0) {
+            buf_append_str(&b, nd->dir);
+            s += 5;
+        } else {
+            buf_append_char(&b, *s++);
+        }
+    }
+    return buf_steal(&b, NULL);
+}
+
+/* Append word to a shell command line, single-quoted. */
+static void shell_quote(struct buf *b, const char *word)
+{
+    buf_append_char(b, '\'');
+    for (const char *s = word; *s; s++) {
+        if (*s == '\'')
+            buf_append_str(b, "'\\''");
+        else
+            buf_append_char(b, *s);
+    }
+    buf_append_char(b, '\'');
+}
+
+/* The argv for node nd (NULL-terminated; caller frees every string and the array). */
+static char **node_argv(const struct cluster *c, const struct cluster_node *nd)
+{
+    size_t na = 0;
+    while (c->node_args[na])
+        na++;
+    char **argv = xcalloc(na + 8, sizeof(char *));
+    size_t k = 0;
+    if (c->node_cmd) {
+        struct buf cmd = BUF_INIT;
+        char *t = substitute(c->node_cmd, nd);
+        buf_printf(&cmd, "exec %s", t);
+        free(t);
+        for (size_t i = 0; i < na; i++) {
+            char *w = substitute(c->node_args[i], nd);
+            buf_append_char(&cmd, ' ');
+            shell_quote(&cmd, w);
+            free(w);
+        }
+        argv[k++] = xstrdup("/bin/sh");
+        argv[k++] = xstrdup("-c");
+        argv[k++] = buf_steal(&cmd, NULL);
+    } else {
+        argv[k++] = xstrdup(c->node_bin);
+        argv[k++] = xsprintf("%u", nd->port);
+        argv[k++] = xstrdup("--id");
+        argv[k++] = xsprintf("n%u", nd->index);
+        for (size_t i = 0; i < na; i++)
+            argv[k++] = substitute(c->node_args[i], nd);
+    }
+    argv[k] = NULL;
+    return argv;
+}
+
+static void free_argv(char **argv)
+{
+    for (char **a = argv; *a; a++)
+        free(*a);
+    free(argv);
+}
+
+int cluster_start(struct cluster *c, unsigned i, char *err, size_t errsz)
+{
+    struct cluster_node *nd = &c->nodes[i];
+    char **argv = node_argv(c, nd);
+    pid_t parent = getpid();
+    int logfd = open(nd->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    if (logfd < 0) {
+        snprintf(err, errsz, "cannot open %s: %s", nd->log_path, strerror(errno));
+        free_argv(argv);
+        return -1;
+    }
+    pid_t pid;
+    switch (pid = fork()) {
+    case -1:
+        snprintf(err, errsz, "fork: %s", strerror(errno));
+        close(logfd);
+        free_argv(argv);
+        return -1;
+    case 0: {
+        /* The child: its own process group, dies with the sim, output to its log. */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0)
+            dup2(devnull, STDIN_FILENO);
+        dup2(logfd, STDOUT_FILENO);
+        dup2(logfd, STDERR_FILENO);
+        execvp(argv[0], argv);
+        dprintf(STDERR_FILENO, "chainlab-sim: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    default:
+        break;
+    }
+    setpgid(pid, pid); /* also from the parent, so a signal right away reaches the group */
+    close(logfd);
+    free_argv(argv);
+    nd->pid = pid;
+    nd->state = NODE_RUNNING;
+    nd->expected_exit = false;
+    return 0;
+}
+
+int cluster_reap(struct cluster *c)
+{
+    int unexpected = -1;
+    for (unsigned i = 0; i < c->n; i++) {
+        struct cluster_node *nd = &c->nodes[i];
+        if (nd->state != NODE_RUNNING)
+            continue;
+        int st;
+        if (waitpid(nd->pid, &st, WNOHANG) == nd->pid) {
+            nd->state = NODE_EXITED;
+            nd->wait_status = st;
+            nd->pid = 0;
+            if (!nd->expected_exit && unexpected < 0)
+                unexpected = (int)i;
+        }
+    }
+    return unexpected;
+}
+
+void cluster_describe_exit(const struct cluster *c, unsigned i, char *out, size_t outsz)
+{
+    int st = c->nodes[i].wait_status;
+    if (WIFEXITED(st))
+        snprintf(out, outsz, "exited with status %d", WEXITSTATUS(st));
+    else if (WIFSIGNALED(st))
+        snprintf(out, outsz, "killed by signal %d", WTERMSIG(st));
+    else
+        snprintf(out, outsz, "ended (wait status %d)", st);
+}
+
+void cluster_log_tail(const struct cluster *c, unsigned i, unsigned lines, struct buf *out)
+{
+    FILE *f = fopen(c->nodes[i].log_path, "r");
+    if (f == NULL)
+        return;
+    char *text = NULL;
+    size_t cap = 0;
+    struct buf all = BUF_INIT;
+    ssize_t n;
+    while ((n = getline(&text, &cap, f)) > 0)
+        buf_append(&all, text, (size_t)n);
+    free(text);
+    fclose(f);
+    size_t start = all.len;
+    unsigned seen = 0;
+    while (start > 0) {
+        if (all.data[start - 1] == '\n' && start != all.len && ++seen == lines)
+            break;
+        start--;
+    }
+    if (all.len > 0)
+        buf_append(out, all.data + start, all.len - start);
+    buf_free(&all);
+}
+
+int cluster_wait_ready(struct cluster *c, struct probe *p, long timeout_ms, char *err,
+                       size_t errsz)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    bool *ready = xcalloc(c->n, sizeof(bool));
+    struct probe_req *reqs = xcalloc(c->n, sizeof(*reqs));
+    int rc = -1;
+    for (;;) {
+        size_t k = 0;
+        for (unsigned i = 0; i < c->n; i++) {
+            if (c->nodes[i].state == NODE_RUNNING && !ready[i])
+                reqs[k++] = (struct probe_req){.node = i, .method = "GET", .path = "/block"};
+        }
+        if (k == 0) {
+            rc = 0;
+            break;
+        }
+        probe_run(p, reqs, k, 500);
+        for (size_t j = 0; j < k; j++) {
+            if (reqs[j].reply.status == 200)
+                ready[reqs[j].node] = true;
+            probe_reply_clear(&reqs[j].reply);
+        }
+        int dead = cluster_reap(c);
+        if (dead >= 0) {
+            char how[64];
+            struct buf tail = BUF_INIT;
+            cluster_describe_exit(c, (unsigned)dead, how, sizeof(how));
+            cluster_log_tail(c, (unsigned)dead, 10, &tail);
+            snprintf(err, errsz, "n%d (port %u) %s before it was ready; the end of %s:\n%s", dead,
+                     c->nodes[dead].port, how, c->nodes[dead].log_path,
+                     tail.data ? tail.data : "(empty)\n");
+            buf_free(&tail);
+            break;
+        }
+        if (now_ms() > deadline) {
+            for (unsigned i = 0; i < c->n; i++) {
+                if (c->nodes[i].state == NODE_RUNNING && !ready[i]) {
+                    snprintf(err, errsz, "n%u did not answer GET /block on port %u within %ldms",
+                             i, c->nodes[i].port, timeout_ms);
+                    break;
+                }
+            }
+            break;
+        }
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    free(ready);
+    free(reqs);
+    return rc;
+}
+
+int cluster_signal(struct cluster *c, unsigned i, int sig)
+{
+    struct cluster_node *nd = &c->nodes[i];
+    if (nd->state != NODE_RUNNING)
+        return -1;
+    return kill(-nd->pid, sig) == 0 || kill(nd->pid, sig) == 0 ? 0 : -1;
+}
+
+void cluster_stop_all(struct cluster *c, long grace_ms)
+{
+    for (unsigned i = 0; i < c->n; i++) {
+        if (c->nodes[i].state == NODE_RUNNING) {
+            c->nodes[i].expected_exit = true;
+            cluster_signal(c, i, SIGCONT);
+            cluster_signal(c, i, SIGTERM);
+        }
+    }
+    int64_t deadline = now_ms() + grace_ms;
+    for (;;) {
+        cluster_reap(c);
+        bool left = false;
+        for (unsigned i = 0; i < c->n; i++)
+            left |= c->nodes[i].state == NODE_RUNNING;
+        if (!left)
+            break;
+        if (now_ms() > deadline) {
+            for (unsigned i = 0; i < c->n; i++) {
+                if (c->nodes[i].state == NODE_RUNNING) {
+                    cluster_signal(c, i, SIGKILL);
+                    int st;
+                    waitpid(c->nodes[i].pid, &st, 0);
+                    c->nodes[i].state = NODE_EXITED;
+                    c->nodes[i].wait_status = st;
+                    c->nodes[i].pid = 0;
+                }
+            }
+            break;
+        }
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+const struct cluster_node *cluster_node(const struct cluster *c, unsigned i)
+{
+    return &c->nodes[i];
+}
+
+unsigned cluster_size(const struct cluster *c)
+{
+    return c->n;
+}
+
+void cluster_free(struct cluster *c)
+{
+    if (c == NULL)
+        return;
+    cluster_stop_all(c, CLUSTER_GRACE_MS);
+    for (unsigned i = 0; i < c->n; i++) {
+        free(c->nodes[i].dir);
+        free(c->nodes[i].log_path);
+    }
+    for (char **a = c->node_args; *a; a++)
+        free(*a);
+    free(c->node_args);
+    free(c->nodes);
+    free(c->run_dir);
+    free(c->node_bin);
+    free(c->node_cmd);
+    free(c);
+}

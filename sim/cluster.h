@@ -1,0 +1,75 @@
+/* cluster: the node processes of one scenario run: start, readiness, state, teardown.
+ *
+ * Every node runs in its own process group with its output in <run_dir>/nK.log, and dies with the
+ * sim (PR_SET_PDEATHSIG). The sim reaps its children itself; nothing here ever exits. */
+#ifndef CHAINLAB_CLUSTER_H
+#define CHAINLAB_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "probe.h"
+
+#define CLUSTER_GRACE_MS 2000 /* SIGTERM to SIGKILL at teardown */
+#define CLUSTER_READY_MS 10000 /* how long a node may take to answer GET /block */
+
+enum node_state {
+    NODE_NEW,     /* not started yet */
+    NODE_RUNNING, /* started and not known to have exited */
+    NODE_EXITED,  /* exited (on its own or by a signal) and reaped */
+};
+
+struct cluster_node {
+    unsigned index;      /* K of nK */
+    uint16_t port;       /* HTTP port */
+    pid_t pid;           /* 0 when not running */
+    enum node_state state;
+    int wait_status;     /* from waitpid() once exited */
+    bool expected_exit;  /* the sim stopped it on purpose */
+    char *dir;           /* <run_dir>/nK, the node's own folder (owned) */
+    char *log_path;      /* <run_dir>/nK.log (owned) */
+};
+
+struct cluster_spec {
+    unsigned n;              /* nodes */
+    uint16_t first_port;     /* nK listens on first_port + K */
+    const char *run_dir;     /* existing directory for logs and node folders */
+    const char *node_bin;    /* chainlab-node to run, or NULL when node_cmd is given */
+    const char *node_cmd;    /* shell template with {port} {host} {node} {dir}, or NULL */
+    char *const *node_args;  /* extra words for every node ({node} {port} {dir} substituted) */
+};
+
+struct cluster;
+
+/* A cluster of spec->n nodes, none started; strings are copied. Caller frees with
+ * cluster_free(), which tears down whatever still runs. Returns NULL with err set when the
+ * node folders cannot be made. */
+struct cluster *cluster_new(const struct cluster_spec *spec, char *err, size_t errsz);
+/* Start node i. Returns 0, or -1 with err set (fork failed). An exec failure shows later as an
+ * early exit with the reason in the node's log. */
+int cluster_start(struct cluster *c, unsigned i, char *err, size_t errsz);
+/* Poll GET /block on every running node until all answer 200. Returns 0; -1 with err (and the
+ * failing node's log tail) when a node exits first or timeout_ms passes. */
+int cluster_wait_ready(struct cluster *c, struct probe *p, long timeout_ms, char *err,
+                       size_t errsz);
+/* Reap children that exited. Returns the index of a node that exited without the sim asking
+ * (the lowest one), or -1 when there is none. */
+int cluster_reap(struct cluster *c);
+/* Send sig to node i's process group. Returns 0, or -1 when it is not running. */
+int cluster_signal(struct cluster *c, unsigned i, int sig);
+/* SIGTERM every running node, SIGKILL what is left after grace_ms, reap all. */
+void cluster_stop_all(struct cluster *c, long grace_ms);
+/* Node i (borrowed). */
+const struct cluster_node *cluster_node(const struct cluster *c, unsigned i);
+unsigned cluster_size(const struct cluster *c);
+/* Append the last `lines` lines of node i's log to out. */
+void cluster_log_tail(const struct cluster *c, unsigned i, unsigned lines, struct buf *out);
+/* Describe how node i ended ("exited with status 1", "killed by signal 9") into out. */
+void cluster_describe_exit(const struct cluster *c, unsigned i, char *out, size_t outsz);
+/* Stop and free. NULL is a no-op. */
+void cluster_free(struct cluster *c);
+
+#endif

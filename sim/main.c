@@ -1,0 +1,407 @@
+/* chainlab-sim: runs scenario files against clusters of naivechain nodes. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "ports.h"
+#include "report.h"
+#include "runner.h"
+#include "scenario.h"
+#include "xalloc.h"
+
+/* Statements the runner carries out; the others are refused with FILE:LINE:COL. */
+#define SUPPORTED_KINDS                                                                            \
+    (SCENARIO_STEP_ALL_BITS &                                                                      \
+     ~(SCENARIO_STEP_BIT(SCENARIO_STEP_LOAD) | SCENARIO_STEP_BIT(SCENARIO_STEP_LATENCY) |          \
+       SCENARIO_STEP_BIT(SCENARIO_STEP_LOSS) | SCENARIO_STEP_BIT(SCENARIO_STEP_BANDWIDTH) |        \
+       SCENARIO_STEP_BIT(SCENARIO_STEP_RESET) | SCENARIO_STEP_BIT(SCENARIO_STEP_CLEAR) |            \
+       SCENARIO_STEP_BIT(SCENARIO_STEP_KILL) | SCENARIO_STEP_BIT(SCENARIO_STEP_STOP) |             \
+       SCENARIO_STEP_BIT(SCENARIO_STEP_RESTART) | SCENARIO_STEP_BIT(SCENARIO_STEP_PAUSE) |         \
+       SCENARIO_STEP_BIT(SCENARIO_STEP_RESUME)))
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: chainlab-sim [OPTIONS] SCENARIO...\n"
+            "\n"
+            "Runs .scn scenario files against clusters of naivechain nodes on 127.0.0.1.\n"
+            "\n"
+            "  --node-bin PATH     node program (default: chainlab-node beside chainlab-sim)\n"
+            "  --node-cmd TEMPLATE shell command for any implementation, with {port} {host}\n"
+            "                      {node} {dir} substituted, e.g. 'python3 node.py {port}'\n"
+            "  --base-port N       put n0 on port N, n1 on N+1, ... (default: find free ports)\n"
+            "  --run-dir DIR       logs of this run (default runs/<scenario>-<time>-<pid>/);\n"
+            "                      with several files, one folder per scenario inside DIR\n"
+            "  --seed N            seed for everything random (overrides the file's seed)\n"
+            "  --keep              leave the cluster up after the last step, until Ctrl-C\n"
+            "  --check             parse and validate the files only; run nothing\n"
+            "  --report FILE       write a JSON report\n"
+            "  --junit FILE        write JUnit XML (one test case per scenario)\n"
+            "  -j, --jobs N        run N scenario files at once, each on its own ports\n"
+            "  -q, --quiet         print only failures and the summary\n"
+            "  -v, --verbose       print each step as it starts, too\n"
+            "  -h, --help          this help\n"
+            "  -V, --version       print the version\n"
+            "\n"
+            "Exit status: 0 all held, 1 an assertion failed, 2 bad scenario or arguments,\n"
+            "3 the cluster could not be run, 130 interrupted.\n");
+}
+
+static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    if (s[0] < '0' || s[0] > '9')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* chainlab-node in the folder of this executable. */
+static char *default_node_bin(void)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return xstrdup("chainlab-node");
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        slash[1] = '\0';
+    struct buf b = BUF_INIT;
+    buf_printf(&b, "%schainlab-node", self);
+    return buf_steal(&b, NULL);
+}
+
+static int severity(int code)
+{
+    switch (code) {
+    case RUNNER_OK:
+        return 0;
+    case RUNNER_FAILED:
+        return 1;
+    case RUNNER_BAD:
+        return 2;
+    case RUNNER_CLUSTER:
+        return 3;
+    default:
+        return 4;
+    }
+}
+
+struct job {
+    const struct scenario *sc;
+    pid_t pid;
+    char out_path[PATH_MAX];
+    char result_path[PATH_MAX];
+};
+
+/* Run one scenario in a child process writing its output and result to files. */
+static pid_t spawn_job(struct job *jb, struct runner_opts o, const char *tmpdir, size_t k)
+{
+    snprintf(jb->out_path, sizeof(jb->out_path), "%s/job%zu.out", tmpdir, k);
+    snprintf(jb->result_path, sizeof(jb->result_path), "%s/job%zu.json", tmpdir, k);
+    pid_t parent = getpid();
+    pid_t pid;
+    switch (pid = fork()) {
+    case -1:
+        return -1;
+    case 0: {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(RUNNER_INTERRUPTED);
+        FILE *out = fopen(jb->out_path, "w");
+        o.out = out ? out : stderr;
+        json_t *res = NULL;
+        int code = runner_run(jb->sc, &o, &res);
+        json_dump_file(res, jb->result_path, JSON_PRESERVE_ORDER);
+        json_decref(res);
+        if (out)
+            fclose(out);
+        _exit(code);
+    }
+    default:
+        return pid;
+    }
+}
+
+static void cat_file(const char *path, FILE *to)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        fwrite(chunk, 1, n, to);
+    fclose(f);
+    fflush(to);
+}
+
+/* Run every scenario, jobs at a time. Appends each result to results (in file order). */
+static int run_all(struct scenario **scs, size_t n, const struct runner_opts *base, unsigned jobs,
+                   json_t *results)
+{
+    int worst = RUNNER_OK;
+    json_t **res = xcalloc(n, sizeof(json_t *));
+    if (jobs <= 1) {
+        for (size_t i = 0; i < n && !interrupted; i++) {
+            struct runner_opts o = *base;
+            char dir[PATH_MAX];
+            if (base->run_dir && n > 1) {
+                char name[256];
+                const char *b = strrchr(scs[i]->path, '/');
+                snprintf(name, sizeof(name), "%s", b ? b + 1 : scs[i]->path);
+                snprintf(dir, sizeof(dir), "%s/%zu-%s", base->run_dir, i, name);
+                o.run_dir = dir;
+            }
+            int code = runner_run(scs[i], &o, &res[i]);
+            if (severity(code) > severity(worst))
+                worst = code;
+        }
+    } else {
+        char tmpdir[] = "/tmp/chainlab-sim-XXXXXX";
+        if (mkdtemp(tmpdir) == NULL) {
+            fprintf(stderr, "chainlab-sim: cannot make a temporary folder: %s\n",
+                    strerror(errno));
+            free(res);
+            return RUNNER_CLUSTER;
+        }
+        struct job *jb = xcalloc(n, sizeof(*jb));
+        size_t next = 0, running = 0;
+        while (next < n || running > 0) {
+            while (next < n && running < jobs && !interrupted) {
+                struct runner_opts o = *base;
+                char dir[PATH_MAX];
+                if (base->run_dir) {
+                    const char *b = strrchr(scs[next]->path, '/');
+                    snprintf(dir, sizeof(dir), "%s/%zu-%s", base->run_dir, next,
+                             b ? b + 1 : scs[next]->path);
+                    o.run_dir = dir;
+                }
+                /* Each job searches its own part of the port range first. */
+                if (!base->base_port_fixed)
+                    o.base_port = (uint16_t)(PORTS_LOW + ((unsigned)getpid() * 7919u +
+                                                          (unsigned)next * 2503u) %
+                                                             (PORTS_HIGH - PORTS_LOW - 1100));
+                else
+                    o.base_port = (uint16_t)(base->base_port + next * scs[next]->nodes);
+                jb[next].sc = scs[next];
+                jb[next].pid = spawn_job(&jb[next], o, tmpdir, next);
+                if (jb[next].pid > 0)
+                    running++;
+                next++;
+            }
+            if (interrupted && next < n)
+                next = n; /* start nothing more */
+            int st;
+            pid_t pid = waitpid(-1, &st, 0);
+            if (pid < 0) {
+                if (errno == EINTR) {
+                    for (size_t i = 0; i < n; i++) {
+                        if (jb[i].pid > 0)
+                            kill(jb[i].pid, SIGTERM);
+                    }
+                    continue;
+                }
+                break;
+            }
+            for (size_t i = 0; i < n; i++) {
+                if (jb[i].pid != pid)
+                    continue;
+                running--;
+                jb[i].pid = 0;
+                int code = WIFEXITED(st) ? WEXITSTATUS(st) : RUNNER_CLUSTER;
+                if (severity(code) > severity(worst))
+                    worst = code;
+                cat_file(jb[i].out_path, base->out);
+                res[i] = json_load_file(jb[i].result_path, 0, NULL);
+                unlink(jb[i].out_path);
+                unlink(jb[i].result_path);
+            }
+        }
+        rmdir(tmpdir);
+        free(jb);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (res[i])
+            json_array_append_new(results, res[i]);
+    }
+    free(res);
+    if (interrupted)
+        worst = RUNNER_INTERRUPTED;
+    return worst;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"node-bin", required_argument, NULL, 'b'}, {"node-cmd", required_argument, NULL, 'c'},
+        {"base-port", required_argument, NULL, 'p'}, {"run-dir", required_argument, NULL, 'd'},
+        {"seed", required_argument, NULL, 's'},     {"keep", no_argument, NULL, 'k'},
+        {"check", no_argument, NULL, 'C'},          {"report", required_argument, NULL, 'r'},
+        {"junit", required_argument, NULL, 'J'},    {"jobs", required_argument, NULL, 'j'},
+        {"quiet", no_argument, NULL, 'q'},          {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    struct runner_opts o = {.runs_root = "runs", .out = stdout, .interrupted = &interrupted};
+    const char *report = NULL, *junit = NULL;
+    bool check_only = false;
+    unsigned jobs = 1;
+    char *node_bin = NULL;
+    unsigned long long v;
+    int opt, longindex = 0;
+
+    while ((opt = getopt_long(argc, argv, "j:qvhV", opts, &longindex)) != -1) {
+        int bad = 0;
+        switch (opt) {
+        case 'b':
+            o.node_bin = optarg;
+            break;
+        case 'c':
+            o.node_cmd = optarg;
+            break;
+        case 'p':
+            bad = parse_u64(optarg, 65535, &v) < 0 || v == 0;
+            o.base_port = (uint16_t)v;
+            o.base_port_fixed = true;
+            break;
+        case 'd':
+            o.run_dir = optarg;
+            break;
+        case 's':
+            bad = parse_u64(optarg, UINT64_MAX, &v) < 0;
+            o.seed = v;
+            o.seed_given = true;
+            break;
+        case 'k':
+            o.keep = true;
+            break;
+        case 'C':
+            check_only = true;
+            break;
+        case 'r':
+            report = optarg;
+            break;
+        case 'J':
+            junit = optarg;
+            break;
+        case 'j':
+            bad = parse_u64(optarg, 64, &v) < 0 || v == 0;
+            jobs = (unsigned)v;
+            break;
+        case 'q':
+            o.verbosity = -1;
+            break;
+        case 'v':
+            o.verbosity = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("chainlab-sim %s\n", CHAINLAB_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return RUNNER_BAD;
+        }
+        if (bad) {
+            fprintf(stderr, "chainlab-sim: bad value for --%s: '%s'\n",
+                    opt == 'j' ? "jobs" : opts[longindex].name, optarg);
+            usage(stderr);
+            return RUNNER_BAD;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "chainlab-sim: no scenario file given\n");
+        usage(stderr);
+        return RUNNER_BAD;
+    }
+    if (o.keep && argc - optind > 1) {
+        fprintf(stderr, "chainlab-sim: --keep takes one scenario file\n");
+        return RUNNER_BAD;
+    }
+
+    /* Parse everything first: one bad file and nothing runs. */
+    size_t n = (size_t)(argc - optind);
+    struct scenario **scs = xcalloc(n, sizeof(*scs));
+    int rc = RUNNER_OK;
+    for (size_t i = 0; i < n; i++) {
+        char err[1024];
+        if (scenario_load(argv[optind + (int)i], &scs[i], err, sizeof(err)) < 0 ||
+            scenario_check_kinds(scs[i], SUPPORTED_KINDS, err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s\n", err);
+            rc = RUNNER_BAD;
+        } else if (check_only && o.verbosity >= 0) {
+            printf("ok %s (%u nodes, %zu steps)\n", scs[i]->path, scs[i]->nodes,
+                   scs[i]->n_steps);
+        }
+    }
+    if (rc != RUNNER_OK || check_only)
+        goto out;
+
+    if (o.node_bin == NULL && o.node_cmd == NULL)
+        o.node_bin = node_bin = default_node_bin();
+    if (o.node_cmd == NULL && access(o.node_bin, X_OK) != 0) {
+        fprintf(stderr, "chainlab-sim: cannot run the node program %s: %s (see --node-bin)\n",
+                o.node_bin, strerror(errno));
+        rc = RUNNER_BAD;
+        goto out;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    log_setup("sim", LOG_WARN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    json_t *results = json_array();
+    rc = run_all(scs, n, &o, jobs, results);
+    if (n > 1 && o.verbosity >= -1)
+        report_summary(stdout, results);
+    char err[512];
+    if (report && report_write_json(report, results, err, sizeof(err)) < 0) {
+        fprintf(stderr, "chainlab-sim: %s\n", err);
+        rc = rc == RUNNER_OK ? RUNNER_BAD : rc;
+    }
+    if (junit && report_write_junit(junit, results, err, sizeof(err)) < 0) {
+        fprintf(stderr, "chainlab-sim: %s\n", err);
+        rc = rc == RUNNER_OK ? RUNNER_BAD : rc;
+    }
+    json_decref(results);
+    curl_global_cleanup();
+out:
+    for (size_t i = 0; i < n; i++)
+        scenario_free(scs[i]);
+    free(scs);
+    free(node_bin);
+    return rc;
+}

@@ -1,0 +1,157 @@
+/* probe: the sim's HTTP client to its nodes, parallel through one libcurl multi handle. */
+#include "probe.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+
+struct probe {
+    CURLM *multi;
+    CURL **easy; /* one per node, kept for its keep-alive connection */
+    uint16_t *ports;
+    size_t n;
+    struct curl_slist *headers;
+};
+
+struct probe *probe_new(const uint16_t *ports, size_t n)
+{
+    struct probe *p = xcalloc(1, sizeof(*p));
+    p->multi = curl_multi_init();
+    if (p->multi == NULL)
+        abort();
+    p->easy = xcalloc(n ? n : 1, sizeof(CURL *));
+    p->ports = xcalloc(n ? n : 1, sizeof(uint16_t));
+    memcpy(p->ports, ports, n * sizeof(uint16_t));
+    p->n = n;
+    p->headers = curl_slist_append(NULL, "Expect:");
+    p->headers = curl_slist_append(p->headers, "Content-Type: text/plain");
+    return p;
+}
+
+void probe_free(struct probe *p)
+{
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->easy[i])
+            curl_easy_cleanup(p->easy[i]);
+    }
+    curl_multi_cleanup(p->multi);
+    curl_slist_free_all(p->headers);
+    free(p->easy);
+    free(p->ports);
+    free(p);
+}
+
+void probe_set_port(struct probe *p, unsigned node, uint16_t port)
+{
+    if (node < p->n)
+        p->ports[node] = port;
+}
+
+void probe_reply_clear(struct probe_reply *r)
+{
+    buf_free(&r->body);
+}
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    struct probe_reply *r = arg;
+    size_t n = size * nmemb;
+    if (r->body.len + n > PROBE_MAX_BODY)
+        return 0;
+    buf_append(&r->body, ptr, n);
+    return n;
+}
+
+static CURL *prepare(struct probe *p, struct probe_req *q, long timeout_ms)
+{
+    char url[96];
+    CURL *e = p->easy[q->node];
+    if (e == NULL) {
+        e = p->easy[q->node] = curl_easy_init();
+        if (e == NULL)
+            abort();
+    }
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", p->ports[q->node], q->path);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 1000 ? timeout_ms : 1000L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &q->reply);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, q);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, p->headers);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+    if (strcmp(q->method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)q->len);
+        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, q->body ? q->body : "");
+        if (strcmp(q->method, "POST") != 0)
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, q->method);
+    }
+    memset(&q->reply, 0, sizeof(q->reply));
+    return e;
+}
+
+size_t probe_run(struct probe *p, struct probe_req *reqs, size_t n, long timeout_ms)
+{
+    size_t answered = 0, next = 0, active = 0;
+    bool *busy = xcalloc(p->n ? p->n : 1, sizeof(bool));
+    bool *started = xcalloc(n ? n : 1, sizeof(bool));
+    while (next < n || active > 0) {
+        /* Start every request whose node is idle, in order. */
+        for (size_t i = next; i < n; i++) {
+            if (started[i] || busy[reqs[i].node])
+                continue;
+            curl_multi_add_handle(p->multi, prepare(p, &reqs[i], timeout_ms));
+            busy[reqs[i].node] = true;
+            started[i] = true;
+            active++;
+        }
+        while (next < n && started[next])
+            next++;
+        int running = 0, left = 0;
+        curl_multi_perform(p->multi, &running);
+        CURLMsg *m;
+        while ((m = curl_multi_info_read(p->multi, &left)) != NULL) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            struct probe_req *q = NULL;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&q);
+            CURLcode rc = m->data.result;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_TOTAL_TIME, &q->reply.secs);
+            if (rc == CURLE_OK) {
+                curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &q->reply.status);
+                answered++;
+            } else {
+                q->reply.status = 0;
+                snprintf(q->reply.err, sizeof(q->reply.err), "%s", curl_easy_strerror(rc));
+            }
+            buf_reserve(&q->reply.body, 0);
+            q->reply.body.data[q->reply.body.len] = '\0';
+            curl_multi_remove_handle(p->multi, m->easy_handle);
+            busy[q->node] = false;
+            active--;
+        }
+        if (active > 0)
+            curl_multi_poll(p->multi, NULL, 0, 100, NULL);
+    }
+    free(busy);
+    free(started);
+    return answered;
+}
+
+bool probe_one(struct probe *p, unsigned node, const char *method, const char *path,
+               const char *body, size_t len, long timeout_ms, struct probe_reply *out)
+{
+    struct probe_req q = {.node = node, .method = method, .path = path, .body = body, .len = len};
+    size_t ok = probe_run(p, &q, 1, timeout_ms);
+    *out = q.reply;
+    return ok == 1;
+}

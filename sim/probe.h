@@ -1,0 +1,49 @@
+/* probe: the sim's HTTP client to its nodes; one keep-alive connection per node, many requests
+ * in parallel through one libcurl multi handle. The sim observes and drives nodes directly, never
+ * through the link layer. */
+#ifndef CHAINLAB_PROBE_H
+#define CHAINLAB_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define PROBE_MAX_BODY (512u * 1024 * 1024) /* bytes read from one answer */
+
+struct probe;
+
+struct probe_reply {
+    long status;     /* HTTP status, 0 when no answer came */
+    struct buf body; /* the answer (owned; probe_reply_clear() frees it) */
+    char err[160];   /* why there was no answer, when status is 0 */
+    double secs;     /* how long the request took */
+};
+
+/* One request of a batch. */
+struct probe_req {
+    unsigned node;     /* index into the ports given to probe_new() */
+    const char *method; /* "GET", "POST" or "DELETE" */
+    const char *path;   /* e.g. "/block" */
+    const char *body;   /* request body (borrowed) or NULL */
+    size_t len;         /* bytes of body */
+    struct probe_reply reply; /* filled by probe_run() */
+};
+
+/* A client for n nodes listening on 127.0.0.1:ports[i] (copied). Caller frees with probe_free(). */
+struct probe *probe_new(const uint16_t *ports, size_t n);
+void probe_free(struct probe *p);
+/* Change node i's port (after a restart). */
+void probe_set_port(struct probe *p, unsigned node, uint16_t port);
+/* Run every request of reqs in parallel (at most one per node at a time; requests to the same
+ * node run one after the other) and fill their replies. Each request is bounded by timeout_ms.
+ * Returns the number of requests that got an HTTP answer. */
+size_t probe_run(struct probe *p, struct probe_req *reqs, size_t n, long timeout_ms);
+/* One request; returns true when it got an HTTP answer. */
+bool probe_one(struct probe *p, unsigned node, const char *method, const char *path,
+               const char *body, size_t len, long timeout_ms, struct probe_reply *out);
+/* Free a reply's body. */
+void probe_reply_clear(struct probe_reply *r);
+
+#endif

@@ -1,0 +1,476 @@
+"""Every endpoint of chainlab-node and its exact bytes, and the command line."""
+
+import json
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import (
+    GENESIS,
+    GENESIS_HASH,
+    HOST,
+    NODE_BIN,
+    block_hash,
+    encode,
+    free_ports,
+    load_vectors,
+    make_block,
+    make_chain,
+    verify_chain,
+    wait_until,
+)
+
+# ---- blocks and chain bytes -----------------------------------------------------------------
+
+
+def test_fresh_node_blocks_is_genesis(nodes):
+    n = nodes()
+    r = n.get("/blocks")
+    assert r.status_code == 200
+    assert r.headers["Content-Type"] == "application/json"
+    assert r.content == encode([GENESIS])
+    assert r.content == (
+        b'[{"index": 0, "data": null, "prev_hash": null, "hash": '
+        b'"6b6124d09063c27d7bd62c714759c465c55f5c93c826a3b1cce5f046c0fd463c"}]'
+    )
+    r = n.get("/block")
+    assert r.status_code == 200 and r.content == encode(GENESIS)
+
+
+def test_genesis_hash_is_the_protocol_hash():
+    assert block_hash(0, None, None) == GENESIS_HASH
+
+
+def test_append_answers_the_new_block(nodes):
+    n = nodes()
+    r = n.post("/append", data=b"hello world")
+    assert r.status_code == 200
+    assert r.headers["Content-Type"] == "application/json"
+    want = make_block(GENESIS, "hello world")
+    assert r.content == encode(want)
+    b = r.json()
+    assert b["hash"] == block_hash(b["index"], b["data"], b["prev_hash"])
+    assert b["hash"] == "c5b34da1295ca493a86ef64217ee58fbcd692adabab7f586762aad1693d2ad8a"
+    assert n.get("/block").content == encode(want)
+    assert n.blocks_bytes() == encode([GENESIS, want])
+
+
+APPEND_DATA = [
+    pytest.param("", id="empty"),
+    pytest.param("café ☃ 😀", id="unicode"),
+    pytest.param("日本語のテキスト", id="cjk"),
+    pytest.param('quote " backslash \\ slash /', id="quotes"),
+    pytest.param("line1\nline2\ttab\r\n", id="newlines"),
+    pytest.param("\x00\x01\x1f\x7f\x08\x0c", id="control-chars"),
+    pytest.param("\u2028\u2029\ufeff\U0010ffff", id="separators-bom-max"),
+    pytest.param("None", id="the-word-None"),
+    pytest.param('{"json": [1,2,3]}', id="json-text"),
+    pytest.param("x" * 1000, id="1000-chars"),
+    pytest.param("é" * 5000, id="10000-bytes"),
+]
+
+
+@pytest.mark.parametrize("data", APPEND_DATA)
+def test_append_bytes_equal_json_dumps(nodes, data):
+    n = nodes()
+    first = n.append("first")
+    r = n.post("/append", data=data.encode("utf-8"))
+    assert r.status_code == 200
+    want = make_block(first, data)
+    assert r.content == encode(want), "the block must be exactly json.dumps(block)"
+    assert json.loads(r.content)["data"] == data
+    assert n.blocks_bytes() == encode([GENESIS, first, want])
+
+
+def test_append_any_content_type(nodes):
+    """The original client sends no Content-Type or text/plain; the body is raw either way."""
+    n = nodes()
+    for i, ctype in enumerate([None, "text/plain", "application/json", "application/x-www-form-urlencoded"]):
+        headers = {"Content-Type": ctype} if ctype else {}
+        r = n.post("/append", data=b"a=b&c", headers=headers)
+        assert r.status_code == 200 and r.json()["data"] == "a=b&c" and r.json()["index"] == i + 1
+
+
+def test_vectors_verify():
+    chain = load_vectors()
+    verify_chain(chain)
+    assert len(chain) > 5
+
+
+def test_appending_the_vector_data_reproduces_the_vector_chain(nodes):
+    vectors = load_vectors()
+    n = nodes()
+    for want in vectors[1:]:
+        r = n.post("/append", data=want["data"].encode("utf-8"))
+        assert r.status_code == 200
+        assert r.content == encode(want), f"block {want['index']} differs from the original's"
+    assert n.blocks_bytes() == encode(vectors)
+    assert n.get("/block").content == encode(vectors[-1])
+
+
+def test_posting_the_vector_blocks_reproduces_the_vector_chain(nodes):
+    vectors = load_vectors()
+    n = nodes()
+    for b in vectors[1:]:
+        r = n.post("/block", data=encode(b))
+        assert r.status_code == 200 and r.json() == {"result": "appended", "height": b["index"]}
+    assert n.blocks_bytes() == encode(vectors)
+
+
+# ---- /blocks slices -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def node_with_5_blocks(nodes):
+    n = nodes()
+    chain = [GENESIS] + [n.append(f"block {i}") for i in range(1, 6)]
+    return n, chain
+
+
+@pytest.mark.parametrize(
+    "query,lo,hi",
+    [
+        ("", 0, 6),
+        ("?from=0", 0, 6),
+        ("?from=2", 2, 6),
+        ("?from=5", 5, 6),
+        ("?from=6", 6, 6),
+        ("?from=1000", 6, 6),
+        ("?limit=1", 0, 1),
+        ("?limit=0", 0, 0),
+        ("?from=2&limit=2", 2, 4),
+        ("?limit=3&from=1", 1, 4),
+        ("?from=4&limit=100", 4, 6),
+        ("?from=0&limit=9999999999999999999", 0, 6),
+        ("?from=9999999999999999999&limit=1", 6, 6),
+        ("?from=007&limit=01", 6, 6),
+        ("?from=03&limit=01", 3, 4),
+        ("?other=1", 0, 6),
+    ],
+)
+def test_blocks_slices(node_with_5_blocks, query, lo, hi):
+    n, chain = node_with_5_blocks
+    r = n.get("/blocks" + query)
+    assert r.status_code == 200
+    assert r.content == encode(chain[lo:hi])
+
+
+# ---- /status ---------------------------------------------------------------------------------
+
+STATUS_COUNTERS = ["syncs", "syncs_replaced", "sync_requests", "posts_sent", "posts_failed", "posts_dropped"]
+
+
+def test_status_fields(nodes):
+    n = nodes()
+    s = n.status()
+    assert list(s) == ["id", "version", "height", "tip", "peers", "uptime_ms"] + STATUS_COUNTERS
+    assert s["id"] == str(n.port)
+    version = subprocess.run([str(NODE_BIN), "--version"], capture_output=True, text=True, timeout=10).stdout
+    assert version == f"chainlab-node {s['version']}\n"
+    assert s["height"] == 0 and s["tip"] == GENESIS_HASH and s["peers"] == 0
+    assert isinstance(s["uptime_ms"], int) and s["uptime_ms"] >= 0
+    assert all(s[k] == 0 for k in STATUS_COUNTERS), s
+    b = n.append("x")
+    n.add_peer("http://127.0.0.1:1")
+    s2 = n.status()
+    assert s2["height"] == 1 and s2["tip"] == b["hash"] and s2["peers"] == 1
+    assert s2["uptime_ms"] >= s["uptime_ms"]
+    wait_until(lambda: n.status()["uptime_ms"] > s["uptime_ms"], 5, "uptime_ms to grow")
+
+
+def test_status_id_flag(nodes):
+    n = nodes("--id", 'alpha "1" é')
+    assert n.get("/status").content.startswith(b'{"id": "alpha \\"1\\" \\u00e9", "version": ')
+    assert "[alpha" in n.log_text()
+
+
+# ---- /peers ----------------------------------------------------------------------------------
+
+
+def test_peers_add_list_delete(nodes):
+    n = nodes()
+    r = n.get("/peers")
+    assert r.status_code == 200 and r.content == b"[]"
+    a, b = "http://127.0.0.1:1", "http://localhost:2"
+    r = n.post("/peers", data=a.encode())
+    assert r.status_code == 200 and r.content == encode([a])
+    r = n.post("/peers", data=a.encode())  # idempotent
+    assert r.status_code == 200 and r.content == encode([a])
+    r = n.post("/peers", data=(a + "/\n").encode())  # same peer, trailing slash and newline
+    assert r.status_code == 200 and r.content == encode([a])
+    r = n.post("/peers", data=b.encode(), headers={"Content-Type": "text/plain"})
+    assert r.status_code == 200 and r.content == encode([a, b])
+    assert n.get("/peers").content == encode([a, b])
+    assert n.status()["peers"] == 2
+    r = n.delete("/peers", data=a.encode())
+    assert r.status_code == 200 and r.content == encode([b])
+    r = n.delete("/peers", data=a.encode())
+    assert r.status_code == 404
+    assert r.headers["Content-Type"] == "application/json"
+    assert isinstance(r.json()["error"], str) and list(r.json()) == ["error"]
+    assert n.get("/peers").content == encode([b])
+    r = n.delete("/peers", data=b"http://127.0.0.1:9")
+    assert r.status_code == 404
+    assert n.delete("/peers", data=(b + "/").encode()).content == b"[]"
+
+
+def test_peers_https_accepted(nodes):
+    n = nodes()
+    assert n.add_peer("https://127.0.0.1:1") == ["https://127.0.0.1:1"]
+
+
+def test_initial_peer_flag(nodes, fake_peers):
+    chain = make_chain(["from the flag"])
+    peer = fake_peers({("GET", "/blocks"): (200, encode(chain))})
+    n = nodes("--peer", peer.url)
+    assert n.peers() == [peer.url]
+    wait_until(lambda: n.blocks_bytes() == encode(chain), 5, "the startup sync from --peer")
+
+
+# ---- POST /block -----------------------------------------------------------------------------
+
+
+def test_post_block_appended(nodes):
+    n = nodes()
+    first = n.append("one")
+    b = make_block(first, "two ☃\n")
+    r = n.post("/block", data=encode(b))
+    assert r.status_code == 200
+    assert r.content == b'{"result": "appended", "height": 2}'
+    assert n.blocks_bytes() == encode([GENESIS, first, b])
+
+
+def test_post_block_reencoded_compactly(nodes):
+    """A block sent with other spacing, key order and escapes is stored as json.dumps would."""
+    n = nodes()
+    b = make_block(GENESIS, "é\u2603")
+    text = '{ "hash":"%s","prev_hash" :"%s",\n"data":"\\u00e9\u2603","index":1 }' % (b["hash"], b["prev_hash"])
+    r = n.post("/block", data=text.encode("utf-8"))
+    assert r.status_code == 200 and r.json() == {"result": "appended", "height": 1}
+    assert n.blocks_bytes() == encode([GENESIS, b])
+
+
+def test_post_block_ignored(nodes):
+    n = nodes()
+    first = n.append("one")
+    second = n.append("two")
+    before = n.blocks_bytes()
+    for old in (GENESIS, first, second, make_block(GENESIS, "a fork at 1"), make_block(first, "a fork at 2")):
+        r = n.post("/block", data=encode(old))
+        assert r.status_code == 200
+        assert r.content == b'{"result": "ignored", "height": 2}'
+    assert n.blocks_bytes() == before
+    assert n.status()["sync_requests"] == 0
+
+
+@pytest.mark.parametrize("case", ["gap", "fork-one-past-tip"])
+def test_post_block_sync(nodes, case):
+    n = nodes()
+    first = n.append("one")
+    if case == "gap":
+        b = make_block(make_chain(["a", "b", "c"])[-1], "d")  # index 4, tip is 1
+    else:
+        b = make_block(make_block(GENESIS, "other"), "x")  # index 2, prev_hash is not our tip
+    before = n.status()
+    r = n.post("/block", data=encode(b))
+    assert r.status_code == 202
+    assert r.content == b'{"result": "sync", "height": 1}'
+    wait_until(lambda: n.status()["syncs"] > before["syncs"], 5, "the sync to run")
+    s = n.status()
+    assert s["sync_requests"] == before["sync_requests"] + 1
+    assert n.blocks_bytes() == encode([GENESIS, first]), "no peer has a longer chain: nothing changes"
+
+
+def test_post_block_sync_adopts_a_peers_longer_chain(nodes, fake_peers):
+    chain = make_chain(["p1", "p2", "p3"])
+    peer = fake_peers({("GET", "/blocks"): (200, encode(chain))})
+    n = nodes()
+    n.add_peer(peer.url)
+    r = n.post("/block", data=encode(chain[3]))
+    assert r.status_code == 202 and r.json() == {"result": "sync", "height": 0}
+    wait_until(lambda: n.blocks_bytes() == encode(chain), 5, "the chain of the peer")
+    # the new tip is broadcast to the peers
+    wait_until(lambda: peer.requests_to("POST", "/block"), 5, "the broadcast of the new tip")
+    assert peer.requests_to("POST", "/block")[0][2] == encode(chain[3])
+
+
+# ---- POST /sync ------------------------------------------------------------------------------
+
+
+def test_sync_without_peers(nodes):
+    n = nodes()
+    r = n.post("/sync")
+    assert r.status_code == 200 and r.content == b'{"replaced": false, "height": 0}'
+    n.append("x")
+    assert n.post("/sync").content == b'{"replaced": false, "height": 1}'
+    s = n.status()
+    assert s["syncs"] == 2 and s["sync_requests"] == 2 and s["syncs_replaced"] == 0
+
+
+def test_sync_replaces_with_a_longer_chain(nodes):
+    a, b = nodes.many(2)
+    blocks = [a.append(f"a{i}") for i in range(4)]
+    b.append("b's own, shorter")
+    b.add_peer(a)
+    r = b.post("/sync")
+    assert r.status_code == 200 and r.content == b'{"replaced": true, "height": 4}'
+    assert b.blocks_bytes() == a.blocks_bytes() == encode([GENESIS] + blocks)
+    assert b.status()["syncs_replaced"] == 1
+    r = b.post("/sync")
+    assert r.content == b'{"replaced": false, "height": 4}'
+
+
+def test_sync_keeps_a_longer_own_chain(nodes):
+    a, b = nodes.many(2)
+    a.append("a")
+    mine = [b.append(f"b{i}") for i in range(3)]
+    b.add_peer(a)
+    assert b.post("/sync").content == b'{"replaced": false, "height": 3}'
+    assert b.blocks_bytes() == encode([GENESIS] + mine)
+
+
+def test_concurrent_syncs_all_answer(nodes):
+    a, b = nodes.many(2)
+    for i in range(3):
+        a.append(f"a{i}")
+    b.add_peer(a)
+    answers = []
+
+    def one():
+        r = requests.post(b.url + "/sync", timeout=10)
+        answers.append((r.status_code, r.json()["height"]))
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(15)
+    assert answers == [(200, 3)] * 8
+    assert b.status()["sync_requests"] == 8
+
+
+# ---- command line ----------------------------------------------------------------------------
+
+
+def run_node(*args, timeout=10):
+    return subprocess.run([str(NODE_BIN), *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help(flag):
+    r = run_node(flag)
+    assert r.returncode == 0
+    assert r.stdout.startswith("usage: chainlab-node [OPTIONS] PORT\n")
+    for opt in ["--host", "--peer", "--id", "--log-level", "--max-body", "--max-peers", "--max-url",
+                "--max-chain-bytes", "--connect-timeout", "--timeout", "--version"]:
+        assert opt in r.stdout
+    assert r.stderr == ""
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version(flag):
+    r = run_node(flag)
+    assert r.returncode == 0
+    assert r.stdout == "chainlab-node 0.1.0\n"
+    assert r.stderr == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--bogus", "8080"], id="unknown-flag"),
+        pytest.param(["-x", "8080"], id="unknown-short-flag"),
+        pytest.param([], id="no-port"),
+        pytest.param(["8080", "8081"], id="two-ports"),
+        pytest.param(["http"], id="port-not-a-number"),
+        pytest.param(["0"], id="port-0"),
+        pytest.param(["65536"], id="port-too-big"),
+        pytest.param(["-1"], id="port-negative"),
+        pytest.param(["--max-body", "x", "8080"], id="max-body-not-a-number"),
+        pytest.param(["--max-body", "0", "8080"], id="max-body-0"),
+        pytest.param(["--max-peers", "-1", "8080"], id="max-peers-negative"),
+        pytest.param(["--max-url", "5", "8080"], id="max-url-too-small"),
+        pytest.param(["--timeout", "1.5", "8080"], id="timeout-fractional"),
+        pytest.param(["--threads", "0", "8080"], id="threads-0"),
+        pytest.param(["--log-level", "loud", "8080"], id="bad-log-level"),
+        pytest.param(["--max-body"], id="missing-value"),
+    ],
+)
+def test_bad_command_line_exits_2_with_usage(args):
+    r = run_node(*args)
+    assert r.returncode == 2, r
+    assert "usage: chainlab-node [OPTIONS] PORT" in r.stderr, r.stderr
+    assert r.stdout == ""
+
+
+def test_bad_initial_peer_exits_2():
+    r = run_node("--peer", "ftp://127.0.0.1:1", "8080")
+    assert r.returncode == 2
+    assert r.stderr == "chainlab-node: --peer ftp://127.0.0.1:1: peer URL must use http or https\n"
+
+
+def test_port_in_use_exits_1_with_one_line():
+    port = free_ports(1)[0]
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((HOST, port))
+    s.listen(1)
+    try:
+        r = run_node(port)
+    finally:
+        s.close()
+    assert r.returncode == 1
+    assert r.stderr == f"chainlab-node: port {port} on {HOST} is already in use\n"
+    assert r.stdout == ""
+
+
+def test_second_node_on_the_same_port_exits_1(nodes):
+    n = nodes()
+    r = run_node(n.port)
+    assert r.returncode == 1
+    assert r.stderr.count("\n") == 1 and "already in use" in r.stderr
+    assert n.get("/block").status_code == 200
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_exits_0_within_a_second(nodes, sig):
+    n = nodes()
+    n.append("x")
+    n.send_signal(sig)
+    t0 = time.monotonic()
+    assert n.proc.wait(timeout=1.0) == 0
+    assert time.monotonic() - t0 < 1.0
+    assert "shutting down" in n.log_text()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_exits_0_with_a_sync_waiting_on_a_hung_peer(nodes, fake_peers, sig):
+    hung = fake_peers.hanging()
+    n = nodes("--timeout", "30000")
+    n.add_peer(hung.url)
+    n.add_peer("http://127.0.0.1:1")
+    result = {}
+
+    def sync():
+        try:
+            result["r"] = requests.post(n.url + "/sync", timeout=10)
+        except Exception as e:  # the node may drop the waiting request when it stops
+            result["e"] = e
+
+    t = threading.Thread(target=sync)
+    t.start()
+    wait_until(lambda: hung.accepted >= 1, 5, "the node to connect to the hung peer")
+    n.append("while syncing")
+    n.send_signal(sig)
+    t0 = time.monotonic()
+    try:
+        rc = n.proc.wait(timeout=1.0)
+    except subprocess.TimeoutExpired:
+        rc = "still running after 1 s"
+    t.join(10)
+    assert rc == 0, f"exit status {rc} after {time.monotonic() - t0:.2f}s\n{n.describe_log()}"
