@@ -95,7 +95,7 @@ sanitize: deps
 	    all unit integration
 
 bench: all
-	$(Q)CHAINLAB_BUILD=$(abspath $(B)) sh tools/bench.sh
+	$(Q)CHAINLAB_BUILD=$(abspath $(B)) $(PYTHON) tools/bench.py $(BENCH)
 
 demo: all
 	$(Q)sh tools/demo.sh

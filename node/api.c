@@ -135,9 +135,6 @@ static void ep_peers(struct api *a, struct request *r, enum method m)
         reply_error(r, MHD_HTTP_BAD_REQUEST, err);
         return;
     }
-    if (m != M_GET)
-        log_info("peers: %s %.*s", m == M_POST ? (rc == PEERS_EXISTS ? "kept" : "added") : "removed",
-                 (int)(r->body.len > 200 ? 200 : r->body.len), r->body.data);
     r->status = MHD_HTTP_OK;
     peers_write_json(a->peers, &r->out);
 }
@@ -401,11 +398,11 @@ int api_start(struct api *a, int listen_fd, char *err, size_t errsz)
                      MHD_USE_ERROR_LOG;
     a->listen_fd = listen_fd;
     a->mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, access_cb, a, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+        flags, 0, NULL, NULL, access_cb, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, a,
+        MHD_OPTION_LISTEN_SOCKET, listen_fd,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(a->cfg.threads > 1 ? a->cfg.threads : 1),
         MHD_OPTION_CONNECTION_LIMIT, a->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        a->cfg.idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, a,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, a, MHD_OPTION_END);
+        a->cfg.idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, a, MHD_OPTION_END);
     if (a->mhd == NULL) {
         snprintf(err, errsz, "cannot start the HTTP server (libmicrohttpd)");
         return -1;

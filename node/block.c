@@ -178,7 +178,7 @@ int block_parse(const char *text, size_t len, struct block *out, char *err, size
 {
     json_error_t jerr;
     memset(out, 0, sizeof(*out));
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
     if (root == NULL) {
         if (err && errsz)
             snprintf(err, errsz, "malformed JSON at byte %d: %s", jerr.position, jerr.text);

@@ -104,7 +104,7 @@ out:
 struct chain *chain_parse(const char *text, size_t len, char *err, size_t errsz)
 {
     json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
     if (root == NULL) {
         snprintf(err, errsz, "malformed JSON at byte %d: %s", jerr.position, jerr.text);
         return NULL;
@@ -161,6 +161,8 @@ bool chain_adopt_if_longer(struct chain *c, struct chain *cand, struct buf *tip_
         struct buf json = c->json;
         size_t *off = c->off;
         size_t n = c->n, cap = c->cap;
+        char tip[BLOCK_HASH_HEX + 1];
+        memcpy(tip, c->tip_hash, sizeof(tip));
         c->json = cand->json;
         c->off = cand->off;
         c->n = cand->n;
@@ -170,6 +172,7 @@ bool chain_adopt_if_longer(struct chain *c, struct chain *cand, struct buf *tip_
         cand->off = off;
         cand->n = n;
         cand->cap = cap;
+        memcpy(cand->tip_hash, tip, sizeof(tip));
         if (tip_json)
             write_tip_locked(c, tip_json);
         replaced = true;

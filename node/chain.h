@@ -36,7 +36,8 @@ struct chain *chain_parse(const char *text, size_t len, char *err, size_t errsz)
 void chain_append_data(struct chain *c, const char *data, size_t len, struct buf *block_json);
 /* Offer a validated block (its hash verified). Appends its JSON to block_json if appended. */
 enum chain_offer chain_offer_block(struct chain *c, const struct block *b, struct buf *block_json);
-/* Replace c's contents with cand's when cand is strictly longer (cand is then emptied). Returns
+/* Replace c's contents with cand's when cand is strictly longer (cand then holds c's old chain,
+ * coherent and still owned by the caller). Returns
  * true when replaced; appends the new tip's JSON to tip_json when not NULL. cand stays owned by
  * the caller and must not be shared. */
 bool chain_adopt_if_longer(struct chain *c, struct chain *cand, struct buf *tip_json);

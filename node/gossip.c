@@ -559,6 +559,9 @@ static void *worker_main(void *arg)
         }
         /* Loop again at once when there is queued work that could start now. */
         bool more = g->syncing && g->fetches_left == 0;
+        pthread_mutex_lock(&g->lock);
+        more = more || (!g->syncing && g->requested > g->started_gen) || g->inbox != NULL;
+        pthread_mutex_unlock(&g->lock);
         for (size_t i = 0; i < g->nps && !more; i++)
             more = g->ps[i]->post == NULL && g->ps[i]->qlen > 0;
         if (!more)

@@ -42,11 +42,14 @@ static void usage(FILE *f)
             "  --max-connections N     concurrent inbound connections (default %d)\n"
             "  --idle-timeout S        close inbound connections idle this long (default %d)\n"
             "  --queue N               blocks queued per peer before the oldest drop (default %d)\n"
+            "  --broadcast-wait MS     hold the answer to /append and POST /block until the\n"
+            "                          peers have the block, at most this long; 0 answers at\n"
+            "                          once (default %d)\n"
             "  -h, --help              this help\n"
             "  -V, --version           print the version\n",
             CONFIG_MAX_BODY, CONFIG_MAX_PEERS, CONFIG_MAX_URL, CONFIG_MAX_CHAIN_BYTES,
             CONFIG_CONNECT_MS, CONFIG_TIMEOUT_MS, CONFIG_MAX_CONNECTIONS, CONFIG_IDLE_TIMEOUT_S,
-            CONFIG_QUEUE);
+            CONFIG_QUEUE, CONFIG_BROADCAST_WAIT);
 }
 
 /* Parse a whole decimal number in [min, max]. Returns 0, or -1 when it is not one. */
@@ -119,6 +122,7 @@ int main(int argc, char **argv)
         {"max-connections", required_argument, NULL, 'm'},
         {"idle-timeout", required_argument, NULL, 'I'},
         {"queue", required_argument, NULL, 'q'},
+        {"broadcast-wait", required_argument, NULL, 'w'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -189,6 +193,10 @@ int main(int argc, char **argv)
         case 'q':
             bad = parse_num(optarg, 1, 1000000, &v) < 0;
             cfg.queue = (size_t)v;
+            break;
+        case 'w':
+            bad = parse_num(optarg, 0, 3600000, &v) < 0;
+            cfg.broadcast_wait_ms = (long)v;
             break;
         case 'h':
             usage(stdout);

@@ -1,14 +1,17 @@
 /* peers: the node's set of peer base URLs, validated with libcurl's URL parser. */
 #include "peers.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
 #include "pyjson.h"
 #include "xalloc.h"
 
@@ -47,11 +50,35 @@ void peers_free(struct peers *p)
     free(p);
 }
 
+/* True when host (as libcurl gives it: IPv6 in brackets, lowercase) names this machine. */
 static bool is_local_host(const struct peers *p, const char *host)
 {
-    return strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
-           strcmp(host, "0.0.0.0") == 0 || strcmp(host, "[::1]") == 0 ||
-           strcmp(host, "[::]") == 0 || strcasecmp(host, p->self_host) == 0;
+    char h[256];
+    snprintf(h, sizeof(h), "%s", host);
+    size_t n = strlen(h);
+    if (n > 0 && h[n - 1] == '.')
+        h[--n] = '\0'; /* "localhost." is "localhost" */
+    if (strcasecmp(h, "localhost") == 0 || strcasecmp(h, p->self_host) == 0)
+        return true;
+    struct in_addr v4;
+    if (inet_pton(AF_INET, h, &v4) == 1) {
+        uint32_t a = ntohl(v4.s_addr);
+        return (a >> 24) == 127 || a == 0;
+    }
+    if (n > 2 && h[0] == '[' && h[n - 1] == ']') {
+        struct in6_addr v6;
+        h[n - 1] = '\0';
+        if (inet_pton(AF_INET6, h + 1, &v6) != 1)
+            return false;
+        if (IN6_IS_ADDR_LOOPBACK(&v6) || IN6_IS_ADDR_UNSPECIFIED(&v6))
+            return true;
+        if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+            uint8_t first = v6.s6_addr[12];
+            uint32_t rest = (uint32_t)v6.s6_addr[13] | v6.s6_addr[14] | v6.s6_addr[15];
+            return first == 127 || (first == 0 && rest == 0);
+        }
+    }
+    return false;
 }
 
 static int invalid(char *err, size_t errsz, const char *msg)
@@ -65,7 +92,8 @@ int peers_normalize(const struct peers *p, const char *text, size_t len, char *o
 {
     int rc = PEERS_INVALID;
     CURLU *u = NULL;
-    char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL, *query = NULL, *frag = NULL;
+    char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL, *query = NULL, *frag = NULL,
+         *path = NULL;
 
     while (len > 0 && isspace((unsigned char)text[0]))
         text++, len--;
@@ -91,6 +119,10 @@ int peers_normalize(const struct peers *p, const char *text, size_t len, char *o
             goto out;
         }
     }
+    if (strpbrk(out, "?#@")) {
+        rc = invalid(err, errsz, "peer URL must not carry a user, query or fragment");
+        goto out;
+    }
     u = curl_url();
     if (u == NULL || curl_url_set(u, CURLUPART_URL, out, 0) != CURLUE_OK) {
         rc = invalid(err, errsz, "peer URL is malformed; expected http://HOST:PORT");
@@ -111,12 +143,29 @@ int peers_normalize(const struct peers *p, const char *text, size_t len, char *o
         rc = invalid(err, errsz, "peer URL must not carry a user, query or fragment");
         goto out;
     }
-    if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+    if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+        atoi(port) <= 0) {
         rc = invalid(err, errsz, "peer URL has a bad port");
         goto out;
     }
+    for (char *c = host; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
     if (is_local_host(p, host) && p->self_port != 0 && atoi(port) == (int)p->self_port) {
         rc = invalid(err, errsz, "peer URL points at this node itself");
+        goto out;
+    }
+    /* The canonical form: lowercase scheme and host, the port as given, no trailing '/'. */
+    curl_url_get(u, CURLUPART_PATH, &path, 0);
+    char *given_port = NULL;
+    bool has_port = curl_url_get(u, CURLUPART_PORT, &given_port, 0) == CURLUE_OK;
+    size_t plen = path ? strlen(path) : 0;
+    while (plen > 0 && path[plen - 1] == '/')
+        plen--;
+    int w = snprintf(out, outsz, "%s://%s%s%s%.*s", scheme, host, has_port ? ":" : "",
+                     has_port ? given_port : "", (int)plen, path ? path : "");
+    curl_free(given_port);
+    if (w < 0 || (size_t)w >= outsz || (size_t)w > p->max_url) {
+        snprintf(err, errsz, "peer URL is too long; the limit is %zu bytes", p->max_url);
         goto out;
     }
     rc = PEERS_OK;
@@ -127,6 +176,7 @@ out:
     curl_free(user);
     curl_free(query);
     curl_free(frag);
+    curl_free(path);
     curl_url_cleanup(u);
     return rc;
 }
@@ -156,6 +206,7 @@ int peers_add(struct peers *p, const char *text, size_t len, char *err, size_t e
     } else {
         p->urls[p->n++] = xstrdup(url);
         p->generation++;
+        log_info("peers: added %s", url);
     }
     pthread_mutex_unlock(&p->lock);
 out:
@@ -175,6 +226,7 @@ int peers_remove(struct peers *p, const char *text, size_t len, char *err, size_
         snprintf(err, errsz, "'%.200s' is not a peer of this node", url);
         rc = PEERS_UNKNOWN;
     } else {
+        log_info("peers: removed %s", url);
         free(p->urls[i]);
         memmove(&p->urls[i], &p->urls[i + 1], (p->n - (size_t)i - 1) * sizeof(char *));
         p->n--;

@@ -19,6 +19,7 @@ The build directory is $CHAINLAB_BUILD (default <repo>/build), as `make integrat
 sets it. When a test fails, the tail of every node's log is added to its report.
 """
 
+import atexit
 import errno
 import hashlib
 import http.server
@@ -523,6 +524,13 @@ def module_nodes(tmp_path_factory):
         pytest.fail("node processes misbehaved:\n" + "\n".join(problems), pytrace=False)
 
 
+@atexit.register
+def _kill_leftover_nodes():
+    """A safety net for an interrupted run: no node outlives the test process."""
+    for node in list(_live_nodes):
+        node.kill()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """On a failure, add the tail of every live node's log to the report."""
@@ -647,17 +655,19 @@ class FakePeer:
         self.thread = None
 
     def start(self):
-        for _ in range(20):
+        for attempt in range(20):  # a free port can be taken by another process meanwhile
             port = free_ports(1)[0]
             try:
                 self.server = http.server.ThreadingHTTPServer((HOST, port), _FakeHandler)
                 break
             except OSError as e:
-                if e.errno != errno.EADDRINUSE:
+                if e.errno != errno.EADDRINUSE or attempt == 19:
                     raise
         self.server.daemon_threads = True
         self.server.fake_peer = self
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
         return self
 
@@ -698,13 +708,15 @@ class HangingPeer:
         self.thread = None
 
     def start(self):
-        for _ in range(20):
+        for attempt in range(20):  # a free port can be taken by another process meanwhile
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             try:
                 s.bind((HOST, free_ports(1)[0]))
                 break
             except OSError:
                 s.close()
+                if attempt == 19:
+                    raise
         s.listen(128)
         self.sock = s
         self.thread = threading.Thread(target=self._run, daemon=True)

@@ -168,7 +168,9 @@ STATUS_COUNTERS = ["syncs", "syncs_replaced", "sync_requests", "posts_sent", "po
 def test_status_fields(nodes):
     n = nodes()
     s = n.status()
-    assert list(s) == ["id", "version", "height", "tip", "peers", "uptime_ms"] + STATUS_COUNTERS
+    keys = ["id", "version", "height", "tip", "peers", "uptime_ms"] + STATUS_COUNTERS
+    assert [k for k in s if k in keys] == keys, f"fields missing or out of order: {list(s)}"
+    assert all(isinstance(s[k], int) and not isinstance(s[k], bool) for k in keys[2:] if k != "tip")
     assert s["id"] == str(n.port)
     version = subprocess.run([str(NODE_BIN), "--version"], capture_output=True, text=True, timeout=10).stdout
     assert version == f"chainlab-node {s['version']}\n"
@@ -354,6 +356,52 @@ def test_concurrent_syncs_all_answer(nodes):
     assert b.status()["sync_requests"] == 8
 
 
+@pytest.mark.parametrize("first_replaces", [True, False], ids=["first-replaces", "first-keeps"])
+def test_sync_requested_during_a_sync_runs_right_after_it(nodes, fake_peers, first_replaces):
+    """Syncs are single-flight, and a request that arrives while one runs is coalesced into one
+    more sync right after it: its POST /sync answers as soon as that sync is done."""
+    chain = make_chain(["p1", "p2"] if first_replaces else [])
+    release = threading.Event()
+    calls = []
+
+    def blocks(handler, body):
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            release.wait(10)  # hold the first sync until the second request is queued
+        payload = encode(chain)
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
+
+    peer = fake_peers({("GET", "/blocks"): blocks})
+    n = nodes()
+    n.add_peer(peer.url)
+    answers = {}
+
+    def sync(name):
+        r = requests.post(n.url + "/sync", timeout=10)
+        answers[name] = (time.monotonic(), r.status_code, r.json())
+
+    first = threading.Thread(target=sync, args=("first",))
+    first.start()
+    wait_until(lambda: len(calls) == 1, 5, "the first sync to ask the peer")
+    second = threading.Thread(target=sync, args=("second",))
+    second.start()
+    wait_until(lambda: n.status()["sync_requests"] == 2, 5, "the second sync request")
+    released = time.monotonic()
+    release.set()
+    first.join(10)
+    second.join(10)
+    height = len(chain) - 1
+    assert answers["first"][1:] == (200, {"replaced": first_replaces, "height": height})
+    assert answers["second"][1:] == (200, {"replaced": False, "height": height})
+    assert len(calls) == 2, "exactly one more sync for the coalesced request"
+    took = answers["second"][0] - released
+    assert took < 0.5, f"the coalesced sync answered {took:.2f}s after the first one finished"
+    assert calls[1] - released < 0.5, f"the second sync started {calls[1] - released:.2f}s after the first"
+
+
 # ---- command line ----------------------------------------------------------------------------
 
 
@@ -399,6 +447,8 @@ def test_version(flag):
         pytest.param(["--threads", "0", "8080"], id="threads-0"),
         pytest.param(["--log-level", "loud", "8080"], id="bad-log-level"),
         pytest.param(["--max-body"], id="missing-value"),
+        pytest.param(["--broadcast-wait", "-1", "8080"], id="broadcast-wait-negative"),
+        pytest.param(["--max-chain-bytes", "1k", "8080"], id="max-chain-bytes-suffix"),
     ],
 )
 def test_bad_command_line_exits_2_with_usage(args):
@@ -449,28 +499,34 @@ def test_signal_exits_0_within_a_second(nodes, sig):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_signal_exits_0_with_a_sync_waiting_on_a_hung_peer(nodes, fake_peers, sig):
+def test_signal_exits_0_with_requests_waiting_on_a_hung_peer(nodes, fake_peers, sig):
+    """A POST /sync waiting for its sync and an /append waiting for its broadcast, both held by a
+    peer that never answers: the node still stops at once and exits 0."""
     hung = fake_peers.hanging()
-    n = nodes("--timeout", "30000")
+    n = nodes("--timeout", "30000", "--broadcast-wait", "30000")
     n.add_peer(hung.url)
     n.add_peer("http://127.0.0.1:1")
-    result = {}
+    results = {}
 
-    def sync():
+    def call(name, path, body):
         try:
-            result["r"] = requests.post(n.url + "/sync", timeout=10)
-        except Exception as e:  # the node may drop the waiting request when it stops
-            result["e"] = e
+            results[name] = requests.post(n.url + path, data=body, timeout=10)
+        except Exception as e:  # the node may drop a waiting request when it stops
+            results[name] = e
 
-    t = threading.Thread(target=sync)
-    t.start()
+    threads = [threading.Thread(target=call, args=("sync", "/sync", b"")),
+               threading.Thread(target=call, args=("append", "/append", b"while waiting"))]
+    for t in threads:
+        t.start()
     wait_until(lambda: hung.accepted >= 1, 5, "the node to connect to the hung peer")
-    n.append("while syncing")
+    wait_until(lambda: n.status()["sync_requests"] == 1 and n.height() == 1, 5, "both requests to be waiting")
+    assert not results, f"answered before the hung peer did: {results}"
     n.send_signal(sig)
     t0 = time.monotonic()
     try:
         rc = n.proc.wait(timeout=1.0)
     except subprocess.TimeoutExpired:
         rc = "still running after 1 s"
-    t.join(10)
+    for t in threads:
+        t.join(10)
     assert rc == 0, f"exit status {rc} after {time.monotonic() - t0:.2f}s\n{n.describe_log()}"

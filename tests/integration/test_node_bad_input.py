@@ -372,7 +372,8 @@ def test_one_peer_too_many(nodes):
     before = Baseline(n)
     r = n.post("/peers", data=b"http://127.0.0.1:3")
     assert_rejected(n, r, 400, before, "limit")
-    assert n.add_peer("http://127.0.0.1:2") == ["http://127.0.0.1:1", "http://127.0.0.1:2"], "re-adding stays idempotent"
+    both = ["http://127.0.0.1:1", "http://127.0.0.1:2"]
+    assert n.add_peer("http://127.0.0.1:2") == both, "re-adding a peer stays idempotent when full"
     n.remove_peer("http://127.0.0.1:1")
     assert n.add_peer("http://127.0.0.1:3") == ["http://127.0.0.1:2", "http://127.0.0.1:3"]
 

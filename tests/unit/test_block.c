@@ -105,7 +105,8 @@ static const struct {
     {"genesis hash", G, 64, true},
     {"all digits", "0123456789012345678901234567890123456789012345678901234567890123", 64, true},
     {"uppercase", "6B6124D09063C27D7BD62C714759C465C55F5C93C826A3B1CCE5F046C0FD463C", 64, false},
-    {"one uppercase", "6b6124d09063c27d7bd62c714759c465c55f5c93c826a3b1cce5f046c0fd463C", 64, false},
+    {"one uppercase", "6b6124d09063c27d7bd62c714759c465c55f5c93c826a3b1cce5f046c0fd463C", 64,
+     false},
     {"63 chars", "6b6124d09063c27d7bd62c714759c465c55f5c93c826a3b1cce5f046c0fd463", 63, false},
     {"65 chars", "6b6124d09063c27d7bd62c714759c465c55f5c93c826a3b1cce5f046c0fd463cc", 65, false},
     {"non-hex g", "6b6124d09063c27d7bd62c714759c465c55f5c93c826a3b1cce5f046c0fd463g", 64, false},
@@ -269,7 +270,8 @@ static const struct {
      "\027\030\031\032\033\034\035\036\037",
      32,
      "{\"index\": 1, \"data\": "
-     "\"\\u0000\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\b\\t\\n\\u000b\\f\\r\\u000e\\u000f"
+     "\"\\u0000\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\b\\t\\n\\u000b\\f\\r\\u000e\\u000"
+     "f"
      "\\u0010\\u0011\\u0012\\u0013\\u0014\\u0015\\u0016\\u0017\\u0018\\u0019\\u001a\\u001b\\u001c"
      "\\u001d\\u001e\\u001f\", \"prev_hash\": "
      "\"6b6124d09063c27d7bd62c714759c465c55f5c93c826a3b1cce5f046c0fd463c\", \"hash\": "
@@ -351,7 +353,8 @@ END_TEST
 #define G_NONHEX    "6b6124d09063c27d7bd62c714759c465c55f5c93c826a3b1cce5f046c0fd463z"
 
 /* a raw NUL byte inside a JSON string (not the \u0000 escape) */
-#define RAW_NUL_TEXT "{\"index\": 1, \"data\": \"a\000b\", \"prev_hash\": \"" G "\", \"hash\": \"" H1 "\"}"
+#define RAW_NUL_TEXT                                                                               \
+    "{\"index\": 1, \"data\": \"a\000b\", \"prev_hash\": \"" G "\", \"hash\": \"" H1 "\"}"
 
 #define ERR_OBJECT  "a block must be a JSON object"
 #define ERR_FIELDS  "a block needs the fields index, data, prev_hash and hash"
@@ -402,8 +405,8 @@ static const struct {
     {"trailing garbage", B1 " x", 0, ERR_JSON, NULL},
     {"two blocks", B1 B1, 0, ERR_JSON, NULL},
     {"single quotes", "{'index': 1}", 0, ERR_JSON, NULL},
-    {"trailing comma", "{\"index\": 1, \"data\": \"hello world\", \"prev_hash\": \"" G
-                       "\", \"hash\": \"" H1 "\",}",
+    {"trailing comma",
+     "{\"index\": 1, \"data\": \"hello world\", \"prev_hash\": \"" G "\", \"hash\": \"" H1 "\",}",
      0, ERR_JSON, NULL},
     {"lone surrogate escape", BLOCK_TEXT("1", Q("\\ud800"), Q(G), Q(H1)), 0, ERR_JSON, NULL},
     {"invalid UTF-8 byte", BLOCK_TEXT("1", Q("\377"), Q(G), Q(H1)), 0, ERR_JSON, NULL},
@@ -429,8 +432,9 @@ static const struct {
      ERR_FIELDS, NULL},
     {"genesis without data", "{\"index\": 0, \"prev_hash\": null, \"hash\": \"" G "\"}", 0,
      ERR_FIELDS, NULL},
-    {"extra field", "{\"index\": 1, \"data\": \"hello world\", \"prev_hash\": \"" G
-                    "\", \"hash\": \"" H1 "\", \"nonce\": 0}",
+    {"extra field",
+     "{\"index\": 1, \"data\": \"hello world\", \"prev_hash\": \"" G "\", \"hash\": \"" H1
+     "\", \"nonce\": 0}",
      0, "unexpected field 'nonce'", NULL},
     {"extra field on genesis",
      "{\"index\": 0, \"data\": null, \"prev_hash\": null, \"hash\": \"" G "\", \"x\": null}", 0,
@@ -469,8 +473,7 @@ static const struct {
      NULL},
     {"prev_hash 63 chars", BLOCK_TEXT("1", Q("hello world"), Q(G_63), Q(H1)), 0, ERR_PREV, NULL},
     {"prev_hash 65 chars", BLOCK_TEXT("1", Q("hello world"), Q(G_65), Q(H1)), 0, ERR_PREV, NULL},
-    {"prev_hash not hex", BLOCK_TEXT("1", Q("hello world"), Q(G_NONHEX), Q(H1)), 0, ERR_PREV,
-     NULL},
+    {"prev_hash not hex", BLOCK_TEXT("1", Q("hello world"), Q(G_NONHEX), Q(H1)), 0, ERR_PREV, NULL},
     {"prev_hash empty", BLOCK_TEXT("1", Q("hello world"), Q(""), Q(H1)), 0, ERR_PREV, NULL},
     {"prev_hash with \\u0000", BLOCK_TEXT("1", Q("hello world"), Q(G_63 "\\u0000"), Q(H1)), 0,
      ERR_PREV, NULL},
@@ -556,8 +559,8 @@ START_TEST(test_from_json_agrees)
     struct block b, pb;
     json_error_t jerr;
 
-    json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
-                           &jerr);
+    json_t *v =
+        json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (v == NULL)
         return; /* not JSON: only block_parse() sees it */
     int rc = block_from_json(v, &b, err, sizeof(err));
@@ -677,8 +680,8 @@ START_TEST(test_error_buffer)
 
     memset(err, '#', sizeof(err));
     size_t errsz = errbuf_rows[_i].errsz;
-    int rc = block_parse(errbuf_rows[_i].text, strlen(errbuf_rows[_i].text), &b,
-                         errsz ? err : NULL, errsz);
+    int rc = block_parse(errbuf_rows[_i].text, strlen(errbuf_rows[_i].text), &b, errsz ? err : NULL,
+                         errsz);
     ck_assert_int_eq(rc, -1);
     if (errsz > 0)
         ck_assert_uint_eq(strlen(err), errsz - 1);

@@ -1,0 +1,411 @@
+"""chainlab-node in networks: propagation, resync after downtime, a hung peer, concurrent
+appends, and a network shared with a Python reimplementation of the original toy node."""
+
+import http.server
+import json
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import (
+    GENESIS,
+    HOST,
+    Cluster,
+    block_hash,
+    encode,
+    free_ports,
+    load_vectors,
+    verify_chain,
+    wait_converged,
+    wait_until,
+)
+
+# ---- propagation -----------------------------------------------------------------------------
+
+
+def test_two_nodes_propagate(nodes):
+    c = nodes.cluster(2, "mesh")
+    a, b = c
+    blocks = [a.append(f"from a {i}") for i in range(3)]
+    assert c.wait_converged(5, min_height=3) == (3, blocks[-1]["hash"])
+    assert b.blocks_bytes() == a.blocks_bytes() == encode([GENESIS] + blocks)
+    more = b.append("from b")
+    assert c.wait_converged(5, min_height=4) == (4, more["hash"])
+    assert a.blocks_bytes() == b.blocks_bytes()
+    assert a.status()["posts_sent"] >= 3 and b.status()["posts_sent"] >= 1
+
+
+@pytest.mark.parametrize("topology", Cluster.TOPOLOGIES)
+def test_five_nodes_propagate(nodes, topology):
+    c = nodes.cluster(5, topology)
+    assert [len(n.peers()) for n in c] == [
+        sum(1 for a, _ in Cluster.edges(5, topology) if a == i) for i in range(5)
+    ]
+    for i in range(3):
+        c[4].append(f"from the last node {i}")
+    c.wait_converged(5, min_height=3)
+    for i in range(2):
+        c[0].append(f"from the first node {i}")
+    c.wait_converged(5, min_height=5)
+    chains = [n.blocks_bytes() for n in c]
+    assert all(x == chains[0] for x in chains)
+    chain = json.loads(chains[0])
+    verify_chain(chain)
+    assert [b["data"] for b in chain[1:]] == [f"from the last node {i}" for i in range(3)] + [
+        f"from the first node {i}" for i in range(2)
+    ]
+
+
+def test_sync_after_a_node_was_offline(nodes):
+    c = nodes.cluster(3, "mesh")
+    for i in range(2):
+        c[0].append(f"before {i}")
+    c.wait_converged(5, min_height=2)
+    assert c[2].stop() == 0
+    for i in range(3):
+        c[0].append(f"while 2 was away {i}")
+    wait_converged(c.nodes[:2], 5, min_height=5)
+    wait_until(lambda: c[0].status()["posts_failed"] >= 1, 5, "node 0 to count its failed posts to node 2")
+
+    c[2].start()  # the same port, an empty chain
+    assert c[2].height() == 0
+    c[2].add_peer(c[0])
+    c[2].add_peer(c[1])
+    r = c[2].post("/sync")
+    assert r.status_code == 200 and r.content == b'{"replaced": true, "height": 5}'
+    c.wait_converged(5, min_height=5)
+    assert c[2].blocks_bytes() == c[0].blocks_bytes()
+    after = c[2].append("after the return")
+    assert c.wait_converged(5, min_height=6) == (6, after["hash"])
+
+
+def test_restart_with_initial_peers_syncs_by_itself(nodes):
+    a, b = nodes.many(2)
+    for i in range(4):
+        a.append(f"a{i}")
+    b.add_peer(a)
+    assert b.sync()["height"] == 4
+    b.stop()
+    a.append("a4")
+    n = nodes("--peer", a.url, port=b.port, name="b-again")
+    wait_converged([a, n], 5, min_height=5)
+    assert n.peers() == [a.url]
+
+
+# ---- a hung peer -----------------------------------------------------------------------------
+
+
+def test_hanging_peer_does_not_slow_the_network(nodes, fake_peers):
+    hung = fake_peers.hanging()
+    wait_s = 0.4
+    c = nodes.cluster(3, "mesh", "--timeout", "2000", "--connect-timeout", "500",
+                      "--broadcast-wait", str(int(wait_s * 1000)))
+    for n in c:
+        n.add_peer(hung.url)
+    for i in range(9):
+        t0 = time.monotonic()
+        b = c[i % 3].append(f"with a hung peer {i}")
+        took = time.monotonic() - t0
+        # A node's first broadcast waits for the hung peer until --broadcast-wait; after that the
+        # peer is known to lag and /append answers as soon as the live peers have the block.
+        limit = wait_s + 0.6 if i < 3 else 0.3
+        assert took < limit, f"/append {i} took {took:.2f}s with a hung peer (limit {limit}s)"
+        c.wait_converged(1.5, min_height=b["index"])  # well under the 2 s peer timeout
+    wait_until(lambda: hung.accepted >= 3, 5, "every node to connect to the hung peer")
+    assert all(n.get("/status", timeout=2).status_code == 200 for n in c)
+
+    # a sync waits for the hung peer, but only until --timeout
+    t0 = time.monotonic()
+    r = c[1].post("/sync", timeout=10)
+    took = time.monotonic() - t0
+    assert r.status_code == 200 and r.json() == {"replaced": False, "height": 9}
+    assert took < 4.0, f"POST /sync took {took:.2f}s with a 2 s peer timeout"
+    assert "Timeout was reached" in c[1].log_text()
+
+
+def test_no_broadcast_wait_answers_at_once(nodes, fake_peers):
+    hung = fake_peers.hanging()
+    n = nodes("--broadcast-wait", "0", "--timeout", "2000")
+    n.add_peer(hung.url)
+    for i in range(3):
+        t0 = time.monotonic()
+        n.append(f"x{i}")
+        assert time.monotonic() - t0 < 0.3
+
+
+def test_append_answers_after_the_peers_have_the_block(nodes):
+    """With the default --broadcast-wait, a peer holds the block once /append has answered."""
+    c = nodes.cluster(3, "star")
+    for i in range(5):
+        b = c[0].append(f"b{i}")
+        assert c[1].tip() == b and c[2].tip() == b
+
+
+def test_hanging_peer_does_not_stop_a_newcomer_syncing(nodes, fake_peers):
+    hung = fake_peers.hanging()
+    a = nodes("--timeout", "1500")
+    for i in range(3):
+        a.append(f"a{i}")
+    b = nodes("--timeout", "1500", "--peer", hung.url, "--peer", a.url)
+    wait_converged([a, b], 5, min_height=3)
+
+
+# ---- concurrent appends ----------------------------------------------------------------------
+
+
+def append_many(url, prefix, count, out, errors):
+    s = requests.Session()
+    try:
+        for i in range(count):
+            data = f"{prefix} {i}"
+            r = s.post(url + "/append", data=data.encode(), timeout=10)
+            if r.status_code != 200:
+                errors.append((data, r.status_code, r.text))
+                continue
+            out.append((data, r.content))
+    except Exception as e:
+        errors.append((prefix, type(e).__name__, str(e)))
+    finally:
+        s.close()
+
+
+def run_threads(targets):
+    threads = [threading.Thread(target=append_many, args=t) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "an append thread hung"
+
+
+def test_concurrent_appends_on_one_node(nodes):
+    n = nodes("--threads", "4")
+    out, errors = [], []
+    run_threads([(n.url, f"thread {t}", 25, out, errors) for t in range(8)])
+    assert errors == []
+    assert len(out) == 200
+    chain = n.blocks()
+    verify_chain(chain)
+    assert len(chain) == 201
+    for data, raw in out:
+        b = json.loads(raw)
+        assert b["data"] == data and b["hash"] == block_hash(b["index"], data, b["prev_hash"])
+        assert chain[b["index"]] == b, "every answered block is in the chain where it said"
+        assert raw == encode(b)
+    assert sorted(b["data"] for b in chain[1:]) == sorted(d for d, _ in out)
+
+
+def test_concurrent_appends_on_several_nodes(nodes):
+    c = nodes.cluster(3, "mesh")
+    outs = [[] for _ in c]
+    errors = []
+    run_threads([(n.url, f"node {i} thread {t}", 15, outs[i], errors) for i, n in enumerate(c) for t in range(2)])
+    assert errors == []
+    assert [len(o) for o in outs] == [30, 30, 30]
+    # A node's height never goes down: it is at least the number of its own appends.
+    heights = c.heights()
+    assert all(h >= 30 for h in heights), heights
+    # Appends on different nodes fork and chains of equal length never replace each other, so
+    # break a possible tie: one more block on a longest chain makes it the only longest one.
+    top = max(range(len(c)), key=lambda i: heights[i])
+    last = c[top].append("tie-breaker")
+    height, tip = c.wait_converged(10, min_height=last["index"])
+    assert height >= 30 and tip == last["hash"]
+    chains = [n.blocks_bytes() for n in c]
+    assert chains[0] == chains[1] == chains[2]
+    verify_chain(json.loads(chains[0]))
+
+
+# ---- a network with an original-style node ----------------------------------------------------
+
+
+class OriginalNode:
+    """A tiny reimplementation of the original Python toy node (bottle + requests), on
+    http.server: same endpoints, same semantics, json.dumps on the wire, broadcasts done inline
+    in the request like the original. Runs in a thread on a free port."""
+
+    def __init__(self, name="original"):
+        self.name = name
+        self.chain = [dict(GENESIS)]
+        self.peers = []
+        self.lock = threading.RLock()
+        self.server = None
+        self.session = requests.Session()
+
+    # the original's logic
+    def next_block(self, data):
+        last = self.chain[-1]
+        i = last["index"] + 1
+        return {"index": i, "data": data, "prev_hash": last["hash"], "hash": block_hash(i, data, last["hash"])}
+
+    @staticmethod
+    def valid_next(block, prev):
+        return (block["index"] == prev["index"] + 1 and block["prev_hash"] == prev["hash"]
+                and block["hash"] == block_hash(block["index"], block["data"], block["prev_hash"]))
+
+    @classmethod
+    def valid_chain(cls, chain):
+        if not chain or chain[0] != GENESIS:
+            return False
+        return all(cls.valid_next(chain[i], chain[i - 1]) for i in range(1, len(chain)))
+
+    def broadcast(self, block):
+        for p in list(self.peers):
+            try:
+                requests.post(p + "/block", data=json.dumps(block), timeout=2)
+            except requests.RequestException:
+                pass
+
+    def sync(self):
+        replaced = False
+        for p in list(self.peers):
+            try:
+                chain = requests.get(p + "/blocks", timeout=2).json()
+            except (requests.RequestException, ValueError):
+                continue
+            with self.lock:
+                if len(chain) > len(self.chain) and self.valid_chain(chain):
+                    self.chain = chain
+                    replaced = True
+        if replaced:
+            self.broadcast(self.chain[-1])
+        return replaced
+
+    def handle(self, method, path, body):
+        if (method, path) == ("GET", "/blocks"):
+            with self.lock:
+                return 200, json.dumps(self.chain)
+        if (method, path) == ("GET", "/block"):
+            with self.lock:
+                return 200, json.dumps(self.chain[-1])
+        if (method, path) == ("POST", "/append"):
+            with self.lock:
+                block = self.next_block(body.decode("utf-8"))
+                self.chain.append(block)
+            self.broadcast(block)
+            return 200, json.dumps(block)
+        if (method, path) == ("POST", "/block"):
+            block = json.loads(body)
+            with self.lock:
+                last = self.chain[-1]
+                if block["index"] <= last["index"]:
+                    return 200, json.dumps({"result": "ignored"})
+                appended = self.valid_next(block, last)
+                if appended:
+                    self.chain.append(block)
+            if appended:
+                self.broadcast(block)
+            else:
+                self.sync()
+            return 200, json.dumps({"result": "appended" if appended else "sync"})
+        if (method, path) == ("POST", "/sync"):
+            replaced = self.sync()
+            return 200, json.dumps({"replaced": replaced, "height": len(self.chain) - 1})
+        if path == "/peers":
+            url = body.decode("utf-8").strip().rstrip("/")
+            if method == "POST" and url not in self.peers:
+                self.peers.append(url)
+            elif method == "DELETE":
+                self.peers.remove(url)
+            return 200, json.dumps(self.peers)
+        return 404, json.dumps({"error": "not found"})
+
+    # the server
+    def start(self):
+        node = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _any(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                status, text = node.handle(self.command, self.path, body)
+                payload = text.encode("ascii")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_DELETE = _any
+
+        for attempt in range(20):  # a free port can be taken by another process meanwhile
+            try:
+                self.server = http.server.ThreadingHTTPServer((HOST, free_ports(1)[0]), Handler)
+                break
+            except OSError:
+                if attempt == 19:
+                    raise
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def stop(self):
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    @property
+    def url(self):
+        return f"http://{HOST}:{self.server.server_address[1]}"
+
+    def get(self, path, **kw):
+        return self.session.get(self.url + path, timeout=10, **kw)
+
+    def post(self, path, data=b"", **kw):
+        return self.session.post(self.url + path, data=data, timeout=10, **kw)
+
+
+@pytest.fixture
+def original():
+    o = OriginalNode().start()
+    yield o
+    o.stop()
+
+
+def test_c_node_syncs_from_an_original_node(nodes, original):
+    for d in ["hello world", "café ☃ 😀", 'quote " \\ /']:
+        assert original.post("/append", data=d.encode()).status_code == 200
+    n = nodes()
+    n.add_peer(original.url)
+    r = n.post("/sync")
+    assert r.status_code == 200 and r.json() == {"replaced": True, "height": 3}
+    assert n.blocks_bytes() == original.get("/blocks").content
+
+
+def test_original_node_syncs_from_a_c_node(nodes, original):
+    n = nodes()
+    for d in ["one", "two\nlines", "ü" * 300]:
+        n.append(d)
+    original.post("/peers", data=n.url.encode())
+    r = original.post("/sync")
+    assert r.json() == {"replaced": True, "height": 3}
+    assert original.get("/blocks").content == n.blocks_bytes()
+
+
+def test_mixed_network_with_an_original_node(nodes, original):
+    """original <-> A <-> B: blocks flow both ways through C and Python nodes alike."""
+    vectors = load_vectors()
+    a, b = nodes.many(2)
+    for x, y in [(a, b), (b, a)]:
+        x.add_peer(y)
+    a.add_peer(original.url)
+    original.post("/peers", data=a.url.encode())
+    everyone = [original, a, b]
+
+    half = len(vectors) // 2
+    for v in vectors[1:half]:
+        assert original.post("/append", data=v["data"].encode()).content == encode(v)
+    wait_converged(everyone, 5, min_height=half - 1)
+    for v in vectors[half:]:
+        assert b.post("/append", data=v["data"].encode()).content == encode(v)
+    wait_converged(everyone, 5, min_height=len(vectors) - 1)
+    for node in everyone:
+        assert node.get("/blocks").content == encode(vectors), f"{node.url} differs"

@@ -1,0 +1,891 @@
+/* Unit tests for node/chain.c: appends, offers, adoption, validation and the served JSON.
+ *
+ * The expected JSON is json.dumps output of /usr/bin/python3 (the original node's encoder);
+ * json.dumps(chain) is exactly "[" + ", ".join(json.dumps(b) for b in chain) + "]". */
+#include <check.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "block.h"
+#include "buf.h"
+#include "chain.h"
+#include "xalloc.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define ERR_SZ       256
+
+/* The hashes of shared/vectors/seed-chain.json, block by block. */
+#define H0  BLOCK_GENESIS_HASH
+#define H1  "c5b34da1295ca493a86ef64217ee58fbcd692adabab7f586762aad1693d2ad8a"
+#define H2  "1cebe68f13b54fdb86732f8ddd2c83e32e2b9261e8d81392862b21bc5d4c9d05"
+#define H3  "6c18d800831000ae72be4b9bd1173a4dc99e9beeb5218cf95f8d1ab34f329791"
+#define H4  "5ca8de479191c37ca56de834d53f66540c9b89780b8319fcd2c9836f433401c5"
+#define H5  "f9aaf9ab033d2a5471bb45e0e9c35b079239711a22dc94b185ff2bd8046c77e3"
+#define H6  "16211c7f21940f0a5d93e9ed1a7ffd8918da6b66de5866425d7adf2d59beab49"
+#define H7  "6c88b917491d4cfa8d78bfbc345e7cb049622f8033fc490d7c9a16b149b64e1c"
+#define H8  "61483ca809ff3ce9452ad9630c58086ec0ad72ba72981f67804bd652f758b1a9"
+#define H9  "31b4098f9fea878bd388324ae882d2b6f4cf1b0d06e4e4ea662e8e76aecbe819"
+#define H10 "7a7fdc6f9cd436fda183afad8807226114e13864b0623964cedb332bee0b5fb3"
+
+#define X10   "xxxxxxxxxx"
+#define X100  X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
+#define X1000 X100 X100 X100 X100 X100 X100 X100 X100 X100 X100
+
+/* json.dumps(block) of every vector block. */
+#define V0 "{\"index\": 0, \"data\": null, \"prev_hash\": null, \"hash\": \"" H0 "\"}"
+#define V1                                                                                         \
+    "{\"index\": 1, \"data\": \"hello world\", \"prev_hash\": \"" H0 "\", \"hash\": \"" H1 "\"}"
+#define V2 "{\"index\": 2, \"data\": \"\", \"prev_hash\": \"" H1 "\", \"hash\": \"" H2 "\"}"
+#define V3                                                                                         \
+    "{\"index\": 3, \"data\": \"caf\\u00e9 \\u2603 \\ud83d\\ude00\", \"prev_hash\": \"" H2         \
+    "\", \"hash\": \"" H3 "\"}"
+#define V4                                                                                         \
+    "{\"index\": 4, \"data\": \"line1\\nline2\\ttab\", \"prev_hash\": \"" H3 "\", \"hash\": \"" H4 \
+    "\"}"
+#define V5                                                                                         \
+    "{\"index\": 5, \"data\": \"{\\\"json\\\": [1,2,3]}\", \"prev_hash\": \"" H4                   \
+    "\", \"hash\": \"" H5 "\"}"
+#define V6                                                                                         \
+    "{\"index\": 6, \"data\": \"quote \\\" backslash \\\\ slash /\", \"prev_hash\": \"" H5         \
+    "\", \"hash\": \"" H6 "\"}"
+#define V7 "{\"index\": 7, \"data\": \"None\", \"prev_hash\": \"" H6 "\", \"hash\": \"" H7 "\"}"
+#define V8                                                                                         \
+    "{\"index\": 8, \"data\": \"" X1000 "\", \"prev_hash\": \"" H7 "\", \"hash\": \"" H8 "\"}"
+#define V9  "{\"index\": 9, \"data\": \"12\", \"prev_hash\": \"" H8 "\", \"hash\": \"" H9 "\"}"
+#define V10 "{\"index\": 10, \"data\": \"3abc\", \"prev_hash\": \"" H9 "\", \"hash\": \"" H10 "\"}"
+
+/* json.dumps(chain) of the whole vector chain. */
+#define CHAIN_JSON                                                                                 \
+    "[" V0 ", " V1 ", " V2 ", " V3 ", " V4 ", " V5 ", " V6 ", " V7 ", " V8 ", " V9 ", " V10 "]"
+
+static const struct {
+    const char *data; /* NULL in genesis */
+    size_t len;
+    const char *hash;
+    const char *json;
+} vector_rows[] = {
+    {NULL, 0, H0, V0},
+    {"hello world", 11, H1, V1},
+    {"", 0, H2, V2},
+    {"caf\303\251 \342\230\203 \360\237\230\200", 14, H3, V3},
+    {"line1\nline2\ttab", 15, H4, V4},
+    {"{\"json\": [1,2,3]}", 17, H5, V5},
+    {"quote \" backslash \\ slash /", 27, H6, V6},
+    {"None", 4, H7, V7},
+    {X1000, 1000, H8, V8},
+    {"12", 2, H9, V9},
+    {"3abc", 4, H10, V10},
+};
+
+#define VECTOR_TIP (ARRAY_LEN(vector_rows) - 1)
+
+/* The shared test vectors: $CHAINLAB_VECTORS, else shared/ beside the repository, found from this
+ * file's path (as the compiler saw it) so it works from the root of any clone. Caller frees. */
+static char *vectors_path(void)
+{
+    const char *env = getenv("CHAINLAB_VECTORS");
+    if (env != NULL && env[0] != '\0')
+        return xstrdup(env);
+    const char *slash = strrchr(__FILE__, '/');
+    struct buf path = BUF_INIT;
+    buf_append(&path, __FILE__, slash ? (size_t)(slash - __FILE__ + 1) : 0);
+    buf_append_str(&path, "../../../shared/vectors/seed-chain.json");
+    return buf_steal(&path, NULL);
+}
+
+/* The "chain" array of the vectors file (new reference); fails the test when unreadable. */
+static json_t *vectors_chain(void)
+{
+    char *path = vectors_path();
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    ck_assert_msg(root != NULL, "cannot read the test vectors %s: %s (set CHAINLAB_VECTORS)", path,
+                  jerr.text);
+    free(path);
+    json_t *chain = json_incref(json_object_get(root, "chain"));
+    json_decref(root);
+    ck_assert_msg(json_is_array(chain), "the vectors file has no \"chain\" array");
+    return chain;
+}
+
+/* The vector chain up to index height, built by appending its data. */
+static struct chain *vector_prefix(size_t height)
+{
+    struct chain *c = chain_new();
+    for (size_t i = 1; i <= height; i++)
+        chain_append_data(c, vector_rows[i].data, vector_rows[i].len, NULL);
+    return c;
+}
+
+/* A chain of height blocks after genesis carrying "<tag>1", "<tag>2", ... */
+static struct chain *tagged_chain(size_t height, const char *tag)
+{
+    struct chain *c = chain_new();
+    char data[64];
+    for (size_t i = 1; i <= height; i++) {
+        int n = snprintf(data, sizeof(data), "%s%zu", tag, i);
+        chain_append_data(c, data, (size_t)n, NULL);
+    }
+    return c;
+}
+
+/* The whole chain as served by GET /blocks. Caller frees. */
+static char *chain_text(struct chain *c)
+{
+    struct buf out = BUF_INIT;
+    chain_write_json(c, 0, UINT64_MAX, &out);
+    return buf_steal(&out, NULL);
+}
+
+/* "[" + the vector blocks [first, first+count) joined by ", " + "]", as json.dumps(list). */
+static char *vector_slice(size_t first, size_t count)
+{
+    struct buf out = BUF_INIT;
+    buf_append_char(&out, '[');
+    for (size_t i = first; i < first + count; i++) {
+        if (i > first)
+            buf_append_str(&out, ", ");
+        buf_append_str(&out, vector_rows[i].json);
+    }
+    buf_append_char(&out, ']');
+    return buf_steal(&out, NULL);
+}
+
+/* Every view of c agrees: tip index and hash, the tip's JSON, the full JSON and its size. */
+static void assert_consistent(struct chain *c)
+{
+    char hash[BLOCK_HASH_HEX + 1], err[ERR_SZ] = "";
+    struct buf tip = BUF_INIT;
+    struct block b;
+    uint64_t height = chain_tip(c, hash);
+
+    ck_assert_uint_eq(chain_tip(c, NULL), height);
+    chain_write_tip(c, &tip);
+    ck_assert_msg(block_parse(tip.data, tip.len, &b, err, sizeof(err)) == 0, "tip: %s", err);
+    ck_assert_uint_eq(b.index, height);
+    ck_assert_str_eq(b.hash, hash);
+    block_clear(&b);
+
+    char *text = chain_text(c);
+    ck_assert_uint_eq(chain_json_size(c), strlen(text));
+    struct chain *again = chain_parse(text, strlen(text), err, sizeof(err));
+    ck_assert_msg(again != NULL, "the served chain does not validate: %s", err);
+    char *text2 = chain_text(again);
+    ck_assert_str_eq(text2, text);
+    free(text2);
+    chain_free(again);
+
+    /* the last block of the served array is the tip */
+    size_t tl = tip.len, n = strlen(text);
+    ck_assert_uint_ge(n, tl + 1);
+    ck_assert_mem_eq(text + n - 1 - tl, tip.data, tl);
+    free(text);
+    buf_free(&tip);
+}
+
+/* ---- a new chain, appends ------------------------------------------------------------------- */
+
+START_TEST(test_new_is_genesis)
+{
+    struct chain *c = chain_new();
+    char hash[BLOCK_HASH_HEX + 1];
+    struct buf tip = BUF_INIT;
+
+    ck_assert_uint_eq(chain_tip(c, hash), 0);
+    ck_assert_str_eq(hash, H0);
+    chain_write_tip(c, &tip);
+    ck_assert_str_eq(tip.data, V0);
+    char *text = chain_text(c);
+    ck_assert_str_eq(text, "[" V0 "]");
+    ck_assert_uint_eq(chain_json_size(c), strlen("[" V0 "]"));
+    free(text);
+    buf_free(&tip);
+    assert_consistent(c);
+    chain_free(c);
+    chain_free(NULL);
+}
+END_TEST
+
+/* Appending vector block _i's data to the chain before it makes exactly vector block _i. */
+START_TEST(test_append_data)
+{
+    struct chain *c = vector_prefix(_i - 1);
+    struct buf json = BUF_INIT;
+    char hash[BLOCK_HASH_HEX + 1];
+
+    buf_append_str(&json, "kept:");
+    chain_append_data(c, vector_rows[_i].data, vector_rows[_i].len, &json);
+    ck_assert_mem_eq(json.data, "kept:", 5);
+    ck_assert_str_eq(json.data + 5, vector_rows[_i].json);
+    ck_assert_uint_eq(chain_tip(c, hash), _i);
+    ck_assert_str_eq(hash, vector_rows[_i].hash);
+    char *text = chain_text(c);
+    char *want = vector_slice(0, _i + 1);
+    ck_assert_str_eq(text, want);
+    free(want);
+    free(text);
+    buf_free(&json);
+    chain_free(c);
+}
+END_TEST
+
+START_TEST(test_append_rebuilds_vectors)
+{
+    struct chain *c = vector_prefix(VECTOR_TIP);
+    char *text = chain_text(c);
+
+    ck_assert_str_eq(text, CHAIN_JSON);
+    ck_assert_uint_eq(chain_json_size(c), strlen(CHAIN_JSON));
+    assert_consistent(c);
+    free(text);
+    chain_free(c);
+}
+END_TEST
+
+START_TEST(test_append_nul_data)
+{
+    struct chain *c = chain_new();
+    struct buf json = BUF_INIT;
+
+    chain_append_data(c, "a\0b", 3, &json);
+    ck_assert_str_eq(
+        json.data,
+        "{\"index\": 1, \"data\": \"a\\u0000b\", \"prev_hash\": \"" H0
+        "\", \"hash\": \"ec5f6a6b9355888d72c5c3b5a38ebdb404da37f1acca1d65e323d87ce707fa00\"}");
+    chain_append_data(c, "", 0, NULL); /* block_json may be NULL */
+    ck_assert_uint_eq(chain_tip(c, NULL), 2);
+    assert_consistent(c);
+    buf_free(&json);
+    chain_free(c);
+}
+END_TEST
+
+/* Many appends: the offset table and the text grow past their first allocations. */
+START_TEST(test_append_many)
+{
+    struct chain *c = tagged_chain(1000, "block ");
+    struct buf slice = BUF_INIT;
+
+    ck_assert_uint_eq(chain_tip(c, NULL), 1000);
+    chain_write_json(c, 500, 1, &slice);
+    ck_assert_msg(strstr(slice.data, "\"index\": 500, \"data\": \"block 500\"") != NULL, "%s",
+                  slice.data);
+    assert_consistent(c);
+    buf_free(&slice);
+    chain_free(c);
+}
+END_TEST
+
+/* ---- validation: the vectors, and chains that are not valid --------------------------------- */
+
+START_TEST(test_vectors_validate)
+{
+    json_t *array = vectors_chain();
+    char err[ERR_SZ] = "", hash[BLOCK_HASH_HEX + 1];
+    struct chain *c = chain_from_json(array, err, sizeof(err));
+
+    ck_assert_msg(c != NULL, "%s", err);
+    char *text = chain_text(c);
+    ck_assert_str_eq(text, CHAIN_JSON);
+    ck_assert_uint_eq(chain_tip(c, hash), VECTOR_TIP);
+    ck_assert_str_eq(hash, H10);
+    assert_consistent(c);
+    free(text);
+    chain_free(c);
+
+    /* and json.dumps' own bytes parse back to the same chain */
+    c = chain_parse(CHAIN_JSON, strlen(CHAIN_JSON), err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s", err);
+    text = chain_text(c);
+    ck_assert_str_eq(text, CHAIN_JSON);
+    free(text);
+    chain_free(c);
+    json_decref(array);
+}
+END_TEST
+
+#define ERR_JSON  "malformed JSON"
+#define ERR_ARRAY "a chain must be a JSON array of blocks"
+#define ERR_EMPTY "a chain must start with the genesis block; this one is empty"
+
+/* A block with index 0 and data "x" whose own hash is right (sha256("0xNone")). */
+#define FAKE_GENESIS                                                                               \
+    "{\"index\": 0, \"data\": \"x\", \"prev_hash\": null, \"hash\": "                              \
+    "\"0bcf4abd7e7739855c6f6a33b22d9c756bf8e6927f821440c2537579394b2ee6\"}"
+
+static const struct {
+    const char *name;
+    const char *text;
+    const char *err; /* expected substring */
+} invalid_text_rows[] = {
+    {"empty text", "", ERR_JSON},
+    {"open bracket", "[", ERR_JSON},
+    {"unterminated array", "[" V0, ERR_JSON},
+    {"trailing comma", "[" V0 ",]", ERR_JSON},
+    {"two arrays", "[" V0 "][" V0 "]", ERR_JSON},
+    {"duplicate key in a block", "[{\"index\": 0, \"index\": 0}]", "duplicate"},
+    {"object", "{}", ERR_ARRAY},
+    {"a block, not a chain", V0, ERR_ARRAY},
+    {"chain wrapped in an object", "{\"chain\": [" V0 "]}", ERR_ARRAY},
+    {"string", "\"chain\"", ERR_ARRAY},
+    {"number", "7", ERR_ARRAY},
+    {"null", "null", ERR_ARRAY},
+    {"empty array", "[]", ERR_EMPTY},
+    {"number in the array", "[1]", "block 0: a block must be a JSON object"},
+    {"null in the array", "[null]", "block 0: a block must be a JSON object"},
+    {"nested array", "[[" V0 "]]", "block 0: a block must be a JSON object"},
+    {"wrong genesis", "[" FAKE_GENESIS "]",
+     "block 0: a block with index 0 must be exactly the genesis block"},
+    {"starts at block 1", "[" V1 ", " V2 "]", "block 0: does not chain"},
+    {"genesis twice", "[" V0 ", " V0 "]", "block 1: does not chain to block 0 (index 0)"},
+    {"block 1 twice", "[" V0 ", " V1 ", " V1 "]", "block 2: does not chain to block 1 (index 1)"},
+    {"gap after genesis", "[" V0 ", " V2 "]", "block 1: does not chain to block 0 (index 2)"},
+    {"gap after block 1", "[" V0 ", " V1 ", " V3 "]",
+     "block 2: does not chain to block 1 (index 3)"},
+    {"block missing fields", "[" V0 ", " V1 ", {\"index\": 2}]",
+     "block 2: a block needs the fields"},
+    {"bad block after a valid one", "[" V0 ", " V1 ", 2]",
+     "block 2: a block must be a JSON object"},
+};
+
+START_TEST(test_parse_invalid)
+{
+    const char *text = invalid_text_rows[_i].text;
+    size_t len = strlen(text);
+    char err[ERR_SZ] = "";
+
+    /* an exact-size copy, so reading past len is caught by the sanitizers */
+    char *copy = xmalloc(len ? len : 1);
+    memcpy(copy, text, len);
+    struct chain *c = chain_parse(copy, len, err, sizeof(err));
+    free(copy);
+    ck_assert_msg(c == NULL, "%s: accepted", invalid_text_rows[_i].name);
+    ck_assert_msg(strstr(err, invalid_text_rows[_i].err) != NULL, "%s: error '%s' lacks '%s'",
+                  invalid_text_rows[_i].name, err, invalid_text_rows[_i].err);
+}
+END_TEST
+
+/* The JSON object of a block (new reference). */
+static json_t *block_object(const struct block *b)
+{
+    struct buf text = BUF_INIT;
+    block_encode(b, &text);
+    json_t *v = json_loadb(text.data, text.len, JSON_ALLOW_NUL, NULL);
+    ck_assert_ptr_nonnull(v);
+    buf_free(&text);
+    return v;
+}
+
+static void flip_last_hex(json_t *obj, const char *key)
+{
+    char s[BLOCK_HASH_HEX + 1];
+    snprintf(s, sizeof(s), "%s", json_string_value(json_object_get(obj, key)));
+    s[BLOCK_HASH_HEX - 1] = s[BLOCK_HASH_HEX - 1] == '0' ? '1' : '0';
+    json_object_set_new(obj, key, json_string(s));
+}
+
+static void bad_hash_deep_cb(json_t *chain)
+{
+    flip_last_hex(json_array_get(chain, 7), "hash");
+}
+
+static void bad_hash_tip_cb(json_t *chain)
+{
+    flip_last_hex(json_array_get(chain, VECTOR_TIP), "hash");
+}
+
+static void data_changed_cb(json_t *chain)
+{
+    json_object_set_new(json_array_get(chain, 5), "data", json_string("{\"json\": [1,2,4]}"));
+}
+
+/* Block 6 re-made (with a hash that verifies) on top of block 4 instead of block 5. */
+static void broken_link_cb(json_t *chain)
+{
+    struct block b;
+    block_make_next(5, H4, vector_rows[6].data, vector_rows[6].len, &b);
+    json_array_set_new(chain, 6, block_object(&b));
+    block_clear(&b);
+}
+
+/* The tip re-made on top of genesis. */
+static void tip_on_genesis_cb(json_t *chain)
+{
+    struct block b;
+    block_make_next(9, H0, "3abc", 4, &b);
+    json_array_set_new(chain, VECTOR_TIP, block_object(&b));
+    block_clear(&b);
+}
+
+static void gap_cb(json_t *chain)
+{
+    json_array_remove(chain, 5);
+}
+
+static void repeated_cb(json_t *chain)
+{
+    json_array_insert_new(chain, 5, json_deep_copy(json_array_get(chain, 4)));
+}
+
+static void swapped_cb(json_t *chain)
+{
+    json_t *eight = json_incref(json_array_get(chain, 8));
+    json_array_remove(chain, 8);
+    json_array_insert_new(chain, 9, eight);
+}
+
+static void no_genesis_cb(json_t *chain)
+{
+    json_array_remove(chain, 0);
+}
+
+static void fake_genesis_cb(json_t *chain)
+{
+    json_object_set_new(json_array_get(chain, 0), "data", json_string("x"));
+}
+
+static void extra_field_cb(json_t *chain)
+{
+    json_object_set_new(json_array_get(chain, 3), "nonce", json_integer(0));
+}
+
+static void null_data_cb(json_t *chain)
+{
+    json_object_set_new(json_array_get(chain, 9), "data", json_null());
+}
+
+static void real_index_cb(json_t *chain)
+{
+    json_object_set_new(json_array_get(chain, 2), "index", json_real(2.0));
+}
+
+static void tip_removed_cb(json_t *chain)
+{
+    json_array_remove(chain, VECTOR_TIP);
+}
+
+static void not_array_cb(json_t *chain)
+{
+    json_array_clear(chain);
+}
+
+static const struct {
+    const char *name;
+    void (*mutate_cb)(json_t *chain);
+    const char *err; /* expected substring; NULL when the result is still a valid chain */
+} mutation_rows[] = {
+    {"bad hash deep inside (block 7)", bad_hash_deep_cb,
+     "block 7: hash does not match sha256(index + data + prev_hash)"},
+    {"bad hash in the tip", bad_hash_tip_cb, "block 10: hash does not match"},
+    {"data changed in block 5", data_changed_cb, "block 5: hash does not match"},
+    {"broken prev_hash link (block 6 on block 4)", broken_link_cb,
+     "block 6: does not chain to block 5 (index 6)"},
+    {"tip on genesis", tip_on_genesis_cb, "block 10: does not chain to block 9 (index 10)"},
+    {"index gap (block 5 removed)", gap_cb, "block 5: does not chain to block 4 (index 6)"},
+    {"block 4 twice", repeated_cb, "block 5: does not chain to block 4 (index 4)"},
+    {"blocks 8 and 9 swapped", swapped_cb, "block 8: does not chain to block 7 (index 9)"},
+    {"genesis removed", no_genesis_cb, "block 0: does not chain"},
+    {"genesis with data", fake_genesis_cb,
+     "block 0: a block with index 0 must be exactly the genesis block"},
+    {"extra field in block 3", extra_field_cb, "block 3: unexpected field 'nonce'"},
+    {"data null in block 9", null_data_cb, "block 9: data must be a string"},
+    {"index 2.0 in block 2", real_index_cb, "block 2: index must be an integer"},
+    {"all blocks removed", not_array_cb, ERR_EMPTY},
+    {"tip removed: still valid", tip_removed_cb, NULL},
+};
+
+/* Each mutation of the vector chain is judged the same by chain_from_json() on the value and by
+ * chain_parse() on its text. */
+START_TEST(test_mutation)
+{
+    json_t *array = vectors_chain();
+    json_t *copy = json_deep_copy(array);
+    char err[ERR_SZ] = "", perr[ERR_SZ] = "";
+
+    mutation_rows[_i].mutate_cb(copy);
+    struct chain *c = chain_from_json(copy, err, sizeof(err));
+    char *text = json_dumps(copy, JSON_ENCODE_ANY);
+    ck_assert_ptr_nonnull(text);
+    struct chain *pc = chain_parse(text, strlen(text), perr, sizeof(perr));
+    if (mutation_rows[_i].err == NULL) {
+        ck_assert_msg(c != NULL, "%s: %s", mutation_rows[_i].name, err);
+        ck_assert_msg(pc != NULL, "%s: %s", mutation_rows[_i].name, perr);
+        ck_assert_uint_eq(chain_tip(c, NULL), json_array_size(copy) - 1);
+        assert_consistent(c);
+    } else {
+        ck_assert_msg(c == NULL, "%s: accepted", mutation_rows[_i].name);
+        ck_assert_msg(pc == NULL, "%s: accepted as text", mutation_rows[_i].name);
+        ck_assert_msg(strstr(err, mutation_rows[_i].err) != NULL, "%s: error '%s' lacks '%s'",
+                      mutation_rows[_i].name, err, mutation_rows[_i].err);
+        ck_assert_str_eq(perr, err);
+    }
+    chain_free(c);
+    chain_free(pc);
+    free(text);
+    json_decref(copy);
+    json_decref(array);
+}
+END_TEST
+
+START_TEST(test_from_json_not_array)
+{
+    char err[ERR_SZ] = "";
+    json_t *obj = json_object();
+
+    ck_assert_ptr_null(chain_from_json(obj, err, sizeof(err)));
+    ck_assert_str_eq(err, ERR_ARRAY);
+    ck_assert_ptr_null(chain_from_json(NULL, err, sizeof(err)));
+    ck_assert_str_eq(err, ERR_ARRAY);
+    json_decref(obj);
+}
+END_TEST
+
+/* ---- serving: slices, the tip, the size ------------------------------------------------------ */
+
+static const struct {
+    uint64_t from, limit;
+    size_t first, count; /* the expected vector blocks */
+} slice_rows[] = {
+    {0, UINT64_MAX, 0, 11},
+    {0, 11, 0, 11},
+    {0, 12, 0, 11},
+    {0, 1, 0, 1},
+    {1, 1, 1, 1},
+    {3, 4, 3, 4},
+    {9, 2, 9, 2},
+    {10, 1, 10, 1},
+    {10, 100, 10, 1},
+    {1, UINT64_MAX, 1, 10},
+    {10, UINT64_MAX, 10, 1},
+    /* empty: limit 0 anywhere, or from past the end */
+    {0, 0, 0, 0},
+    {5, 0, 0, 0},
+    {10, 0, 0, 0},
+    {11, 1, 0, 0},
+    {11, 0, 0, 0},
+    {12, 5, 0, 0},
+    {UINT64_C(1) << 32, 1, 0, 0},
+    {UINT64_MAX, 1, 0, 0},
+    {UINT64_MAX, UINT64_MAX, 0, 0},
+};
+
+START_TEST(test_write_json_slice)
+{
+    struct chain *c = vector_prefix(VECTOR_TIP);
+    struct buf out = BUF_INIT;
+    char *want = vector_slice(slice_rows[_i].first, slice_rows[_i].count);
+
+    buf_append_str(&out, "kept");
+    chain_write_json(c, slice_rows[_i].from, slice_rows[_i].limit, &out);
+    ck_assert_mem_eq(out.data, "kept", 4);
+    ck_assert_str_eq(out.data + 4, want);
+    ck_assert_uint_eq(out.len, 4 + strlen(want));
+    free(want);
+    buf_free(&out);
+    chain_free(c);
+}
+END_TEST
+
+START_TEST(test_write_tip)
+{
+    struct chain *c = chain_new();
+    struct buf tip = BUF_INIT;
+
+    for (size_t i = 0; i <= VECTOR_TIP; i++) {
+        if (i > 0)
+            chain_append_data(c, vector_rows[i].data, vector_rows[i].len, NULL);
+        buf_clear(&tip);
+        buf_append_str(&tip, "kept");
+        chain_write_tip(c, &tip);
+        ck_assert_mem_eq(tip.data, "kept", 4);
+        ck_assert_str_eq(tip.data + 4, vector_rows[i].json);
+        char *want = vector_slice(0, i + 1);
+        ck_assert_uint_eq(chain_json_size(c), strlen(want));
+        free(want);
+    }
+    buf_free(&tip);
+    chain_free(c);
+}
+END_TEST
+
+/* ---- chain_offer_block ----------------------------------------------------------------------- */
+
+#define OFFER_BASE 4 /* the offers go to the vector chain up to block 4 */
+#define NOT_A_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+static const struct {
+    const char *name;
+    bool genesis;        /* offer block_genesis() itself */
+    uint64_t prev_index; /* else offer block_make_next(prev_index, prev_hash, data) */
+    const char *prev_hash;
+    const char *data;
+    enum chain_offer want;
+} offer_rows[] = {
+    {"genesis", true, 0, NULL, NULL, CHAIN_IGNORED},
+    {"block 1 again", false, 0, H0, "hello world", CHAIN_IGNORED},
+    {"a fork of block 2", false, 1, H1, "fork", CHAIN_IGNORED},
+    {"the tip again", false, 3, H3, "line1\nline2\ttab", CHAIN_IGNORED},
+    {"another block at the tip's index", false, 3, H3, "fork", CHAIN_IGNORED},
+    {"valid successor (vector block 5)", false, 4, H4, "{\"json\": [1,2,3]}", CHAIN_APPENDED},
+    {"valid successor, other data", false, 4, H4, "anything", CHAIN_APPENDED},
+    {"valid successor, empty data", false, 4, H4, "", CHAIN_APPENDED},
+    {"gap of one (vector block 6)", false, 5, H5, "quote \" backslash \\ slash /",
+     CHAIN_NEEDS_SYNC},
+    {"far ahead", false, 99, H4, "x", CHAIN_NEEDS_SYNC},
+    {"at the largest index", false, BLOCK_INDEX_MAX - 1, H4, "x", CHAIN_NEEDS_SYNC},
+    {"one past the tip on block 3", false, 4, H3, "x", CHAIN_NEEDS_SYNC},
+    {"one past the tip on genesis", false, 4, H0, "x", CHAIN_NEEDS_SYNC},
+    {"one past the tip on a made-up hash", false, 4, NOT_A_HASH, "x", CHAIN_NEEDS_SYNC},
+};
+
+START_TEST(test_offer)
+{
+    struct chain *c = vector_prefix(OFFER_BASE);
+    struct buf json = BUF_INIT, want = BUF_INIT;
+    struct block made;
+    const struct block *b = block_genesis();
+    char hash[BLOCK_HASH_HEX + 1];
+    char *before = chain_text(c);
+
+    memset(&made, 0, sizeof(made));
+    if (!offer_rows[_i].genesis) {
+        block_make_next(offer_rows[_i].prev_index, offer_rows[_i].prev_hash, offer_rows[_i].data,
+                        strlen(offer_rows[_i].data), &made);
+        b = &made;
+    }
+    enum chain_offer got = chain_offer_block(c, b, &json);
+    ck_assert_msg(got == offer_rows[_i].want, "%s: got %d, want %d", offer_rows[_i].name, got,
+                  offer_rows[_i].want);
+    char *after = chain_text(c);
+    if (got == CHAIN_APPENDED) {
+        block_encode(b, &want);
+        ck_assert_str_eq(json.data, want.data);
+        ck_assert_uint_eq(chain_tip(c, hash), OFFER_BASE + 1);
+        ck_assert_str_eq(hash, b->hash);
+        /* the old text, then ", " and the new block */
+        size_t n = strlen(before) - 1;
+        ck_assert_mem_eq(after, before, n);
+        ck_assert_mem_eq(after + n, ", ", 2);
+        ck_assert_mem_eq(after + n + 2, want.data, want.len);
+        ck_assert_str_eq(after + n + 2 + want.len, "]");
+    } else {
+        ck_assert_uint_eq(json.len, 0);
+        ck_assert_uint_eq(chain_tip(c, hash), OFFER_BASE);
+        ck_assert_str_eq(hash, H4);
+        ck_assert_str_eq(after, before);
+    }
+    assert_consistent(c);
+    free(before);
+    free(after);
+    block_clear(&made);
+    buf_free(&want);
+    buf_free(&json);
+    chain_free(c);
+}
+END_TEST
+
+/* Offering the vector blocks one by one, in order, rebuilds the vector chain; block_json may be
+ * NULL. */
+START_TEST(test_offer_in_order)
+{
+    json_t *array = vectors_chain();
+    struct chain *c = chain_new();
+    char err[ERR_SZ] = "";
+
+    for (size_t i = 0; i < json_array_size(array); i++) {
+        struct block b;
+        ck_assert_int_eq(block_from_json(json_array_get(array, i), &b, err, sizeof(err)), 0);
+        ck_assert_int_eq(chain_offer_block(c, &b, NULL), i == 0 ? CHAIN_IGNORED : CHAIN_APPENDED);
+        /* and a second time it is old news */
+        ck_assert_int_eq(chain_offer_block(c, &b, NULL), CHAIN_IGNORED);
+        block_clear(&b);
+    }
+    char *text = chain_text(c);
+    ck_assert_str_eq(text, CHAIN_JSON);
+    free(text);
+    chain_free(c);
+    json_decref(array);
+}
+END_TEST
+
+/* A block one past the tip with no prev_hash at all (it cannot come from block_from_json(), but
+ * the contract is "chains exactly"). */
+START_TEST(test_offer_without_prev)
+{
+    struct chain *c = chain_new();
+    struct block b = {.index = 1, .data = "x", .data_len = 1, .has_prev = false};
+
+    block_hash_compute(1, "x", 1, NULL, b.hash);
+    ck_assert_int_eq(chain_offer_block(c, &b, NULL), CHAIN_NEEDS_SYNC);
+    ck_assert_uint_eq(chain_tip(c, NULL), 0);
+    chain_free(c);
+}
+END_TEST
+
+/* ---- chain_adopt_if_longer ------------------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    size_t held;
+    const char *held_tag;
+    size_t cand;
+    const char *cand_tag;
+    bool replaced;
+} adopt_rows[] = {
+    {"longer fork replaces", 3, "a", 5, "b", true},
+    {"one longer replaces", 3, "a", 4, "b", true},
+    {"genesis replaced by one block", 0, "a", 1, "b", true},
+    {"longer with the same prefix replaces", 3, "a", 6, "a", true},
+    {"equal length fork is kept", 5, "a", 5, "b", false},
+    {"equal and identical is kept", 5, "a", 5, "a", false},
+    {"genesis against genesis is kept", 0, "a", 0, "b", false},
+    {"shorter fork is kept", 5, "a", 2, "b", false},
+    {"shorter prefix is kept", 5, "a", 4, "a", false},
+    {"genesis only is kept", 3, "a", 0, "b", false},
+};
+
+START_TEST(test_adopt)
+{
+    struct chain *c = tagged_chain(adopt_rows[_i].held, adopt_rows[_i].held_tag);
+    struct chain *cand = tagged_chain(adopt_rows[_i].cand, adopt_rows[_i].cand_tag);
+    struct buf tip = BUF_INIT, cand_tip = BUF_INIT;
+    char *c_before = chain_text(c);
+    char *cand_before = chain_text(cand);
+
+    chain_write_tip(cand, &cand_tip);
+    bool replaced = chain_adopt_if_longer(c, cand, &tip);
+    ck_assert_msg(replaced == adopt_rows[_i].replaced, "%s", adopt_rows[_i].name);
+    char *c_after = chain_text(c);
+    if (replaced) {
+        ck_assert_str_eq(c_after, cand_before);
+        ck_assert_str_eq(tip.data, cand_tip.data);
+        ck_assert_uint_eq(chain_tip(c, NULL), adopt_rows[_i].cand);
+    } else {
+        ck_assert_str_eq(c_after, c_before);
+        ck_assert_uint_eq(tip.len, 0);
+        ck_assert_uint_eq(chain_tip(c, NULL), adopt_rows[_i].held);
+        char *cand_after = chain_text(cand);
+        ck_assert_str_eq(cand_after, cand_before);
+        free(cand_after);
+    }
+    assert_consistent(c);
+    free(c_after);
+    free(c_before);
+    free(cand_before);
+    buf_free(&tip);
+    buf_free(&cand_tip);
+    chain_free(cand);
+    chain_free(c);
+}
+END_TEST
+
+START_TEST(test_adopt_without_tip_json)
+{
+    struct chain *c = chain_new();
+    struct chain *cand = vector_prefix(VECTOR_TIP);
+
+    ck_assert(chain_adopt_if_longer(c, cand, NULL));
+    char *text = chain_text(c);
+    ck_assert_str_eq(text, CHAIN_JSON);
+    free(text);
+    chain_free(cand);
+    chain_free(c);
+}
+END_TEST
+
+/* chain.h: "cand is then emptied". Whatever is left in the candidate must at least be a coherent
+ * chain: its tip index and hash agree with its tip's JSON, and a successor of that tip chains. */
+START_TEST(test_adopt_leaves_candidate_coherent)
+{
+    struct chain *c = tagged_chain(2, "a");
+    struct chain *cand = tagged_chain(5, "b");
+    char hash[BLOCK_HASH_HEX + 1], err[ERR_SZ] = "", tip_err[ERR_SZ] = "";
+    char tip_hash[BLOCK_HASH_HEX + 1] = "";
+    struct buf tip_json = BUF_INIT;
+    struct block b, next;
+
+    /* run everything first and release the chains, so a failure leaks nothing */
+    bool replaced = chain_adopt_if_longer(c, cand, NULL);
+    uint64_t tip = chain_tip(cand, hash);
+    chain_write_tip(cand, &tip_json);
+    int tip_rc = block_parse(tip_json.data, tip_json.len, &b, tip_err, sizeof(tip_err));
+    uint64_t tip_index = b.index;
+    memcpy(tip_hash, b.hash, sizeof(tip_hash));
+    block_clear(&b);
+    buf_free(&tip_json);
+
+    block_make_next(tip, hash, "next", 4, &next);
+    enum chain_offer offered = chain_offer_block(cand, &next, NULL);
+    block_clear(&next);
+    char *text = chain_text(cand);
+    struct chain *check = chain_parse(text, strlen(text), err, sizeof(err));
+    bool valid = check != NULL;
+    chain_free(check);
+    free(text);
+    chain_free(cand);
+    chain_free(c);
+
+    ck_assert(replaced);
+    ck_assert_msg(tip_rc == 0, "the candidate's tip JSON: %s", tip_err);
+    ck_assert_uint_eq(tip_index, tip);
+    ck_assert_msg(strcmp(tip_hash, hash) == 0,
+                  "the candidate's chain_tip() hash %s is not the hash of its tip block %s", hash,
+                  tip_hash);
+    ck_assert_msg(valid,
+                  "offered a successor of its own tip (%s), the candidate now serves an "
+                  "invalid chain: %s",
+                  offered == CHAIN_APPENDED ? "appended" : "not appended", err);
+}
+END_TEST
+
+static Suite *chain_suite(void)
+{
+    Suite *s = suite_create("chain");
+    TCase *tc = tcase_create("append");
+
+    tcase_add_test(tc, test_new_is_genesis);
+    tcase_add_loop_test(tc, test_append_data, 1, ARRAY_LEN(vector_rows));
+    tcase_add_test(tc, test_append_rebuilds_vectors);
+    tcase_add_test(tc, test_append_nul_data);
+    tcase_add_test(tc, test_append_many);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("validate");
+    tcase_add_test(tc, test_vectors_validate);
+    tcase_add_loop_test(tc, test_parse_invalid, 0, ARRAY_LEN(invalid_text_rows));
+    tcase_add_loop_test(tc, test_mutation, 0, ARRAY_LEN(mutation_rows));
+    tcase_add_test(tc, test_from_json_not_array);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("serve");
+    tcase_add_loop_test(tc, test_write_json_slice, 0, ARRAY_LEN(slice_rows));
+    tcase_add_test(tc, test_write_tip);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("offer");
+    tcase_add_loop_test(tc, test_offer, 0, ARRAY_LEN(offer_rows));
+    tcase_add_test(tc, test_offer_in_order);
+    tcase_add_test(tc, test_offer_without_prev);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("adopt");
+    tcase_add_loop_test(tc, test_adopt, 0, ARRAY_LEN(adopt_rows));
+    tcase_add_test(tc, test_adopt_without_tip_json);
+    tcase_add_test(tc, test_adopt_leaves_candidate_coherent);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(chain_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
