@@ -12,12 +12,33 @@
 #include "xalloc.h"
 
 static EVP_MD *sha256_md;
+
+/* Write v in decimal into out (at least 21 bytes, not NUL-terminated); returns the length. */
+static size_t format_u64(uint64_t v, char *out)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static pthread_key_t sha256_ctx_key; /* each thread's EVP_MD_CTX, freed when the thread ends */
+
+static void ctx_free_cb(void *ctx)
+{
+    EVP_MD_CTX_free(ctx);
+}
 
 static void sha256_init_cb(void)
 {
     sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-    if (sha256_md == NULL)
+    if (sha256_md == NULL || pthread_key_create(&sha256_ctx_key, ctx_free_cb) != 0)
         abort();
 }
 
@@ -28,17 +49,20 @@ void block_hash_compute(uint64_t index, const char *data, size_t data_len, const
     char num[24];
     unsigned char md[32];
     unsigned int mdlen = 0;
-    int n = snprintf(num, sizeof(num), "%" PRIu64, index);
+    size_t n = format_u64(index, num);
 
     pthread_once(&sha256_once, sha256_init_cb);
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_MD_CTX *ctx = pthread_getspecific(sha256_ctx_key); /* reused: hashing is on hot paths */
+    if (ctx == NULL) {
+        ctx = EVP_MD_CTX_new();
+        pthread_setspecific(sha256_ctx_key, ctx);
+    }
     if (ctx == NULL || !EVP_DigestInit_ex2(ctx, sha256_md, NULL) ||
-        !EVP_DigestUpdate(ctx, num, (size_t)n) ||
+        !EVP_DigestUpdate(ctx, num, n) ||
         !EVP_DigestUpdate(ctx, data ? data : "None", data ? data_len : 4) ||
         !EVP_DigestUpdate(ctx, prev_hash ? prev_hash : "None", prev_hash ? strlen(prev_hash) : 4) ||
         !EVP_DigestFinal_ex(ctx, md, &mdlen))
         abort(); /* only on allocation failure inside OpenSSL */
-    EVP_MD_CTX_free(ctx);
     for (unsigned i = 0; i < 32; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 15];
@@ -59,7 +83,10 @@ void block_make_next(uint64_t prev_index, const char *prev_hash, const char *dat
 
 void block_encode(const struct block *b, struct buf *out)
 {
-    buf_printf(out, "{\"index\": %" PRIu64 ", \"data\": ", b->index);
+    char num[24];
+    buf_append(out, "{\"index\": ", 10);
+    buf_append(out, num, format_u64(b->index, num));
+    buf_append(out, ", \"data\": ", 10);
     if (b->data)
         pyjson_write_string(out, b->data, b->data_len);
     else

@@ -26,6 +26,7 @@ BUILD = os.environ.get("CHAINLAB_BUILD", os.path.join(ROOT, "build"))
 NODE = os.path.join(BUILD, "chainlab-node")
 SIM = os.path.join(BUILD, "chainlab-sim")
 LUA = os.path.join(ROOT, "tools", "wrk-append.lua")
+LOADGEN = os.path.join(BUILD, "tools", "loadgen")
 
 
 def free_port():
@@ -77,10 +78,9 @@ class Node:
             self.proc.wait()
 
 
-def wrk(url, seconds, per_thread=0):
-    env = dict(os.environ, APPENDS_PER_THREAD=str(per_thread))
+def wrk(url, seconds):
     out = subprocess.run(["wrk", "-t2", "-c8", "-d%ds" % seconds, "-s", LUA, url],
-                         capture_output=True, text=True, env=env, check=True).stdout
+                         capture_output=True, text=True, check=True).stdout
     for line in out.splitlines():
         if line.startswith("Requests/sec:"):
             return float(line.split()[1])
@@ -88,10 +88,10 @@ def wrk(url, seconds, per_thread=0):
 
 
 def fill(node, blocks):
-    """Append until the chain has at least `blocks` blocks after genesis."""
-    while node.height() < blocks:
-        left = blocks - node.height()
-        wrk(node.url, 30, per_thread=max(1, left // 8))
+    """Append until the chain has exactly `blocks` blocks after genesis."""
+    left = blocks - node.height()
+    if left > 0:
+        subprocess.run([LOADGEN, node.url, str(left), "8"], check=True, capture_output=True)
 
 
 def timed(fn, runs):
