@@ -97,8 +97,10 @@ sanitize: deps
 bench: all
 	$(Q)CHAINLAB_BUILD=$(abspath $(B)) $(PYTHON) tools/bench.py $(BENCH)
 
-demo: all
-	$(Q)sh tools/demo.sh
+# A partition, divergence, heal and convergence on 6 nodes, narrated step by step.
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(B)/chainlab-sim scenarios/demo.scn
 
 format:
 	$(Q)clang-format -i node/*.[ch] sim/*.[ch] tests/unit/*.c tools/*.c 2>/dev/null || true

@@ -37,6 +37,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from netlinks import LinkLayer
+
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("CHAINLAB_BUILD") or REPO / "build")
 NODE_BIN = BUILD / "chainlab-node"
@@ -434,6 +436,11 @@ class NodeFactory:
         self.log_dir = Path(log_dir)
         self.nodes = []
         self._names = 0
+        self._on_close = []
+
+    def on_close(self, fn):
+        """Call fn when the factory closes, after every node is stopped."""
+        self._on_close.append(fn)
 
     def _name(self, name):
         self._names += 1
@@ -495,6 +502,8 @@ class NodeFactory:
         for node in self.nodes:
             if node in _live_nodes:
                 _live_nodes.remove(node)
+        for fn in self._on_close:
+            fn()
         return problems
 
 
@@ -546,14 +555,20 @@ def pytest_runtest_makereport(item, call):
 class Cluster:
     """N nodes on sequential ports wired by POST /peers as a topology, each edge both ways:
     line (i <-> i+1), ring (line + last <-> first), star (center <-> every other), mesh (all
-    pairs). Partitions need the simulator's link layer and are not offered here."""
+    pairs). With links=True every edge A -> B goes through a link of a Python link layer
+    (netlinks.py), as in the sim, so partition(), cut() and heal() stall real TCP."""
 
     TOPOLOGIES = ("line", "ring", "star", "mesh")
 
-    def __init__(self, factory, n, topology="mesh", args=(), center=0, **kw):
+    def __init__(self, factory, n, topology="mesh", args=(), center=0, links=False, **kw):
         self.topology = topology
         self.center = center
         self.nodes = factory.many(n, *args, **kw)
+        self.links = LinkLayer() if links else None
+        if self.links is not None:
+            factory.on_close(self.links.close)
+        self.groups = None
+        self.cuts = set()
         self.wire(topology, center)
 
     @staticmethod
@@ -572,17 +587,67 @@ class Cluster:
             raise ValueError(f"unknown topology {topology!r}; use one of {Cluster.TOPOLOGIES}")
         return sorted(links | {(b, a) for a, b in links})
 
+    def peer_url(self, a, b):
+        """The address node a uses for node b: the link a -> b, or b itself."""
+        if self.links is None:
+            return self.nodes[b].url
+        try:
+            port = self.links.port(a, b)
+        except KeyError:
+            port = self.links.add(a, b, self.nodes[b].port)
+            self.links.set_blocked(a, b, self._blocked(a, b))
+        return f"http://{HOST}:{port}"
+
     def wire(self, topology, center=0):
         for a, b in self.edges(len(self.nodes), topology, center):
-            self.nodes[a].add_peer(self.nodes[b])
+            self.nodes[a].add_peer(self.peer_url(a, b))
 
     def connect(self, a, b):
         """Link nodes a and b (indexes) both ways."""
-        self.nodes[a].add_peer(self.nodes[b])
-        self.nodes[b].add_peer(self.nodes[a])
+        self.nodes[a].add_peer(self.peer_url(a, b))
+        self.nodes[b].add_peer(self.peer_url(b, a))
 
-    def wait_converged(self, timeout=10.0, min_height=0):
-        return wait_converged(self.nodes, timeout, min_height)
+    def _need_links(self):
+        if self.links is None:
+            raise RuntimeError("partitions need Cluster(..., links=True)")
+
+    def _blocked(self, a, b):
+        if (a, b) in self.cuts:
+            return True
+        return self.groups is not None and self.groups[a] != self.groups[b]
+
+    def _apply(self):
+        for (a, b) in list(self.links._links):
+            self.links.set_blocked(a, b, self._blocked(a, b))
+
+    def partition(self, *groups):
+        """Nodes in different groups cannot reach each other; nodes not named form one more
+        group (as the scenario language's partition)."""
+        self._need_links()
+        rest = len(groups)
+        self.groups = [rest] * len(self.nodes)
+        for g, members in enumerate(groups):
+            for i in members:
+                self.groups[i] = g
+        self._apply()
+
+    def cut(self, a, b, one_way=False):
+        """Stall a -> b (and b -> a unless one_way)."""
+        self._need_links()
+        self.cuts.add((a, b))
+        if not one_way:
+            self.cuts.add((b, a))
+        self._apply()
+
+    def heal(self):
+        self._need_links()
+        self.groups = None
+        self.cuts.clear()
+        self.links.heal()
+
+    def wait_converged(self, timeout=10.0, min_height=0, nodes=None):
+        which = self.nodes if nodes is None else [self.nodes[i] for i in nodes]
+        return wait_converged(which, timeout, min_height)
 
     def heights(self):
         return [n.height() for n in self.nodes]
