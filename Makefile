@@ -40,6 +40,7 @@ PROGS    := $(B)/chainlab-node $(if $(wildcard sim/main.c),$(B)/chainlab-sim)
 
 .PHONY: all deps check unit integration sanitize bench demo clean format format-check
 .DEFAULT_GOAL := all
+.SECONDARY:
 
 all: $(PROGS) $(TOOL_BIN)
 

@@ -11,9 +11,11 @@
 struct chain {
     pthread_rwlock_t lock;
     struct buf json; /* "[" b0 ", " b1 ... without the closing "]" */
-    size_t *off;     /* off[i]: where block i starts in json */
-    size_t n;        /* blocks held; at least 1 (genesis) */
+    size_t *off;     /* off[i]: where block base+i starts in json */
+    size_t n;        /* blocks held; at least 1 (genesis, or a segment's first block) */
     size_t cap;      /* entries allocated in off */
+    uint64_t base;   /* index of the first block held: 0 for a chain, more for a segment */
+    char base_prev[BLOCK_HASH_HEX + 1]; /* prev_hash of the first block; "" when base is 0 */
     char tip_hash[BLOCK_HASH_HEX + 1];
 };
 
@@ -64,7 +66,11 @@ void chain_free(struct chain *c)
     free(c);
 }
 
-struct chain *chain_from_json(const json_t *array, char *err, size_t errsz)
+/* Decode and validate the JSON array (borrowed) as the blocks from, from+1, ... (see
+ * chain_parse_segment()). text_len, when known, sizes the text buffer up front (0: unknown).
+ * Returns a new unshared chain, or NULL with err set. */
+static struct chain *segment_from_json(const json_t *array, uint64_t from, size_t text_len,
+                                       char *err, size_t errsz)
 {
     struct chain *c = NULL;
     char why[200];
@@ -73,23 +79,42 @@ struct chain *chain_from_json(const json_t *array, char *err, size_t errsz)
         goto out;
     }
     size_t n = json_array_size(array);
-    if (n == 0) {
+    if (n == 0 && from == 0) {
         snprintf(err, errsz, "a chain must start with the genesis block; this one is empty");
         goto out;
     }
+    if (n == 0) {
+        snprintf(err, errsz, "no blocks from index %llu (the chain is shorter)",
+                 (unsigned long long)from);
+        goto out;
+    }
     c = chain_alloc();
+    c->base = from;
+    c->cap = n;
+    c->off = xmalloc(n * sizeof(*c->off));
+    buf_reserve(&c->json, text_len); /* the re-encoding is as long as json.dumps' text */
     for (size_t i = 0; i < n; i++) {
         struct block b;
+        unsigned long long at = (unsigned long long)(from + i);
         if (block_from_json(json_array_get(array, i), &b, why, sizeof(why)) < 0) {
-            snprintf(err, errsz, "block %zu: %s", i, why);
+            snprintf(err, errsz, "block %llu: %s", at, why);
             goto fail;
         }
-        if (b.index != i || (i > 0 && memcmp(b.prev_hash, c->tip_hash, BLOCK_HASH_HEX) != 0)) {
-            snprintf(err, errsz, "block %zu: does not chain to block %zu (index %llu)", i,
-                     i ? i - 1 : 0, (unsigned long long)b.index);
+        if (i == 0 && from > 0 && b.index != from) {
+            snprintf(err, errsz, "block %llu: the blocks from index %llu start with index %llu", at,
+                     at, (unsigned long long)b.index);
             block_clear(&b);
             goto fail;
         }
+        if (b.index != from + i ||
+            (i > 0 && memcmp(b.prev_hash, c->tip_hash, BLOCK_HASH_HEX) != 0)) {
+            snprintf(err, errsz, "block %llu: does not chain to block %llu (index %llu)", at,
+                     i ? at - 1 : at, (unsigned long long)b.index);
+            block_clear(&b);
+            goto fail;
+        }
+        if (i == 0 && from > 0)
+            memcpy(c->base_prev, b.prev_hash, sizeof(c->base_prev));
         push_block(c, &b);
         block_clear(&b);
     }
@@ -101,17 +126,62 @@ out:
     return c;
 }
 
-struct chain *chain_parse(const char *text, size_t len, char *err, size_t errsz)
+struct chain *chain_from_json(const json_t *array, char *err, size_t errsz)
+{
+    return segment_from_json(array, 0, 0, err, errsz);
+}
+
+struct chain *chain_parse_segment(const char *text, size_t len, uint64_t from, char *err,
+                                  size_t errsz)
 {
     json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
+    json_t *root =
+        json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
     if (root == NULL) {
         snprintf(err, errsz, "malformed JSON at byte %d: %s", jerr.position, jerr.text);
         return NULL;
     }
-    struct chain *c = chain_from_json(root, err, errsz);
+    struct chain *c = segment_from_json(root, from, len, err, errsz);
     json_decref(root);
     return c;
+}
+
+struct chain *chain_parse(const char *text, size_t len, char *err, size_t errsz)
+{
+    return chain_parse_segment(text, len, 0, err, errsz);
+}
+
+int chain_join(struct chain *a, struct chain *b, char *err, size_t errsz)
+{
+    int rc = -1;
+    uint64_t next = a->base + a->n;
+    if (b->base != next) {
+        snprintf(err, errsz, "the blocks from index %llu do not follow block %llu",
+                 (unsigned long long)b->base, (unsigned long long)(next - 1));
+        goto out;
+    }
+    if (memcmp(b->base_prev, a->tip_hash, BLOCK_HASH_HEX) != 0) {
+        snprintf(err, errsz, "block %llu: its prev_hash is not the hash of block %llu",
+                 (unsigned long long)b->base, (unsigned long long)(next - 1));
+        goto out;
+    }
+    /* b->json is "[" b0 ", " b1 ...: a's text gets ", " b0 ", " b1 ... */
+    size_t shift = a->json.len + 2 - 1;
+    if (a->n + b->n > a->cap) {
+        a->cap = a->cap * 2 > a->n + b->n ? a->cap * 2 : a->n + b->n;
+        a->off = xrealloc(a->off, a->cap * sizeof(*a->off));
+    }
+    for (size_t i = 0; i < b->n; i++)
+        a->off[a->n + i] = b->off[i] + shift;
+    buf_reserve(&a->json, b->json.len + 1);
+    buf_append(&a->json, ", ", 2);
+    buf_append(&a->json, b->json.data + 1, b->json.len - 1);
+    a->n += b->n;
+    memcpy(a->tip_hash, b->tip_hash, sizeof(a->tip_hash));
+    rc = 0;
+out:
+    chain_free(b);
+    return rc;
 }
 
 static void write_tip_locked(struct chain *c, struct buf *out)
@@ -125,7 +195,7 @@ void chain_append_data(struct chain *c, const char *data, size_t len, struct buf
 {
     struct block b;
     pthread_rwlock_wrlock(&c->lock);
-    block_make_next(c->n - 1, c->tip_hash, data, len, &b);
+    block_make_next(c->base + c->n - 1, c->tip_hash, data, len, &b);
     push_block(c, &b);
     if (block_json)
         write_tip_locked(c, block_json);
@@ -137,7 +207,7 @@ enum chain_offer chain_offer_block(struct chain *c, const struct block *b, struc
 {
     enum chain_offer r;
     pthread_rwlock_wrlock(&c->lock);
-    uint64_t tip = c->n - 1;
+    uint64_t tip = c->base + c->n - 1;
     if (b->index <= tip) {
         r = CHAIN_IGNORED;
     } else if (b->index == tip + 1 && b->has_prev &&
@@ -157,22 +227,28 @@ bool chain_adopt_if_longer(struct chain *c, struct chain *cand, struct buf *tip_
 {
     bool replaced = false;
     pthread_rwlock_wrlock(&c->lock);
-    if (cand->n > c->n) {
+    if (cand->base == 0 && cand->n > c->base + c->n) {
         struct buf json = c->json;
         size_t *off = c->off;
         size_t n = c->n, cap = c->cap;
-        char tip[BLOCK_HASH_HEX + 1];
+        uint64_t base = c->base;
+        char tip[BLOCK_HASH_HEX + 1], prev[BLOCK_HASH_HEX + 1];
         memcpy(tip, c->tip_hash, sizeof(tip));
+        memcpy(prev, c->base_prev, sizeof(prev));
         c->json = cand->json;
         c->off = cand->off;
         c->n = cand->n;
         c->cap = cand->cap;
+        c->base = cand->base;
         memcpy(c->tip_hash, cand->tip_hash, sizeof(c->tip_hash));
+        memcpy(c->base_prev, cand->base_prev, sizeof(c->base_prev));
         cand->json = json;
         cand->off = off;
         cand->n = n;
         cand->cap = cap;
+        cand->base = base;
         memcpy(cand->tip_hash, tip, sizeof(tip));
+        memcpy(cand->base_prev, prev, sizeof(prev));
         if (tip_json)
             write_tip_locked(c, tip_json);
         replaced = true;
@@ -184,7 +260,7 @@ bool chain_adopt_if_longer(struct chain *c, struct chain *cand, struct buf *tip_
 uint64_t chain_tip(struct chain *c, char hash[BLOCK_HASH_HEX + 1])
 {
     pthread_rwlock_rdlock(&c->lock);
-    uint64_t tip = c->n - 1;
+    uint64_t tip = c->base + c->n - 1;
     if (hash)
         memcpy(hash, c->tip_hash, BLOCK_HASH_HEX + 1);
     pthread_rwlock_unlock(&c->lock);
@@ -202,11 +278,15 @@ size_t chain_json_size(struct chain *c)
 void chain_write_json(struct chain *c, uint64_t from, uint64_t limit, struct buf *out)
 {
     pthread_rwlock_rdlock(&c->lock);
-    if (from < c->n && limit > 0) {
-        uint64_t last = limit > c->n - from ? c->n - 1 : from + limit - 1;
+    /* blocks held are [base, base+n); the ones asked for are [from, from+limit) */
+    uint64_t lo = from > c->base ? from : c->base;
+    uint64_t end_held = c->base + c->n;
+    uint64_t end_asked = limit > UINT64_MAX - from ? UINT64_MAX : from + limit;
+    uint64_t hi = end_asked < end_held ? end_asked : end_held;
+    if (lo < hi) {
         size_t start, end, ignored;
-        block_span(c, (size_t)from, &start, &ignored);
-        block_span(c, (size_t)last, &ignored, &end);
+        block_span(c, (size_t)(lo - c->base), &start, &ignored);
+        block_span(c, (size_t)(hi - 1 - c->base), &ignored, &end);
         buf_reserve(out, end - start + 2);
         buf_append_char(out, '[');
         buf_append(out, c->json.data + start, end - start);

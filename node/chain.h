@@ -2,7 +2,13 @@
  *
  * Design: the node serves its chain far more often than it inspects it, so the chain is stored as
  * the JSON text of GET /blocks ("[b0, b1, ...") plus the offset of every block in that text and
- * the tip's hash. Serving a slice is one memcpy; validation happens on the way in. */
+ * the tip's hash. Serving a slice is one memcpy; validation happens on the way in.
+ *
+ * A struct chain may also hold a segment: the consecutive blocks base, base+1, ... of a chain
+ * whose earlier blocks are elsewhere (a page of GET /blocks?from=&limit=). A segment knows the
+ * prev_hash of its first block, so segments parsed and validated apart (on several threads) are
+ * joined into one chain by chain_join(), which checks the links between them. Segments are
+ * unshared and only live until joined: the held chain always starts at genesis (base 0). */
 #ifndef CHAINLAB_CHAIN_H
 #define CHAINLAB_CHAIN_H
 
@@ -31,6 +37,18 @@ void chain_free(struct chain *c);
 struct chain *chain_from_json(const json_t *array, char *err, size_t errsz);
 /* Parse text (len bytes) as a JSON chain and validate it as chain_from_json() does. */
 struct chain *chain_parse(const char *text, size_t len, char *err, size_t errsz);
+/* Parse text (len bytes, with jansson) as a JSON array of consecutive blocks starting at index
+ * from, and validate it: every block as block_from_json() does, index == from + position,
+ * prev_hash == the previous block's hash inside the array. from == 0 is a whole chain (the first
+ * block must be genesis exactly, as chain_parse()); for from > 0 the link to block from-1 is left
+ * to chain_join(). Returns a new unshared segment holding at least one block (caller frees with
+ * chain_free()), or NULL with err set. Thread-safe: touches nothing shared. */
+struct chain *chain_parse_segment(const char *text, size_t len, uint64_t from, char *err,
+                                  size_t errsz);
+/* Append segment b to a (both unshared): b must start at a's next index and its first block's
+ * prev_hash must be a's tip hash. Returns 0, or -1 with err set (a is then unchanged). b is
+ * consumed in both cases (freed; the caller must not use it again). */
+int chain_join(struct chain *a, struct chain *b, char *err, size_t errsz);
 
 /* Append a new block carrying data (len bytes). Appends its JSON to block_json when not NULL. */
 void chain_append_data(struct chain *c, const char *data, size_t len, struct buf *block_json);
@@ -39,14 +57,15 @@ enum chain_offer chain_offer_block(struct chain *c, const struct block *b, struc
 /* Replace c's contents with cand's when cand is strictly longer (cand then holds c's old chain,
  * coherent and still owned by the caller). Returns
  * true when replaced; appends the new tip's JSON to tip_json when not NULL. cand stays owned by
- * the caller and must not be shared. */
+ * the caller and must not be shared. A segment that does not start at genesis is never adopted. */
 bool chain_adopt_if_longer(struct chain *c, struct chain *cand, struct buf *tip_json);
 
-/* Tip index and hash (hash may be NULL). */
+/* Tip index and hash (hash may be NULL). For a segment too: the index of its last block. */
 uint64_t chain_tip(struct chain *c, char hash[BLOCK_HASH_HEX + 1]);
 /* Number of bytes of the full JSON encoding (the GET /blocks body). */
 size_t chain_json_size(struct chain *c);
-/* Append the JSON array of blocks with index in [from, from+limit) to out ("[]" when empty). */
+/* Append the JSON array of blocks held with index in [from, from+limit) to out ("[]" when
+ * empty). */
 void chain_write_json(struct chain *c, uint64_t from, uint64_t limit, struct buf *out);
 /* Append the JSON of the tip block to out. */
 void chain_write_tip(struct chain *c, struct buf *out);

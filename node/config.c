@@ -18,5 +18,6 @@ void config_defaults(struct config *c)
         .idle_timeout_s = CONFIG_IDLE_TIMEOUT_S,
         .queue = CONFIG_QUEUE,
         .broadcast_wait_ms = CONFIG_BROADCAST_WAIT,
+        .sync_page = CONFIG_SYNC_PAGE,
     };
 }

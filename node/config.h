@@ -15,6 +15,7 @@
 #define CONFIG_IDLE_TIMEOUT_S  30                  /* an idle inbound connection is closed */
 #define CONFIG_QUEUE           1024                /* blocks queued per peer before the oldest drop */
 #define CONFIG_BROADCAST_WAIT  1000                /* ms an answer waits for its broadcast */
+#define CONFIG_SYNC_PAGE       10000               /* blocks per GET /blocks page in a sync */
 
 struct config {
     const char *host;         /* address to listen on (borrowed) */
@@ -31,6 +32,7 @@ struct config {
     unsigned idle_timeout_s;  /* CONFIG_IDLE_TIMEOUT_S */
     size_t queue;             /* CONFIG_QUEUE */
     long broadcast_wait_ms;   /* CONFIG_BROADCAST_WAIT; 0 answers at once */
+    uint64_t sync_page;       /* CONFIG_SYNC_PAGE; at least 1 */
 };
 
 /* Fill c with the defaults above (host 127.0.0.1, port 0, 2 threads). */

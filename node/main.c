@@ -45,11 +45,15 @@ static void usage(FILE *f)
             "  --broadcast-wait MS     hold the answer to /append and POST /block until the\n"
             "                          peers have the block, at most this long; 0 answers at\n"
             "                          once (default %d)\n"
+            "  --sync-page BLOCKS      a sync fetches a chain longer than this from a peer in\n"
+            "                          pages of BLOCKS blocks (GET /blocks?from=&limit=), parsed\n"
+            "                          in parallel; peers that ignore the query still work\n"
+            "                          (default %d)\n"
             "  -h, --help              this help\n"
             "  -V, --version           print the version\n",
             CONFIG_MAX_BODY, CONFIG_MAX_PEERS, CONFIG_MAX_URL, CONFIG_MAX_CHAIN_BYTES,
             CONFIG_CONNECT_MS, CONFIG_TIMEOUT_MS, CONFIG_MAX_CONNECTIONS, CONFIG_IDLE_TIMEOUT_S,
-            CONFIG_QUEUE, CONFIG_BROADCAST_WAIT);
+            CONFIG_QUEUE, CONFIG_BROADCAST_WAIT, CONFIG_SYNC_PAGE);
 }
 
 /* Parse a whole decimal number in [min, max]. Returns 0, or -1 when it is not one. */
@@ -123,6 +127,7 @@ int main(int argc, char **argv)
         {"idle-timeout", required_argument, NULL, 'I'},
         {"queue", required_argument, NULL, 'q'},
         {"broadcast-wait", required_argument, NULL, 'w'},
+        {"sync-page", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -197,6 +202,10 @@ int main(int argc, char **argv)
         case 'w':
             bad = parse_num(optarg, 0, 3600000, &v) < 0;
             cfg.broadcast_wait_ms = (long)v;
+            break;
+        case 'S':
+            bad = parse_num(optarg, 1, 1LL << 40, &v) < 0;
+            cfg.sync_page = (uint64_t)v;
             break;
         case 'h':
             usage(stdout);

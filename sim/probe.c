@@ -14,7 +14,13 @@ struct probe {
     uint16_t *ports;
     size_t n;
     struct curl_slist *headers;
+    volatile sig_atomic_t *cancel; /* or NULL */
 };
+
+void probe_set_cancel(struct probe *p, volatile sig_atomic_t *flag)
+{
+    p->cancel = flag;
+}
 
 struct probe *probe_new(const uint16_t *ports, size_t n)
 {
@@ -105,6 +111,18 @@ size_t probe_run(struct probe *p, struct probe_req *reqs, size_t n, long timeout
     bool *busy = xcalloc(p->n ? p->n : 1, sizeof(bool));
     bool *started = xcalloc(n ? n : 1, sizeof(bool));
     while (next < n || active > 0) {
+        if (p->cancel && *p->cancel) {
+            /* Abandon everything in flight; their replies stay empty with an error. */
+            for (size_t i = 0; i < n; i++) {
+                if (started[i] && reqs[i].reply.status == 0 && busy[reqs[i].node]) {
+                    curl_multi_remove_handle(p->multi, p->easy[reqs[i].node]);
+                    busy[reqs[i].node] = false;
+                }
+                if (reqs[i].reply.status == 0 && reqs[i].reply.err[0] == '\0')
+                    snprintf(reqs[i].reply.err, sizeof(reqs[i].reply.err), "interrupted");
+            }
+            break;
+        }
         /* Start every request whose node is idle, in order. */
         for (size_t i = next; i < n; i++) {
             if (started[i] || busy[reqs[i].node])

@@ -4,6 +4,7 @@
 #ifndef CHAINLAB_PROBE_H
 #define CHAINLAB_PROBE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +35,8 @@ struct probe_req {
 /* A client for n nodes listening on 127.0.0.1:ports[i] (copied). Caller frees with probe_free(). */
 struct probe *probe_new(const uint16_t *ports, size_t n);
 void probe_free(struct probe *p);
+/* Have probe_run() give up on what is left once *flag is non-zero (e.g. set by SIGINT). */
+void probe_set_cancel(struct probe *p, volatile sig_atomic_t *flag);
 /* Change node i's port (after a restart). */
 void probe_set_port(struct probe *p, unsigned node, uint16_t port);
 /* Run every request of reqs in parallel (at most one per node at a time; requests to the same

@@ -997,6 +997,7 @@ static int setup(struct run *r)
     for (unsigned i = 0; i < r->n; i++)
         ports[i] = cluster_node(r->cl, i)->port;
     r->probe = probe_new(ports, r->n);
+    probe_set_cancel(r->probe, r->o->interrupted);
     free(ports);
     if (!sc->links_direct) {
         if (links_raise_fd_limit(err, sizeof(err)) < 0)

@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "log.h"
 #include "peers.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -412,6 +413,8 @@ int main(void)
 {
     SRunner *sr = srunner_create(peers_suite());
     int failed;
+
+    log_setup("test_peers", LOG_ERROR); /* peers logs every add and remove at info */
 
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
