@@ -54,9 +54,9 @@ struct request {
     /* parked: suspended until the gossip worker calls back (sync done, broadcast delivered) */
     struct gossip_waiter waiter;
     bool parked;
-    bool resumed;      /* set by the worker (atomic), read by the HTTP thread */
-    bool ok;           /* from the callback */
-    uint64_t height;   /* from the callback */
+    bool resumed;                      /* set by the worker (atomic), read by the HTTP thread */
+    bool ok;                           /* from the callback */
+    uint64_t height;                   /* from the callback */
     void (*finish)(struct request *r); /* builds the answer once resumed; NULL: already built */
 };
 
@@ -102,8 +102,7 @@ static enum MHD_Result send_reply(struct request *r)
     r->replied = true;
     size_t len;
     char *body = buf_steal(&r->out, &len);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {
         free(body);
         return MHD_NO;
@@ -125,8 +124,8 @@ static void ep_peers(struct api *a, struct request *r, enum method m)
     if (m == M_POST)
         rc = peers_add(a->peers, r->body.data ? r->body.data : "", r->body.len, err, sizeof(err));
     else if (m == M_DELETE)
-        rc = peers_remove(a->peers, r->body.data ? r->body.data : "", r->body.len, err,
-                          sizeof(err));
+        rc =
+            peers_remove(a->peers, r->body.data ? r->body.data : "", r->body.len, err, sizeof(err));
     if (rc == PEERS_UNKNOWN) {
         reply_error(r, MHD_HTTP_NOT_FOUND, err);
         return;
@@ -240,8 +239,8 @@ static void ep_status(struct api *a, struct request *r, enum method m)
     uint64_t height = chain_tip(a->chain, hash);
     gossip_get_stats(a->gossip, &st);
     clock_gettime(CLOCK_MONOTONIC, &now);
-    long long up = (now.tv_sec - a->started.tv_sec) * 1000LL +
-                   (now.tv_nsec - a->started.tv_nsec) / 1000000;
+    long long up =
+        (now.tv_sec - a->started.tv_sec) * 1000LL + (now.tv_nsec - a->started.tv_nsec) / 1000000;
     r->status = MHD_HTTP_OK;
     buf_append_str(&r->out, "{\"id\": ");
     pyjson_write_string(&r->out, a->cfg.id, strlen(a->cfg.id));
@@ -394,15 +393,15 @@ struct api *api_new(const struct config *cfg, struct chain *c, struct peers *p, 
 
 int api_start(struct api *a, int listen_fd, char *err, size_t errsz)
 {
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
     a->listen_fd = listen_fd;
     a->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, access_cb, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, a,
-        MHD_OPTION_LISTEN_SOCKET, listen_fd,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(a->cfg.threads > 1 ? a->cfg.threads : 1),
-        MHD_OPTION_CONNECTION_LIMIT, a->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        a->cfg.idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, a, MHD_OPTION_END);
+        MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)(a->cfg.threads > 1 ? a->cfg.threads : 1), MHD_OPTION_CONNECTION_LIMIT,
+        a->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, a->cfg.idle_timeout_s,
+        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, a, MHD_OPTION_END);
     if (a->mhd == NULL) {
         snprintf(err, errsz, "cannot start the HTTP server (libmicrohttpd)");
         return -1;

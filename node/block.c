@@ -118,9 +118,12 @@ bool block_hash_is_hex(const char *s, size_t len)
 
 const struct block *block_genesis(void)
 {
-    static const struct block genesis = {
-        .index = 0, .data = NULL, .data_len = 0, .has_prev = false, .prev_hash = "",
-        .hash = BLOCK_GENESIS_HASH};
+    static const struct block genesis = {.index = 0,
+                                         .data = NULL,
+                                         .data_len = 0,
+                                         .has_prev = false,
+                                         .prev_hash = "",
+                                         .hash = BLOCK_GENESIS_HASH};
     return &genesis;
 }
 
@@ -205,7 +208,8 @@ int block_parse(const char *text, size_t len, struct block *out, char *err, size
 {
     json_error_t jerr;
     memset(out, 0, sizeof(*out));
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
+    json_t *root =
+        json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
     if (root == NULL) {
         if (err && errsz)
             snprintf(err, errsz, "malformed JSON at byte %d: %s", jerr.position, jerr.text);

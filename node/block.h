@@ -9,8 +9,8 @@
 
 #include "buf.h"
 
-#define BLOCK_HASH_HEX   64                 /* hex characters in a hash */
-#define BLOCK_INDEX_MAX  9007199254740991ULL /* 2^53-1: largest index accepted from the wire */
+#define BLOCK_HASH_HEX     64                  /* hex characters in a hash */
+#define BLOCK_INDEX_MAX    9007199254740991ULL /* 2^53-1: largest index accepted from the wire */
 #define BLOCK_GENESIS_HASH "6b6124d09063c27d7bd62c714759c465c55f5c93c826a3b1cce5f046c0fd463c"
 
 struct block {
@@ -33,7 +33,8 @@ void block_make_next(uint64_t prev_index, const char *prev_hash, const char *dat
 void block_encode(const struct block *b, struct buf *out);
 /* Validate a decoded JSON value as a block: an object with exactly the four keys, the types and
  * ranges of DESIGN.md, genesis exactly when index is 0, and a hash that verifies.
- * Returns 0 and fills out (caller frees with block_clear()), or -1 with err set. obj is borrowed. */
+ * Returns 0 and fills out (caller frees with block_clear()), or -1 with err set. obj is borrowed.
+ */
 int block_from_json(const json_t *obj, struct block *out, char *err, size_t errsz);
 /* Parse text (len bytes) as one JSON block and validate it as block_from_json() does. */
 int block_parse(const char *text, size_t len, struct block *out, char *err, size_t errsz);

@@ -11,7 +11,10 @@ struct buf {
     size_t cap; /* bytes allocated */
 };
 
-#define BUF_INIT {NULL, 0, 0}
+#define BUF_INIT                                                                                   \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Make room for at least extra more bytes (plus the NUL). Aborts on OOM. */
 void buf_reserve(struct buf *b, size_t extra);

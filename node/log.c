@@ -38,9 +38,9 @@ void log_write(enum log_level level, const char *fmt, ...)
     struct tm tm;
     gettimeofday(&tv, NULL);
     localtime_r(&tv.tv_sec, &tm);
-    int n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld [%s %ld] %s: ", tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, (long)tv.tv_usec / 1000, log_id, (long)getpid(),
-                     level_names[level]);
+    int n =
+        snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld [%s %ld] %s: ", tm.tm_hour, tm.tm_min,
+                 tm.tm_sec, (long)tv.tv_usec / 1000, log_id, (long)getpid(), level_names[level]);
     if (n < 0)
         return;
     va_list ap;

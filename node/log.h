@@ -21,7 +21,8 @@ int log_level_parse(const char *name, enum log_level *out);
 /* Write one line (thread-safe, a single write(2)). Use the macros below instead. */
 void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Escape untrusted bytes for a log line: printable ASCII kept, the rest as \xNN, cut at max bytes
- * of input with "..." appended. Writes into out (size outsz, always NUL-terminated), returns out. */
+ * of input with "..." appended. Writes into out (size outsz, always NUL-terminated), returns out.
+ */
 char *log_escape(const char *s, size_t len, size_t max, char *out, size_t outsz);
 
 #define LOG_AT(level, ...)                                                                         \

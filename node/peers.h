@@ -10,15 +10,16 @@
 struct peers;
 
 enum peers_result {
-    PEERS_OK = 0,        /* added or removed */
-    PEERS_EXISTS = 1,    /* add of a URL already held: nothing changed */
-    PEERS_INVALID = -1,  /* not an acceptable peer URL (err says why) */
-    PEERS_FULL = -2,     /* max_peers reached */
-    PEERS_UNKNOWN = -3,  /* remove of a URL not held */
+    PEERS_OK = 0,       /* added or removed */
+    PEERS_EXISTS = 1,   /* add of a URL already held: nothing changed */
+    PEERS_INVALID = -1, /* not an acceptable peer URL (err says why) */
+    PEERS_FULL = -2,    /* max_peers reached */
+    PEERS_UNKNOWN = -3, /* remove of a URL not held */
 };
 
 /* A peer set for a node listening on self_host:self_port. Caller frees with peers_free(). */
-struct peers *peers_new(size_t max_peers, size_t max_url, const char *self_host, uint16_t self_port);
+struct peers *peers_new(size_t max_peers, size_t max_url, const char *self_host,
+                        uint16_t self_port);
 void peers_free(struct peers *p);
 
 /* Normalise text (len bytes: surrounding white space dropped, trailing '/' dropped) into out

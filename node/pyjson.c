@@ -55,7 +55,7 @@ bool pyjson_utf8_valid(const char *s, size_t len)
 static void write_u16(struct buf *out, uint32_t v)
 {
     static const char hex[] = "0123456789abcdef";
-    char e[6] = {'\\', 'u', hex[(v >> 12) & 15], hex[(v >> 8) & 15], hex[(v >> 4) & 15],
+    char e[6] = {'\\',       'u', hex[(v >> 12) & 15], hex[(v >> 8) & 15], hex[(v >> 4) & 15],
                  hex[v & 15]};
     buf_append(out, e, sizeof(e));
 }

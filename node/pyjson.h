@@ -2,7 +2,8 @@
  * original node): ", " and ": " separators and ensure_ascii escaping with lowercase \uXXXX.
  *
  * Parsing is jansson's job; this module only writes. jansson's own encoder differs from Python's
- * (uppercase hex escapes), and the original node's bytes are the contract, so the writer is here. */
+ * (uppercase hex escapes), and the original node's bytes are the contract, so the writer is here.
+ */
 #ifndef CHAINLAB_PYJSON_H
 #define CHAINLAB_PYJSON_H
 

@@ -255,8 +255,7 @@ void cluster_log_tail(const struct cluster *c, unsigned i, unsigned lines, struc
     buf_free(&all);
 }
 
-int cluster_wait_ready(struct cluster *c, struct probe *p, long timeout_ms, char *err,
-                       size_t errsz)
+int cluster_wait_ready(struct cluster *c, struct probe *p, long timeout_ms, char *err, size_t errsz)
 {
     int64_t deadline = now_ms() + timeout_ms;
     bool *ready = xcalloc(c->n, sizeof(bool));
@@ -293,8 +292,8 @@ int cluster_wait_ready(struct cluster *c, struct probe *p, long timeout_ms, char
         if (now_ms() > deadline) {
             for (unsigned i = 0; i < c->n; i++) {
                 if (c->nodes[i].state == NODE_RUNNING && !ready[i]) {
-                    snprintf(err, errsz, "n%u did not answer GET /block on port %u within %ldms",
-                             i, c->nodes[i].port, timeout_ms);
+                    snprintf(err, errsz, "n%u did not answer GET /block on port %u within %ldms", i,
+                             c->nodes[i].port, timeout_ms);
                     break;
                 }
             }

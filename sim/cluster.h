@@ -13,7 +13,7 @@
 #include "buf.h"
 #include "probe.h"
 
-#define CLUSTER_GRACE_MS 2000 /* SIGTERM to SIGKILL at teardown */
+#define CLUSTER_GRACE_MS 2000  /* SIGTERM to SIGKILL at teardown */
 #define CLUSTER_READY_MS 10000 /* how long a node may take to answer GET /block */
 
 enum node_state {
@@ -23,23 +23,23 @@ enum node_state {
 };
 
 struct cluster_node {
-    unsigned index;      /* K of nK */
-    uint16_t port;       /* HTTP port */
-    pid_t pid;           /* 0 when not running */
+    unsigned index; /* K of nK */
+    uint16_t port;  /* HTTP port */
+    pid_t pid;      /* 0 when not running */
     enum node_state state;
-    int wait_status;     /* from waitpid() once exited */
-    bool expected_exit;  /* the sim stopped it on purpose */
-    char *dir;           /* <run_dir>/nK, the node's own folder (owned) */
-    char *log_path;      /* <run_dir>/nK.log (owned) */
+    int wait_status;    /* from waitpid() once exited */
+    bool expected_exit; /* the sim stopped it on purpose */
+    char *dir;          /* <run_dir>/nK, the node's own folder (owned) */
+    char *log_path;     /* <run_dir>/nK.log (owned) */
 };
 
 struct cluster_spec {
-    unsigned n;              /* nodes */
-    uint16_t first_port;     /* nK listens on first_port + K */
-    const char *run_dir;     /* existing directory for logs and node folders */
-    const char *node_bin;    /* chainlab-node to run, or NULL when node_cmd is given */
-    const char *node_cmd;    /* shell template with {port} {host} {node} {dir}, or NULL */
-    char *const *node_args;  /* extra words for every node ({node} {port} {dir} substituted) */
+    unsigned n;             /* nodes */
+    uint16_t first_port;    /* nK listens on first_port + K */
+    const char *run_dir;    /* existing directory for logs and node folders */
+    const char *node_bin;   /* chainlab-node to run, or NULL when node_cmd is given */
+    const char *node_cmd;   /* shell template with {port} {host} {node} {dir}, or NULL */
+    char *const *node_args; /* extra words for every node ({node} {port} {dir} substituted) */
 };
 
 struct cluster;

@@ -26,7 +26,7 @@
     (SCENARIO_STEP_ALL_BITS &                                                                      \
      ~(SCENARIO_STEP_BIT(SCENARIO_STEP_LOAD) | SCENARIO_STEP_BIT(SCENARIO_STEP_LATENCY) |          \
        SCENARIO_STEP_BIT(SCENARIO_STEP_LOSS) | SCENARIO_STEP_BIT(SCENARIO_STEP_BANDWIDTH) |        \
-       SCENARIO_STEP_BIT(SCENARIO_STEP_RESET) | SCENARIO_STEP_BIT(SCENARIO_STEP_CLEAR) |            \
+       SCENARIO_STEP_BIT(SCENARIO_STEP_RESET) | SCENARIO_STEP_BIT(SCENARIO_STEP_CLEAR) |           \
        SCENARIO_STEP_BIT(SCENARIO_STEP_KILL) | SCENARIO_STEP_BIT(SCENARIO_STEP_STOP) |             \
        SCENARIO_STEP_BIT(SCENARIO_STEP_RESTART) | SCENARIO_STEP_BIT(SCENARIO_STEP_PAUSE) |         \
        SCENARIO_STEP_BIT(SCENARIO_STEP_RESUME)))
@@ -41,30 +41,29 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: chainlab-sim [OPTIONS] SCENARIO...\n"
-            "\n"
-            "Runs .scn scenario files against clusters of naivechain nodes on 127.0.0.1.\n"
-            "\n"
-            "  --node-bin PATH     node program (default: chainlab-node beside chainlab-sim)\n"
-            "  --node-cmd TEMPLATE shell command for any implementation, with {port} {host}\n"
-            "                      {node} {dir} substituted, e.g. 'python3 node.py {port}'\n"
-            "  --base-port N       put n0 on port N, n1 on N+1, ... (default: find free ports)\n"
-            "  --run-dir DIR       logs of this run (default runs/<scenario>-<time>-<pid>/);\n"
-            "                      with several files, one folder per scenario inside DIR\n"
-            "  --seed N            seed for everything random (overrides the file's seed)\n"
-            "  --keep              leave the cluster up after the last step, until Ctrl-C\n"
-            "  --check             parse and validate the files only; run nothing\n"
-            "  --report FILE       write a JSON report\n"
-            "  --junit FILE        write JUnit XML (one test case per scenario)\n"
-            "  -j, --jobs N        run N scenario files at once, each on its own ports\n"
-            "  -q, --quiet         print only failures and the summary\n"
-            "  -v, --verbose       print each step as it starts, too\n"
-            "  -h, --help          this help\n"
-            "  -V, --version       print the version\n"
-            "\n"
-            "Exit status: 0 all held, 1 an assertion failed, 2 bad scenario or arguments,\n"
-            "3 the cluster could not be run, 130 interrupted.\n");
+    fprintf(f, "usage: chainlab-sim [OPTIONS] SCENARIO...\n"
+               "\n"
+               "Runs .scn scenario files against clusters of naivechain nodes on 127.0.0.1.\n"
+               "\n"
+               "  --node-bin PATH     node program (default: chainlab-node beside chainlab-sim)\n"
+               "  --node-cmd TEMPLATE shell command for any implementation, with {port} {host}\n"
+               "                      {node} {dir} substituted, e.g. 'python3 node.py {port}'\n"
+               "  --base-port N       put n0 on port N, n1 on N+1, ... (default: find free ports)\n"
+               "  --run-dir DIR       logs of this run (default runs/<scenario>-<time>-<pid>/);\n"
+               "                      with several files, one folder per scenario inside DIR\n"
+               "  --seed N            seed for everything random (overrides the file's seed)\n"
+               "  --keep              leave the cluster up after the last step, until Ctrl-C\n"
+               "  --check             parse and validate the files only; run nothing\n"
+               "  --report FILE       write a JSON report\n"
+               "  --junit FILE        write JUnit XML (one test case per scenario)\n"
+               "  -j, --jobs N        run N scenario files at once, each on its own ports\n"
+               "  -q, --quiet         print only failures and the summary\n"
+               "  -v, --verbose       print each step as it starts, too\n"
+               "  -h, --help          this help\n"
+               "  -V, --version       print the version\n"
+               "\n"
+               "Exit status: 0 all held, 1 an assertion failed, 2 bad scenario or arguments,\n"
+               "3 the cluster could not be run, 130 interrupted.\n");
 }
 
 static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
@@ -185,8 +184,7 @@ static int run_all(struct scenario **scs, size_t n, const struct runner_opts *ba
     } else {
         char tmpdir[] = "/tmp/chainlab-sim-XXXXXX";
         if (mkdtemp(tmpdir) == NULL) {
-            fprintf(stderr, "chainlab-sim: cannot make a temporary folder: %s\n",
-                    strerror(errno));
+            fprintf(stderr, "chainlab-sim: cannot make a temporary folder: %s\n", strerror(errno));
             free(res);
             return RUNNER_CLUSTER;
         }
@@ -204,9 +202,9 @@ static int run_all(struct scenario **scs, size_t n, const struct runner_opts *ba
                 }
                 /* Each job searches its own part of the port range first. */
                 if (!base->base_port_fixed)
-                    o.base_port = (uint16_t)(PORTS_LOW + ((unsigned)getpid() * 7919u +
-                                                          (unsigned)next * 2503u) %
-                                                             (PORTS_HIGH - PORTS_LOW - 1100));
+                    o.base_port = (uint16_t)(PORTS_LOW +
+                                             ((unsigned)getpid() * 7919u + (unsigned)next * 2503u) %
+                                                 (PORTS_HIGH - PORTS_LOW - 1100));
                 else
                     o.base_port = (uint16_t)(base->base_port + next * scs[next]->nodes);
                 jb[next].sc = scs[next];
@@ -259,13 +257,20 @@ static int run_all(struct scenario **scs, size_t n, const struct runner_opts *ba
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"node-bin", required_argument, NULL, 'b'}, {"node-cmd", required_argument, NULL, 'c'},
-        {"base-port", required_argument, NULL, 'p'}, {"run-dir", required_argument, NULL, 'd'},
-        {"seed", required_argument, NULL, 's'},     {"keep", no_argument, NULL, 'k'},
-        {"check", no_argument, NULL, 'C'},          {"report", required_argument, NULL, 'r'},
-        {"junit", required_argument, NULL, 'J'},    {"jobs", required_argument, NULL, 'j'},
-        {"quiet", no_argument, NULL, 'q'},          {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
+        {"node-bin", required_argument, NULL, 'b'},
+        {"node-cmd", required_argument, NULL, 'c'},
+        {"base-port", required_argument, NULL, 'p'},
+        {"run-dir", required_argument, NULL, 'd'},
+        {"seed", required_argument, NULL, 's'},
+        {"keep", no_argument, NULL, 'k'},
+        {"check", no_argument, NULL, 'C'},
+        {"report", required_argument, NULL, 'r'},
+        {"junit", required_argument, NULL, 'J'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     struct runner_opts o = {.runs_root = "runs", .out = stdout, .interrupted = &interrupted};
@@ -358,8 +363,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s\n", err);
             rc = RUNNER_BAD;
         } else if (check_only && o.verbosity >= 0) {
-            printf("ok %s (%u nodes, %zu steps)\n", scs[i]->path, scs[i]->nodes,
-                   scs[i]->n_steps);
+            printf("ok %s (%u nodes, %zu steps)\n", scs[i]->path, scs[i]->nodes, scs[i]->n_steps);
         }
     }
     if (rc != RUNNER_OK || check_only)

@@ -59,7 +59,6 @@ int ports_find_range(unsigned n, uint16_t base, bool fixed, uint16_t *first, cha
         }
         tried += ok + 1;
     }
-    snprintf(err, errsz, "no %u free sequential ports between %d and %d", n, PORTS_LOW,
-             PORTS_HIGH);
+    snprintf(err, errsz, "no %u free sequential ports between %d and %d", n, PORTS_LOW, PORTS_HIGH);
     return -1;
 }

@@ -24,11 +24,11 @@ struct probe_reply {
 
 /* One request of a batch. */
 struct probe_req {
-    unsigned node;     /* index into the ports given to probe_new() */
-    const char *method; /* "GET", "POST" or "DELETE" */
-    const char *path;   /* e.g. "/block" */
-    const char *body;   /* request body (borrowed) or NULL */
-    size_t len;         /* bytes of body */
+    unsigned node;            /* index into the ports given to probe_new() */
+    const char *method;       /* "GET", "POST" or "DELETE" */
+    const char *path;         /* e.g. "/block" */
+    const char *body;         /* request body (borrowed) or NULL */
+    size_t len;               /* bytes of body */
     struct probe_reply reply; /* filled by probe_run() */
 };
 

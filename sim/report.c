@@ -99,8 +99,9 @@ int report_write_junit(const char *path, json_t *results, char *err, size_t errs
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     fprintf(f, "<testsuites tests=\"%zu\" failures=\"%d\" errors=\"%d\" time=\"%.3f\">\n",
             json_array_size(results), failed, errors, secs);
-    fprintf(f, "  <testsuite name=\"chainlab-sim\" tests=\"%zu\" failures=\"%d\" errors=\"%d\" "
-               "time=\"%.3f\">\n",
+    fprintf(f,
+            "  <testsuite name=\"chainlab-sim\" tests=\"%zu\" failures=\"%d\" errors=\"%d\" "
+            "time=\"%.3f\">\n",
             json_array_size(results), failed, errors, secs);
     json_array_foreach(results, i, r)
     {

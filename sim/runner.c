@@ -31,7 +31,7 @@
 #define SYNC_MS    60000 /* bound on one POST /sync */
 
 struct ack {
-    char *data;       /* owned */
+    char *data; /* owned */
     unsigned node;
     bool acked;       /* answered 2xx */
     double at_s;      /* when it was sent, since the start */
@@ -44,10 +44,10 @@ struct edge {
 
 /* What the sim saw of one node. */
 struct snap {
-    bool ok;          /* answered */
+    bool ok; /* answered */
     uint64_t height;
     char tip[BLOCK_HASH_HEX + 1];
-    json_t *data;     /* GET /blocks only: an object whose keys are the data strings (new ref) */
+    json_t *data; /* GET /blocks only: an object whose keys are the data strings (new ref) */
     char err[120];
 };
 
@@ -65,9 +65,9 @@ struct run {
     uint16_t first_port;
     unsigned n;
     int64_t t0_ms, deadline_ms;
-    int *side;      /* partition group of each node */
-    bool *bridge;   /* partition bridge nodes (reach every side) */
-    uint8_t *cut;   /* n*n: cut[a*n+b] when a -> b is cut */
+    int *side;          /* partition group of each node */
+    bool *bridge;       /* partition bridge nodes (reach every side) */
+    uint8_t *cut;       /* n*n: cut[a*n+b] when a -> b is cut */
     struct edge *edges; /* links created, in order */
     size_t nedges, capedges;
     struct ack *acks;
@@ -100,7 +100,8 @@ static double elapsed(const struct run *r)
     return now_s() - (double)r->t0_ms / 1000.0;
 }
 
-static void say(struct run *r, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(struct run *r, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void say(struct run *r, int level, const char *fmt, ...)
 {
     va_list ap;
@@ -144,8 +145,7 @@ static int fail_step(struct run *r, const struct scenario_step *st, const char *
     r->code = RUNNER_FAILED;
     if (r->failure == NULL)
         r->failure = json_pack("{s:s, s:i, s:s, s:s, s:s}", "file", r->sc->path, "line",
-                               (int)st->line, "text", st->text, "expected", expected, "seen",
-                               seen);
+                               (int)st->line, "text", st->text, "expected", expected, "seen", seen);
     return -1;
 }
 
@@ -233,8 +233,8 @@ static void fetch(struct run *r, const struct nodeset *set, bool chains, struct 
             snprintf(snaps[i].err, sizeof(snaps[i].err), "not running");
             continue;
         }
-        reqs[k++] = (struct probe_req){.node = (unsigned)i, .method = "GET",
-                                       .path = chains ? "/blocks" : "/block"};
+        reqs[k++] = (struct probe_req){
+            .node = (unsigned)i, .method = "GET", .path = chains ? "/blocks" : "/block"};
     }
     probe_run(r->probe, reqs, k, REQUEST_MS);
     for (size_t j = 0; j < k; j++) {
@@ -300,11 +300,11 @@ static void node_table(struct run *r, struct buf *out, json_t *arr)
                    snaps[i].ok ? snaps[i].tip : snaps[i].err);
         if (arr)
             json_array_append_new(
-                arr, json_pack("{s:o, s:i, s:s, s:o, s:o}", "node", json_sprintf("n%u", i),
-                               "port", (int)nd->port, "state", state, "height",
-                               snaps[i].ok ? json_integer((json_int_t)snaps[i].height)
-                                           : json_null(),
-                               "tip", snaps[i].ok ? json_string(snaps[i].tip) : json_null()));
+                arr,
+                json_pack("{s:o, s:i, s:s, s:o, s:o}", "node", json_sprintf("n%u", i), "port",
+                          (int)nd->port, "state", state, "height",
+                          snaps[i].ok ? json_integer((json_int_t)snaps[i].height) : json_null(),
+                          "tip", snaps[i].ok ? json_string(snaps[i].tip) : json_null()));
         snap_clear(&snaps[i]);
     }
     free(snaps);
@@ -404,8 +404,7 @@ static bool eval_cond(struct run *r, const struct scenario_cond *c, struct buf *
             buf_append_str(seen, seen->len ? "; " : "");
             nodeset_format(&grp, seen);
             if (snaps[i].ok)
-                buf_printf(seen, " at height %" PRIu64 " tip %.12s", snaps[i].height,
-                           snaps[i].tip);
+                buf_printf(seen, " at height %" PRIu64 " tip %.12s", snaps[i].height, snaps[i].tip);
             else
                 buf_printf(seen, " %s", snaps[i].err);
         }
@@ -462,8 +461,8 @@ static const char *cond_text(const struct scenario_step *st)
 
 static void peer_url(struct run *r, unsigned from, unsigned to, char *out, size_t outsz)
 {
-    int port = r->links ? links_listen_port(r->links, (int)from, (int)to)
-                        : cluster_node(r->cl, to)->port;
+    int port =
+        r->links ? links_listen_port(r->links, (int)from, (int)to) : cluster_node(r->cl, to)->port;
     snprintf(out, outsz, "http://127.0.0.1:%d", port);
 }
 
@@ -580,9 +579,8 @@ static void record_ack(struct run *r, unsigned node, const char *data, bool acke
         r->capacks = r->capacks ? r->capacks * 2 : 256;
         r->acks = xrealloc(r->acks, r->capacks * sizeof(*r->acks));
     }
-    r->acks[r->nacks++] =
-        (struct ack){.data = xstrdup(data), .node = node, .acked = acked, .at_s = at,
-                     .latency_s = latency};
+    r->acks[r->nacks++] = (struct ack){
+        .data = xstrdup(data), .node = node, .acked = acked, .at_s = at, .latency_s = latency};
 }
 
 /* POST /append data on node; records the outcome. Returns true when acknowledged. */
@@ -590,8 +588,8 @@ static bool do_append(struct run *r, unsigned node, const char *data, struct buf
 {
     struct probe_reply rep;
     double at = elapsed(r);
-    bool ok = node_running(r, node) && probe_one(r->probe, node, "POST", "/append", data,
-                                                 strlen(data), REQUEST_MS, &rep);
+    bool ok = node_running(r, node) &&
+              probe_one(r->probe, node, "POST", "/append", data, strlen(data), REQUEST_MS, &rep);
     bool acked = ok && rep.status >= 200 && rep.status < 300;
     record_ack(r, node, data, acked, at, ok ? rep.secs : 0);
     if (detail) {
@@ -644,8 +642,8 @@ static int step_sync(struct run *r, const struct scenario_step *st, struct buf *
     int rc = 0;
     for (size_t j = 0; j < k; j++) {
         struct probe_reply *rep = &reqs[j].reply;
-        json_t *doc = rep->status == 200 ? json_loadb(rep->body.data, rep->body.len, 0, NULL)
-                                         : NULL;
+        json_t *doc =
+            rep->status == 200 ? json_loadb(rep->body.data, rep->body.len, 0, NULL) : NULL;
         if (doc) {
             buf_printf(detail, "%sn%u %s %" JSON_INTEGER_FORMAT, detail->len ? ", " : "",
                        reqs[j].node,
@@ -683,8 +681,7 @@ static int step_peer(struct run *r, const struct scenario_step *st, struct buf *
         buf_printf(detail, "n%u %s %s", a, add ? "now reaches" : "no longer has", url);
     } else {
         char seen[300];
-        snprintf(seen, sizeof(seen), "HTTP %ld %.200s", rep.status,
-                 ok ? rep.body.data : rep.err);
+        snprintf(seen, sizeof(seen), "HTTP %ld %.200s", rep.status, ok ? rep.body.data : rep.err);
         rc = fail_step(r, st, add ? "POST /peers to answer 200" : "DELETE /peers to answer 200",
                        seen);
     }
@@ -751,9 +748,8 @@ static int step_await(struct run *r, const struct scenario_step *st, struct buf 
         if (eval_cond(r, &st->await.cond, &seen)) {
             double took = now_s() - start;
             buf_printf(detail, "held after %.3fs (%u polls): %s", took, polls, seen.data);
-            json_array_append_new(r->awaits,
-                                  json_pack("{s:i, s:s, s:f}", "line", (int)st->line, "text",
-                                            st->text, "took_s", took));
+            json_array_append_new(r->awaits, json_pack("{s:i, s:s, s:f}", "line", (int)st->line,
+                                                       "text", st->text, "took_s", took));
             break;
         }
         if (now_ms() > deadline) {
@@ -906,7 +902,7 @@ static int wire(struct run *r)
 {
     size_t ne = topology_edge_count(r->topo), k = 0;
     struct probe_req *reqs = xcalloc(ne ? ne : 1, sizeof(*reqs));
-    char (*urls)[64] = xcalloc(ne ? ne : 1, sizeof(*urls));
+    char(*urls)[64] = xcalloc(ne ? ne : 1, sizeof(*urls));
     struct topology_edge e = TOPOLOGY_EDGE_START;
     int rc = 0;
     while (topology_next_edge(r->topo, &e)) {
@@ -915,8 +911,11 @@ static int wire(struct run *r)
             goto out;
         }
         peer_url(r, (unsigned)e.from, (unsigned)e.to, urls[k], sizeof(urls[k]));
-        reqs[k] = (struct probe_req){.node = (unsigned)e.from, .method = "POST", .path = "/peers",
-                                     .body = urls[k], .len = strlen(urls[k])};
+        reqs[k] = (struct probe_req){.node = (unsigned)e.from,
+                                     .method = "POST",
+                                     .path = "/peers",
+                                     .body = urls[k],
+                                     .len = strlen(urls[k])};
         k++;
     }
     probe_run(r->probe, reqs, k, REQUEST_MS);
@@ -987,8 +986,11 @@ static int setup(struct run *r)
     if (ports_find_range(r->n, r->o->base_port, r->o->base_port_fixed, &r->first_port, err,
                          sizeof(err)) < 0)
         return fail_run(r, RUNNER_CLUSTER, "%s", err);
-    struct cluster_spec spec = {.n = r->n, .first_port = r->first_port, .run_dir = r->run_dir,
-                                .node_bin = r->o->node_bin, .node_cmd = r->o->node_cmd,
+    struct cluster_spec spec = {.n = r->n,
+                                .first_port = r->first_port,
+                                .run_dir = r->run_dir,
+                                .node_bin = r->o->node_bin,
+                                .node_cmd = r->o->node_cmd,
                                 .node_args = sc->node_args};
     r->cl = cluster_new(&spec, err, sizeof(err));
     if (r->cl == NULL)
@@ -1043,8 +1045,8 @@ static json_t *appends_report(struct run *r)
     }
     qsort(lat, k, sizeof(double), cmp_double);
 #define PCT(p) (k ? lat[(size_t)((double)(k - 1) * (p))] : 0.0)
-    json_t *latency = json_pack("{s:f, s:f, s:f, s:f}", "p50", PCT(0.50), "p95", PCT(0.95),
-                                "p99", PCT(0.99), "max", k ? lat[k - 1] : 0.0);
+    json_t *latency = json_pack("{s:f, s:f, s:f, s:f}", "p50", PCT(0.50), "p95", PCT(0.95), "p99",
+                                PCT(0.99), "max", k ? lat[k - 1] : 0.0);
 #undef PCT
     free(lat);
 
@@ -1067,9 +1069,9 @@ static json_t *appends_report(struct run *r)
         snap_clear(&snaps[ref]);
         free(snaps);
     }
-    return json_pack("{s:i, s:i, s:i, s:o, s:o, s:o}", "sent", (int)r->nacks, "acked",
-                     (int)acked, "failed", (int)(r->nacks - acked), "latency_ms", latency,
-                     "lost_on", ref >= 0 ? json_sprintf("n%d", ref) : json_null(), "lost", lost);
+    return json_pack("{s:i, s:i, s:i, s:o, s:o, s:o}", "sent", (int)r->nacks, "acked", (int)acked,
+                     "failed", (int)(r->nacks - acked), "latency_ms", latency, "lost_on",
+                     ref >= 0 ? json_sprintf("n%d", ref) : json_null(), "lost", lost);
 }
 
 static json_t *links_report(struct run *r, size_t acked)
@@ -1079,9 +1081,9 @@ static json_t *links_report(struct run *r, size_t acked)
     struct links_stats st;
     links_stats(r->links, &st);
     return json_pack("{s:i, s:I, s:I, s:I, s:I, s:f}", "links", (int)links_count(r->links),
-                     "connections", (json_int_t)st.accepted, "messages",
-                     (json_int_t)st.messages, "bytes_to_target", (json_int_t)st.bytes_to_target,
-                     "bytes_to_source", (json_int_t)st.bytes_to_source, "messages_per_append",
+                     "connections", (json_int_t)st.accepted, "messages", (json_int_t)st.messages,
+                     "bytes_to_target", (json_int_t)st.bytes_to_target, "bytes_to_source",
+                     (json_int_t)st.bytes_to_source, "messages_per_append",
                      acked ? (double)st.messages / (double)acked : 0.0);
 }
 

@@ -23,17 +23,17 @@
 #define RUNNER_POLL_MS 10 /* pause between two evaluations of an await */
 
 struct runner_opts {
-    const char *node_bin;    /* chainlab-node to start (used when node_cmd is NULL) */
-    const char *node_cmd;    /* shell template for any implementation, or NULL */
-    uint16_t base_port;      /* first port to try (0: search from PORTS_LOW) */
-    bool base_port_fixed;    /* --base-port: use exactly that range */
-    const char *run_dir;     /* folder for this run's logs (made if missing); NULL: runs_root */
-    const char *runs_root;   /* parent of runs/<scenario>-<time>/ when run_dir is NULL */
-    bool seed_given;         /* --seed overrides the file's seed */
+    const char *node_bin;  /* chainlab-node to start (used when node_cmd is NULL) */
+    const char *node_cmd;  /* shell template for any implementation, or NULL */
+    uint16_t base_port;    /* first port to try (0: search from PORTS_LOW) */
+    bool base_port_fixed;  /* --base-port: use exactly that range */
+    const char *run_dir;   /* folder for this run's logs (made if missing); NULL: runs_root */
+    const char *runs_root; /* parent of runs/<scenario>-<time>/ when run_dir is NULL */
+    bool seed_given;       /* --seed overrides the file's seed */
     uint64_t seed;
-    bool keep;               /* leave the cluster running at the end (and wait for Ctrl-C) */
-    int verbosity;           /* -1 quiet, 0 normal, 1 verbose */
-    FILE *out;               /* where the step lines go */
+    bool keep;     /* leave the cluster running at the end (and wait for Ctrl-C) */
+    int verbosity; /* -1 quiet, 0 normal, 1 verbose */
+    FILE *out;     /* where the step lines go */
     volatile sig_atomic_t *interrupted; /* set by the caller's SIGINT/SIGTERM handler */
 };
 

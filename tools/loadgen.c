@@ -77,8 +77,7 @@ int main(int argc, char **argv)
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    printf("%lu appends in %.3fs: %.0f/s, %lu failed\n", count, secs, (double)count / secs,
-           failed);
+    printf("%lu appends in %.3fs: %.0f/s, %lu failed\n", count, secs, (double)count / secs, failed);
     for (int i = 0; i < conns; i++) {
         if (slots[i].easy)
             curl_easy_cleanup(slots[i].easy);
