@@ -1,6 +1,7 @@
 /* xalloc: allocation that aborts on out-of-memory. */
 #include "xalloc.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,21 @@ char *xstrdup(const char *s)
 char *xstrndup(const char *s, size_t n)
 {
     return xmemdup(s, strnlen(s, n));
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        abort();
+    char *s = xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
 }
 
 char *xmemdup(const void *p, size_t n)

@@ -12,5 +12,7 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* Copy of n bytes plus a terminating NUL (for byte strings that may hold NULs). */
 char *xmemdup(const void *p, size_t n);
+/* A new string formatted as printf would. Caller frees with free(). */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

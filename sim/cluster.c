@@ -24,17 +24,6 @@ struct cluster {
     char **node_args;
 };
 
-static char *xsprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xsprintf(const char *fmt, ...)
-{
-    struct buf b = BUF_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-    return buf_steal(&b, NULL);
-}
-
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -60,8 +49,8 @@ struct cluster *cluster_new(const struct cluster_spec *spec, char *err, size_t e
         struct cluster_node *nd = &c->nodes[i];
         nd->index = i;
         nd->port = (uint16_t)(spec->first_port + i);
-        nd->dir = xsprintf("%s/n%u", spec->run_dir, i);
-        nd->log_path = xsprintf("%s/n%u.log", spec->run_dir, i);
+        nd->dir = xasprintf("%s/n%u", spec->run_dir, i);
+        nd->log_path = xasprintf("%s/n%u.log", spec->run_dir, i);
         if (mkdir(nd->dir, 0777) < 0 && errno != EEXIST) {
             snprintf(err, errsz, "cannot make %s: %s", nd->dir, strerror(errno));
             cluster_free(c);
@@ -132,9 +121,9 @@ static char **node_argv(const struct cluster *c, const struct cluster_node *nd)
         argv[k++] = buf_steal(&cmd, NULL);
     } else {
         argv[k++] = xstrdup(c->node_bin);
-        argv[k++] = xsprintf("%u", nd->port);
+        argv[k++] = xasprintf("%u", nd->port);
         argv[k++] = xstrdup("--id");
-        argv[k++] = xsprintf("n%u", nd->index);
+        argv[k++] = xasprintf("n%u", nd->index);
         for (size_t i = 0; i < na; i++)
             argv[k++] = substitute(c->node_args[i], nd);
     }

@@ -126,17 +126,6 @@ static void sleep_ms(long ms)
         ;
 }
 
-static char *xsprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xsprintf(const char *fmt, ...)
-{
-    struct buf b = BUF_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-    return buf_steal(&b, NULL);
-}
-
 /* ---- failure bookkeeping ---- */
 
 static int fail_step(struct run *r, const struct scenario_step *st, const char *expected,
@@ -971,13 +960,13 @@ static int setup(struct run *r)
         struct tm tm;
         localtime_r(&t, &tm);
         strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-        r->run_dir = xsprintf("%s/%s-%s-%ld", r->o->runs_root ? r->o->runs_root : "runs", name,
+        r->run_dir = xasprintf("%s/%s-%s-%ld", r->o->runs_root ? r->o->runs_root : "runs", name,
                               stamp, (long)getpid());
     }
     if (make_dirs(r->run_dir) < 0)
         return fail_run(r, RUNNER_CLUSTER, "cannot make the run folder %s: %s", r->run_dir,
                         strerror(errno));
-    char *logpath = xsprintf("%s/sim.log", r->run_dir);
+    char *logpath = xasprintf("%s/sim.log", r->run_dir);
     r->log = fopen(logpath, "w");
     free(logpath);
 
