@@ -9,24 +9,43 @@
  * started, the worker starts one and sets started = requested: that sync began after every
  * request up to `started`, so when it finishes, completed = started and every waiter with
  * ticket <= completed is answered. Requests that arrive during a sync have a larger ticket and
- * cause exactly one more sync. */
+ * cause exactly one more sync.
+ *
+ * A sync holds one fetch per peer: GET /block to learn the peer's height, then the peer's chain in
+ * one answer or in pages of cfg.sync_page blocks, at most GOSSIP_PAGES_IN_FLIGHT at a time. Each
+ * answer is handed to the parsers, a few threads started on the first sync that parse and
+ * validate it with chain_parse_segment() without holding any lock, and hand the segment back
+ * through a done list (under parse.lock) and curl_multi_wakeup(). The worker joins a fetch's
+ * pages in order as they come back, so it never parses a chain itself. A fetch is settled (its
+ * chain compared with the best, its errors logged, then freed) once none of its transfers and
+ * parses is outstanding. A peer that ignores ?from=&limit= answers every page with its whole
+ * chain: a page past the first that begins with "[" and the genesis block (json.dumps bytes) is
+ * cut off after those bytes, and a first page holding more blocks than asked is the whole chain.
+ * Either way the first answer is used and the other pages are dropped. */
 #include "gossip.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "xalloc.h"
 
+/* How the answer of a peer that ignores ?from= begins: "[" and genesis as json.dumps writes it. */
+static const char genesis_array[] = "[{\"index\": 0, \"data\": null, \"prev_hash\": null, "
+                                    "\"hash\": \"" BLOCK_GENESIS_HASH "\"}";
+#define GENESIS_ARRAY_LEN (sizeof(genesis_array) - 1)
+
 /* A block's JSON shared by the queues of every peer. */
 struct bcast {
-    unsigned refs;               /* worker-only after the inbox: queue entries and posts */
-    unsigned pending;            /* counted deliveries not yet settled */
-    bool all_ok;                 /* every counted delivery so far was answered 2xx */
+    unsigned refs;                /* worker-only after the inbox: queue entries and posts */
+    unsigned pending;             /* counted deliveries not yet settled */
+    bool all_ok;                  /* every counted delivery so far was answered 2xx */
     struct gossip_waiter *waiter; /* answered when pending reaches 0 or at the deadline */
     int64_t deadline_ms;
     size_t len;
@@ -40,29 +59,88 @@ struct qentry {
     bool counted;
 };
 
-enum xfer_kind { XFER_POST_BLOCK, XFER_GET_BLOCKS };
+enum xfer_kind { XFER_POST_BLOCK, XFER_GET_TIP, XFER_GET_PAGE };
 
 struct peer_state;
+struct fetch;
 
 struct xfer {
     enum xfer_kind kind;
-    struct peer_state *peer;
-    struct bcast *b;   /* XFER_POST_BLOCK: the block sent (a reference) */
-    bool counted;      /* XFER_POST_BLOCK: its broadcast waits for this answer */
-    struct buf body;   /* XFER_GET_BLOCKS: the answer so far */
-    size_t cap;        /* XFER_GET_BLOCKS: bytes allowed */
-    bool too_big;      /* the answer passed cap */
+    struct peer_state *peer; /* XFER_POST_BLOCK: the peer posted to */
+    struct fetch *fetch;     /* XFER_GET_TIP, XFER_GET_PAGE: the fetch it belongs to */
+    size_t page;             /* XFER_GET_PAGE: which page of the fetch */
+    struct bcast *b;         /* XFER_POST_BLOCK: the block sent (a reference) */
+    bool counted;            /* XFER_POST_BLOCK: its broadcast waits for this answer */
+    struct buf body;         /* GET: the answer so far */
+    size_t cap;              /* GET: bytes allowed (for a page: over all pages of the fetch) */
+    bool too_big;            /* the answer passed cap */
+    bool at_genesis;         /* XFER_GET_PAGE past the first: the answer starts at genesis */
     CURL *easy;
+};
+
+enum page_state {
+    PAGE_WAITING,  /* not requested yet */
+    PAGE_FETCHING, /* its GET is in flight (page.xfer) */
+    PAGE_PARSING,  /* with the parsers */
+    PAGE_PARSED,   /* page.seg holds it, waiting for the pages before it */
+    PAGE_JOINED,   /* part of fetch.chain */
+    PAGE_DROPPED,  /* failed, aborted or not needed */
+};
+
+struct page {
+    enum page_state state;
+    struct xfer *xfer; /* PAGE_FETCHING */
+    struct chain *seg; /* PAGE_PARSED (owned) */
+};
+
+enum cancel { CANCEL_NONE, CANCEL_LATER_PAGES, CANCEL_ALL };
+
+/* One peer's part of the running sync. Worker-only, except `cancel`, which the parsers read. */
+struct fetch {
+    struct peer_state *peer; /* NULL once the peer has left the peer set */
+    char *url;               /* the peer's URL (owned) */
+    struct xfer *tip;        /* GET /block in flight */
+    uint64_t page_blocks;    /* blocks per page asked; 0: one GET /blocks without a query */
+    struct page *pages;      /* npages entries */
+    size_t npages;
+    size_t next_page;    /* the next page to request */
+    size_t in_flight;    /* transfers running */
+    size_t parsing;      /* pages with the parsers */
+    size_t joined;       /* pages [0, joined) are in chain */
+    struct chain *chain; /* the pages joined so far (unshared, owned), or NULL */
+    size_t bytes;        /* bytes received over all pages */
+    bool whole;          /* the first page is the peer's whole chain */
+    bool stopped;        /* request no more pages */
+    bool skipped;        /* nothing to gain from this peer: not fetched */
+    bool removed;        /* the peer left the peer set */
+    bool failed;         /* err says why; the fetch gives no chain */
+    bool unreachable;    /* failed on the network (the peer is marked down) */
+    int cancel;          /* enum cancel, atomic: pages the parsers should skip */
+    size_t page_err_at;  /* the first page that failed to parse (when page_err is set) */
+    char page_err[256];  /* why; fatal unless the first page turns out to be the whole chain */
+    char err[300];
+};
+
+/* A page handed to the parsers. Owned by the parse queue, then the parser, then the done list. */
+struct job {
+    struct fetch *fetch; /* its fetch outlives the job; the parser reads only fetch->cancel */
+    size_t page;
+    uint64_t from;     /* index of the page's first block */
+    struct buf text;   /* the answer (owned; freed once parsed) */
+    struct chain *seg; /* the result (owned), or NULL with err set or skipped */
+    bool skipped;
+    char err[256];
+    struct job *next;
 };
 
 struct peer_state {
     char *url;
     struct qentry *queue; /* ring of cfg.queue entries */
     size_t qhead, qlen;
-    struct xfer *post;  /* in flight, or NULL */
-    struct xfer *fetch; /* GET /blocks of the running sync, or NULL */
-    bool down;          /* the last request failed (logged once per change) */
-    bool lagging;       /* missed a broadcast deadline: not waited for until it answers again */
+    struct xfer *post;   /* in flight, or NULL */
+    struct fetch *fetch; /* this peer's part of the running sync, or NULL */
+    bool down;           /* the last request failed (logged once per change) */
+    bool lagging;        /* missed a broadcast deadline: not waited for until it answers again */
 };
 
 struct gossip {
@@ -81,13 +159,23 @@ struct gossip {
     bool stopping;
     struct gossip_stats stats;
 
+    struct {
+        pthread_mutex_t lock; /* guards queue, done and stop */
+        pthread_cond_t wake;  /* signalled when a job is queued or stop is set */
+        struct job *queue, *queue_tail;
+        struct job *done; /* parsed, for the worker to collect */
+        bool stop;
+        pthread_t threads[GOSSIP_MAX_PARSERS]; /* worker-only */
+        size_t nthreads;                       /* worker-only; 0 until the first job */
+    } parse;
+
     /* worker-only state */
     struct peer_state **ps;
     size_t nps;
     uint64_t peers_gen;
     bool syncing;
-    size_t fetches_left;
-    struct chain *best; /* the longest valid chain fetched in this sync */
+    size_t fetches_left; /* fetches of the running sync not yet settled */
+    struct chain *best;  /* the longest valid chain fetched in this sync */
     uint64_t best_height;
     struct bcast **waiting; /* broadcasts whose waiter has not been answered */
     size_t nwaiting, capwaiting;
@@ -114,7 +202,11 @@ struct gossip *gossip_new(struct chain *c, struct peers *p, const struct config 
     g->cfg = *cfg;
     if (g->cfg.queue == 0)
         g->cfg.queue = 1;
+    if (g->cfg.sync_page == 0)
+        g->cfg.sync_page = 1;
     pthread_mutex_init(&g->lock, NULL);
+    pthread_mutex_init(&g->parse.lock, NULL);
+    pthread_cond_init(&g->parse.wake, NULL);
     g->peers_gen = UINT64_MAX;
     return g;
 }
@@ -160,21 +252,34 @@ static size_t collect_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 {
     struct xfer *x = arg;
     size_t n = size * nmemb;
-    if (x->body.len + n > x->cap) {
+    size_t *total = x->kind == XFER_GET_PAGE ? &x->fetch->bytes : &x->body.len;
+    if (*total + n > x->cap) {
         x->too_big = true;
         return 0; /* aborts the transfer */
     }
+    size_t before = x->body.len;
     buf_append(&x->body, ptr, n);
+    if (x->kind == XFER_GET_PAGE)
+        x->fetch->bytes += n;
+    /* A page past the first that starts at genesis: the peer ignores the query and sends its
+     * whole chain again. Only a shortcut: the first page is used as the whole chain anyway. */
+    if (x->kind == XFER_GET_PAGE && x->page > 0 && before < GENESIS_ARRAY_LEN &&
+        x->body.len >= GENESIS_ARRAY_LEN &&
+        memcmp(x->body.data, genesis_array, GENESIS_ARRAY_LEN) == 0) {
+        x->at_genesis = true;
+        return 0;
+    }
     return n;
 }
 
-static CURL *easy_for(struct gossip *g, struct xfer *x, const char *path)
+/* A new easy handle for base (a peer URL) + path, tied to x. */
+static CURL *easy_for(struct gossip *g, struct xfer *x, const char *base, const char *path)
 {
-    char url[CONFIG_MAX_URL + 16];
+    char url[CONFIG_MAX_URL + 96];
     CURL *e = curl_easy_init();
     if (e == NULL)
         abort();
-    snprintf(url, sizeof(url), "%s%s", x->peer->url, path);
+    snprintf(url, sizeof(url), "%s%s", base, path);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -206,7 +311,7 @@ static void start_post(struct gossip *g, struct peer_state *p)
     x->counted = p->queue[p->qhead].counted;
     p->qhead = (p->qhead + 1) % g->cfg.queue;
     p->qlen--;
-    CURL *e = easy_for(g, x, "/block");
+    CURL *e = easy_for(g, x, p->url, "/block");
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, &x->b->data[0]);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)x->b->len);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, g->post_headers);
@@ -215,21 +320,25 @@ static void start_post(struct gossip *g, struct peer_state *p)
     curl_multi_add_handle(g->multi, e);
 }
 
-static void start_fetch(struct gossip *g, struct peer_state *p)
+/* Start a GET of path for fetch f, its answer collected up to cap bytes. */
+static struct xfer *start_get(struct gossip *g, struct fetch *f, enum xfer_kind kind,
+                              const char *path, size_t cap)
 {
     struct xfer *x = xcalloc(1, sizeof(*x));
-    x->kind = XFER_GET_BLOCKS;
-    x->peer = p;
-    x->cap = g->cfg.max_chain_bytes;
-    CURL *e = easy_for(g, x, "/blocks");
+    x->kind = kind;
+    x->fetch = f;
+    x->cap = cap;
+    CURL *e = easy_for(g, x, f->url, path);
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->cap);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cap);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-    p->fetch = x;
     curl_multi_add_handle(g->multi, e);
+    f->in_flight++;
+    return x;
 }
 
+/* Stop a transfer and free it (a broadcast that waited for it counts it as failed). */
 static void abort_xfer(struct gossip *g, struct xfer *x)
 {
     if (x == NULL)
@@ -237,18 +346,142 @@ static void abort_xfer(struct gossip *g, struct xfer *x)
     curl_multi_remove_handle(g->multi, x->easy);
     if (x->b && x->counted)
         settle(g, x->b, false);
+    if (x->fetch)
+        x->fetch->in_flight--;
     xfer_free(x);
+}
+
+/* ---- parsers ---- */
+
+static void parse_job(struct job *j)
+{
+    int cancel = __atomic_load_n(&j->fetch->cancel, __ATOMIC_ACQUIRE);
+    if (cancel == CANCEL_ALL || (cancel == CANCEL_LATER_PAGES && j->page > 0))
+        j->skipped = true;
+    else
+        j->seg = chain_parse_segment(j->text.data ? j->text.data : "", j->text.len, j->from, j->err,
+                                     sizeof(j->err));
+    buf_free(&j->text);
+}
+
+static void *parser_main(void *arg)
+{
+    struct gossip *g = arg;
+    pthread_mutex_lock(&g->parse.lock);
+    for (;;) {
+        while (!g->parse.stop && g->parse.queue == NULL)
+            pthread_cond_wait(&g->parse.wake, &g->parse.lock);
+        struct job *j = g->parse.queue;
+        if (j == NULL)
+            break; /* stopping, and nothing left */
+        g->parse.queue = j->next;
+        if (g->parse.queue == NULL)
+            g->parse.queue_tail = NULL;
+        pthread_mutex_unlock(&g->parse.lock);
+        parse_job(j); /* no lock held: this is the long part */
+        pthread_mutex_lock(&g->parse.lock);
+        j->next = g->parse.done;
+        g->parse.done = j;
+        pthread_mutex_unlock(&g->parse.lock);
+        curl_multi_wakeup(g->multi);
+        pthread_mutex_lock(&g->parse.lock);
+    }
+    pthread_mutex_unlock(&g->parse.lock);
+    return NULL;
+}
+
+/* Start the parser threads: one per online CPU, at most GOSSIP_MAX_PARSERS. */
+static void start_parsers(struct gossip *g)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t want = cpus < 1 ? 1 : cpus > GOSSIP_MAX_PARSERS ? GOSSIP_MAX_PARSERS : (size_t)cpus;
+    while (g->parse.nthreads < want &&
+           pthread_create(&g->parse.threads[g->parse.nthreads], NULL, parser_main, g) == 0)
+        g->parse.nthreads++;
+    if (g->parse.nthreads == 0)
+        log_warn("cannot start a parser thread: syncs parse on the gossip thread");
+    else
+        log_debug("started %zu parser threads", g->parse.nthreads);
+}
+
+/* Hand page of fetch f (its answer taken from body) to the parsers. */
+static void submit_page(struct gossip *g, struct fetch *f, size_t page, struct buf *body)
+{
+    struct job *j = xcalloc(1, sizeof(*j));
+    j->fetch = f;
+    j->page = page;
+    j->from = page * f->page_blocks;
+    j->text = *body;
+    *body = (struct buf)BUF_INIT;
+    f->pages[page].state = PAGE_PARSING;
+    f->parsing++;
+    if (g->parse.nthreads == 0)
+        start_parsers(g);
+    if (g->parse.nthreads == 0) {
+        parse_job(j); /* no thread at all: parse here rather than never */
+        j->next = NULL;
+    }
+    pthread_mutex_lock(&g->parse.lock);
+    if (g->parse.nthreads == 0) {
+        j->next = g->parse.done;
+        g->parse.done = j;
+    } else {
+        if (g->parse.queue_tail)
+            g->parse.queue_tail->next = j;
+        else
+            g->parse.queue = j;
+        g->parse.queue_tail = j;
+        pthread_cond_signal(&g->parse.wake);
+    }
+    pthread_mutex_unlock(&g->parse.lock);
+}
+
+/* Take the parsed pages (oldest first). Returns the list; the caller owns the jobs. */
+static struct job *take_parsed(struct gossip *g)
+{
+    pthread_mutex_lock(&g->parse.lock);
+    struct job *j = g->parse.done, *list = NULL;
+    g->parse.done = NULL;
+    pthread_mutex_unlock(&g->parse.lock);
+    while (j) { /* the done list is newest first */
+        struct job *next = j->next;
+        j->next = list;
+        list = j;
+        j = next;
+    }
+    return list;
+}
+
+/* Stop the parser threads: pages still queued come back skipped, the running ones finish. */
+static void stop_parsers(struct gossip *g)
+{
+    pthread_mutex_lock(&g->parse.lock);
+    g->parse.stop = true;
+    while (g->parse.queue) {
+        struct job *j = g->parse.queue;
+        g->parse.queue = j->next;
+        buf_free(&j->text);
+        j->skipped = true;
+        j->next = g->parse.done;
+        g->parse.done = j;
+    }
+    g->parse.queue_tail = NULL;
+    pthread_cond_broadcast(&g->parse.wake);
+    pthread_mutex_unlock(&g->parse.lock);
+    for (size_t i = 0; i < g->parse.nthreads; i++)
+        pthread_join(g->parse.threads[i], NULL);
+    g->parse.nthreads = 0;
 }
 
 /* ---- peers ---- */
 
+static void fetch_peer_gone(struct gossip *g, struct fetch *f);
+
 static void peer_free(struct gossip *g, struct peer_state *p)
 {
     abort_xfer(g, p->post);
-    if (p->fetch) {
-        abort_xfer(g, p->fetch);
-        g->fetches_left--;
-    }
+    if (p->fetch)
+        fetch_peer_gone(g, p->fetch);
     while (p->qlen > 0) {
         struct qentry q = p->queue[p->qhead];
         p->qhead = (p->qhead + 1) % g->cfg.queue;
@@ -358,6 +591,172 @@ static void mark_peer(struct peer_state *p, bool ok, const char *what)
 
 /* ---- syncs ---- */
 
+static struct fetch *fetch_new(struct gossip *g, struct peer_state *p)
+{
+    struct fetch *f = xcalloc(1, sizeof(*f));
+    f->peer = p;
+    f->url = xstrdup(p->url);
+    p->fetch = f;
+    g->fetches_left++;
+    return f;
+}
+
+static void fetch_free(struct fetch *f)
+{
+    for (size_t k = 0; k < f->npages; k++)
+        chain_free(f->pages[k].seg);
+    free(f->pages);
+    chain_free(f->chain);
+    free(f->url);
+    free(f);
+}
+
+/* The path of page k: the whole chain when the fetch is not paged. */
+static void page_path(const struct fetch *f, size_t k, char *out, size_t outsz)
+{
+    if (f->page_blocks == 0)
+        snprintf(out, outsz, "/blocks");
+    else
+        snprintf(out, outsz, "/blocks?from=%llu&limit=%llu",
+                 (unsigned long long)(k * f->page_blocks), (unsigned long long)f->page_blocks);
+}
+
+/* Request no more pages; abort the transfers of pages [first, npages) and drop those pages.
+ * Pages with the parsers are dropped when they come back. */
+static void drop_pages(struct gossip *g, struct fetch *f, size_t first)
+{
+    for (size_t k = first; k < f->npages; k++) {
+        struct page *pg = &f->pages[k];
+        if (pg->state == PAGE_FETCHING) {
+            abort_xfer(g, pg->xfer);
+            pg->xfer = NULL;
+        }
+        chain_free(pg->seg);
+        pg->seg = NULL;
+        if (pg->state != PAGE_PARSING && pg->state != PAGE_JOINED)
+            pg->state = PAGE_DROPPED;
+    }
+    f->stopped = true;
+}
+
+/* The fetch gives no chain: say why (the first reason wins) and stop all its work. */
+static void fetch_fail(struct gossip *g, struct fetch *f, bool unreachable, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void fetch_fail(struct gossip *g, struct fetch *f, bool unreachable, const char *fmt, ...)
+{
+    if (!f->failed) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(f->err, sizeof(f->err), fmt, ap);
+        va_end(ap);
+        f->failed = true;
+        f->unreachable = unreachable;
+    }
+    if (f->tip) {
+        abort_xfer(g, f->tip);
+        f->tip = NULL;
+    }
+    drop_pages(g, f, 0);
+    __atomic_store_n(&f->cancel, CANCEL_ALL, __ATOMIC_RELEASE);
+}
+
+/* The peer ignores ?from=&limit=: its first answer is its whole chain; drop the other pages. */
+static void fetch_whole(struct gossip *g, struct fetch *f)
+{
+    if (f->failed)
+        return;
+    if (!f->whole)
+        log_debug("peer %s ignores ?from=&limit=: its first answer is its whole chain", f->url);
+    f->whole = true;
+    drop_pages(g, f, 1);
+    __atomic_store_n(&f->cancel, CANCEL_LATER_PAGES, __ATOMIC_RELEASE);
+}
+
+/* Request pages in order while fewer than GOSSIP_PAGES_IN_FLIGHT transfers run. */
+static void fetch_pump(struct gossip *g, struct fetch *f)
+{
+    while (!f->failed && !f->stopped && f->next_page < f->npages &&
+           f->in_flight < GOSSIP_PAGES_IN_FLIGHT) {
+        size_t k = f->next_page++;
+        char path[96];
+        page_path(f, k, path, sizeof(path));
+        struct xfer *x = start_get(g, f, XFER_GET_PAGE, path, g->cfg.max_chain_bytes);
+        x->page = k;
+        f->pages[k].xfer = x;
+        f->pages[k].state = PAGE_FETCHING;
+    }
+}
+
+/* Fetch the chain as npages pages of page_blocks blocks, or (page_blocks 0) in one answer. */
+static void fetch_plan(struct gossip *g, struct fetch *f, uint64_t page_blocks, size_t npages)
+{
+    f->page_blocks = page_blocks;
+    f->npages = npages;
+    f->pages = xcalloc(npages, sizeof(*f->pages));
+    f->whole = page_blocks == 0;
+    fetch_pump(g, f);
+}
+
+/* Log the outcome of f, keep its chain if it is the best so far, and free f. */
+static void fetch_settle(struct gossip *g, struct fetch *f)
+{
+    struct peer_state *p = f->peer;
+    struct chain *c = NULL;
+    if (!f->failed && !f->skipped) {
+        if (f->chain && (f->whole || f->joined == f->npages)) {
+            c = f->chain;
+            f->chain = NULL;
+        } else if (f->page_err[0]) {
+            snprintf(f->err, sizeof(f->err), "sync: ignoring an invalid chain: %s", f->page_err);
+            f->failed = true;
+        } else {
+            snprintf(f->err, sizeof(f->err), "sync: ignoring an incomplete chain");
+            f->failed = true;
+        }
+    }
+    if (f->removed) {
+        log_debug("sync: dropped what came from %s: it left the peer set", f->url);
+    } else if (f->failed) {
+        if (p)
+            mark_peer(p, !f->unreachable, f->err);
+        if (!f->unreachable)
+            log_warn("peer %s: %s", f->url, f->err);
+    } else if (p) {
+        mark_peer(p, true, NULL);
+    }
+    if (c) {
+        uint64_t h = chain_tip(c, NULL);
+        if (h > g->best_height) {
+            chain_free(g->best);
+            g->best = c;
+            g->best_height = h;
+        } else {
+            chain_free(c);
+        }
+    }
+    if (p)
+        p->fetch = NULL;
+    fetch_free(f);
+    g->fetches_left--;
+}
+
+/* Settle f once nothing of it is outstanding. f may be freed. */
+static void fetch_check(struct gossip *g, struct fetch *f)
+{
+    if (f->in_flight == 0 && f->parsing == 0 &&
+        (f->failed || f->stopped || f->next_page == f->npages))
+        fetch_settle(g, f);
+}
+
+static void fetch_peer_gone(struct gossip *g, struct fetch *f)
+{
+    f->peer->fetch = NULL;
+    f->peer = NULL;
+    f->removed = true;
+    fetch_fail(g, f, false, "the peer left the peer set");
+    fetch_check(g, f);
+}
+
 static void start_sync(struct gossip *g)
 {
     g->syncing = true;
@@ -365,43 +764,128 @@ static void start_sync(struct gossip *g)
     g->best = NULL;
     g->best_height = chain_tip(g->chain, NULL);
     for (size_t i = 0; i < g->nps; i++) {
-        start_fetch(g, g->ps[i]);
-        g->fetches_left++;
+        struct fetch *f = fetch_new(g, g->ps[i]);
+        f->tip = start_get(g, f, XFER_GET_TIP, "/block", GOSSIP_TIP_BYTES);
     }
     log_debug("sync started with %zu peers", g->fetches_left);
 }
 
-static void fetched(struct gossip *g, struct xfer *x, CURLcode rc, long status)
+/* GET /block of f ended: fetch nothing, the whole chain, or pages. */
+static void tip_fetched(struct gossip *g, struct fetch *f, struct xfer *x, CURLcode rc, long status)
 {
-    char err[256];
-    struct chain *c = NULL;
-    if (x->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
-        snprintf(err, sizeof(err), "sync: ignoring the chain: more than %zu bytes", x->cap);
+    char why[200] = "";
+    struct block b;
+    bool too_big = x->too_big || rc == CURLE_FILESIZE_EXCEEDED;
+    f->tip = NULL;
+    f->in_flight--;
+    if (rc != CURLE_OK && !too_big) {
+        fetch_fail(g, f, true, "sync: GET /block failed: %s", curl_easy_strerror(rc));
+    } else if (too_big || status != 200 ||
+               block_parse(x->body.data ? x->body.data : "", x->body.len, &b, why, sizeof(why)) <
+                   0) {
+        /* No height to go by: ask for the whole chain, as the original does. */
+        log_debug("peer %s: no height from GET /block (HTTP %ld%s%s): fetching its whole chain",
+                  f->url, status, why[0] ? ", " : "", why);
+        fetch_plan(g, f, 0, 1);
+    } else {
+        uint64_t h = b.index, page = g->cfg.sync_page;
+        block_clear(&b);
+        if (h <= g->best_height) {
+            log_debug("peer %s: height %llu is not above %llu: not fetched", f->url,
+                      (unsigned long long)h, (unsigned long long)g->best_height);
+            f->skipped = true;
+            f->stopped = true;
+        } else if (h >= g->cfg.max_chain_bytes / GOSSIP_MIN_BLOCK_BYTES) {
+            fetch_fail(g, f, false, "sync: ignoring the chain: more than %zu bytes (height %llu)",
+                       g->cfg.max_chain_bytes, (unsigned long long)h);
+        } else if (h < page) {
+            fetch_plan(g, f, 0, 1);
+        } else {
+            if ((h + 1) / GOSSIP_MAX_PAGES >= page)
+                page = (h + GOSSIP_MAX_PAGES) / GOSSIP_MAX_PAGES; /* ceil((h+1) / MAX) */
+            size_t n = (size_t)(h / page) + 1;
+            log_debug("peer %s: height %llu: fetching %zu pages of %llu blocks", f->url,
+                      (unsigned long long)h, n, (unsigned long long)page);
+            fetch_plan(g, f, page, n);
+        }
+    }
+    fetch_check(g, f);
+}
+
+/* A page's GET ended: hand the answer to the parsers, or fail the fetch. */
+static void page_fetched(struct gossip *g, struct fetch *f, struct xfer *x, CURLcode rc,
+                         long status)
+{
+    char path[96];
+    size_t k = x->page;
+    f->in_flight--;
+    f->pages[k].xfer = NULL;
+    f->pages[k].state = PAGE_DROPPED;
+    page_path(f, k, path, sizeof(path));
+    if (x->at_genesis) {
+        fetch_whole(g, f);
+    } else if (x->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+        fetch_fail(g, f, false, "sync: ignoring the chain: more than %zu bytes",
+                   g->cfg.max_chain_bytes);
     } else if (rc != CURLE_OK) {
-        snprintf(err, sizeof(err), "sync: GET /blocks failed: %s", curl_easy_strerror(rc));
+        fetch_fail(g, f, true, "sync: GET %s failed: %s", path, curl_easy_strerror(rc));
     } else if (status != 200) {
-        snprintf(err, sizeof(err), "sync: GET /blocks answered HTTP %ld", status);
+        fetch_fail(g, f, false, "sync: GET %s answered HTTP %ld", path, status);
+    } else if (!f->failed && !(f->whole && k > 0)) {
+        submit_page(g, f, k, &x->body);
+    }
+    fetch_pump(g, f);
+    fetch_check(g, f);
+}
+
+/* Join the parsed pages that follow the joined ones, in order. */
+static void fetch_join(struct gossip *g, struct fetch *f)
+{
+    char why[200];
+    while (!f->failed && f->joined < f->npages && f->pages[f->joined].state == PAGE_PARSED) {
+        size_t k = f->joined++;
+        struct chain *seg = f->pages[k].seg;
+        f->pages[k].seg = NULL;
+        f->pages[k].state = PAGE_JOINED;
+        if (k == 0) {
+            f->chain = seg;
+            /* more blocks than asked for: the peer ignored the query */
+            if (f->page_blocks > 0 && chain_tip(seg, NULL) >= f->page_blocks)
+                fetch_whole(g, f);
+        } else if (chain_join(f->chain, seg, why, sizeof(why)) < 0) {
+            fetch_fail(g, f, false,
+                       "sync: ignoring the chain: it changed while its pages were fetched (%s)",
+                       why);
+        }
+    }
+}
+
+/* A page came back from the parsers. */
+static void page_parsed(struct gossip *g, struct job *j)
+{
+    struct fetch *f = j->fetch;
+    struct page *pg = &f->pages[j->page];
+    f->parsing--;
+    pg->state = PAGE_DROPPED;
+    if (f->failed || j->skipped || (f->whole && j->page > 0)) {
+        chain_free(j->seg);
+    } else if (j->seg == NULL && (j->page == 0 || f->pages[0].state == PAGE_JOINED)) {
+        fetch_fail(g, f, false, "sync: ignoring an invalid chain: %s", j->err);
+    } else if (j->seg == NULL) {
+        /* Fatal unless the first page, still to come, is the whole chain. */
+        if (f->page_err[0] == '\0' || j->page < f->page_err_at) {
+            snprintf(f->page_err, sizeof(f->page_err), "%s", j->err);
+            f->page_err_at = j->page;
+        }
+        drop_pages(g, f, 1);
+        __atomic_store_n(&f->cancel, CANCEL_LATER_PAGES, __ATOMIC_RELEASE);
     } else {
-        char why[200];
-        c = chain_parse(x->body.data ? x->body.data : "", x->body.len, why, sizeof(why));
-        if (c == NULL)
-            snprintf(err, sizeof(err), "sync: ignoring an invalid chain: %s", why);
+        pg->seg = j->seg;
+        pg->state = PAGE_PARSED;
+        fetch_join(g, f);
     }
-    if (c == NULL) {
-        mark_peer(x->peer, rc == CURLE_OK, err);
-        if (rc == CURLE_OK)
-            log_warn("peer %s: %s", x->peer->url, err);
-        return;
-    }
-    mark_peer(x->peer, true, NULL);
-    uint64_t h = chain_tip(c, NULL);
-    if (h > g->best_height) {
-        chain_free(g->best);
-        g->best = c;
-        g->best_height = h;
-    } else {
-        chain_free(c);
-    }
+    free(j);
+    fetch_check(g, f);
 }
 
 static void finish_sync(struct gossip *g)
@@ -478,10 +962,10 @@ static void done(struct gossip *g, CURL *e, CURLcode rc)
             g->stats.posts_failed++;
         pthread_mutex_unlock(&g->lock);
         p->post = NULL;
+    } else if (x->kind == XFER_GET_TIP) {
+        tip_fetched(g, x->fetch, x, rc, status);
     } else {
-        fetched(g, x, rc, status);
-        p->fetch = NULL;
-        g->fetches_left--;
+        page_fetched(g, x->fetch, x, rc, status);
     }
     xfer_free(x);
 }
@@ -542,6 +1026,10 @@ static void *worker_main(void *arg)
             if (m->msg == CURLMSG_DONE)
                 done(g, m->easy_handle, m->data.result);
         }
+        for (struct job *j = take_parsed(g), *next; j; j = next) {
+            next = j->next;
+            page_parsed(g, j);
+        }
         if (g->syncing && g->fetches_left == 0)
             finish_sync(g);
 
@@ -569,6 +1057,11 @@ static void *worker_main(void *arg)
     }
 
     /* Stopping: abort everything and answer every waiter. */
+    stop_parsers(g);
+    for (struct job *j = take_parsed(g), *next; j; j = next) {
+        next = j->next;
+        page_parsed(g, j);
+    }
     for (size_t i = 0; i < g->nps; i++)
         peer_free(g, g->ps[i]);
     free(g->ps);
@@ -708,6 +1201,8 @@ void gossip_free(struct gossip *g)
     if (g->multi)
         curl_multi_cleanup(g->multi);
     curl_slist_free_all(g->post_headers);
+    pthread_cond_destroy(&g->parse.wake);
+    pthread_mutex_destroy(&g->parse.lock);
     pthread_mutex_destroy(&g->lock);
     free(g);
 }

@@ -2,7 +2,13 @@
  *
  * Request handlers never wait on a peer: they queue work here and return. The worker owns a
  * libcurl multi handle and sends to all peers in parallel over reused keep-alive connections,
- * every request bounded by the connect and total timeouts of the config. */
+ * every request bounded by the connect and total timeouts of the config.
+ *
+ * A sync asks every peer GET /block first. A peer not above the best height known is skipped; a
+ * short chain comes in one GET /blocks; a chain longer than cfg.sync_page blocks comes in pages
+ * (GET /blocks?from=&limit=) that a few parser threads validate in parallel, then joined in order.
+ * A peer that ignores the query (as the original does) answers with its whole chain, which is
+ * then used as is. */
 #ifndef CHAINLAB_GOSSIP_H
 #define CHAINLAB_GOSSIP_H
 
@@ -13,6 +19,12 @@
 #include "chain.h"
 #include "config.h"
 #include "peers.h"
+
+#define GOSSIP_MAX_PARSERS     4         /* threads that parse fetched chains (one per CPU) */
+#define GOSSIP_PAGES_IN_FLIGHT 4         /* page requests in flight to one peer in a sync */
+#define GOSSIP_MAX_PAGES       1024      /* pages per peer and sync; longer chains: larger pages */
+#define GOSSIP_TIP_BYTES       (1 << 20) /* bytes of a peer's GET /block read to learn its height */
+#define GOSSIP_MIN_BLOCK_BYTES 120       /* a block's JSON is never shorter (genesis: 121 bytes) */
 
 struct gossip;
 

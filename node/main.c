@@ -23,37 +23,38 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: chainlab-node [OPTIONS] PORT\n"
-            "\n"
-            "A naivechain node on http://HOST:PORT, wire-compatible with the original Python node.\n"
-            "\n"
-            "  --host ADDR             address to listen on (default 127.0.0.1)\n"
-            "  --peer URL              initial peer, e.g. http://127.0.0.1:8081 (repeatable)\n"
-            "  --id NAME               name in log lines and /status (default: the port)\n"
-            "  --log-level LEVEL       error, warn, info or debug (default info)\n"
-            "  --threads N             HTTP worker threads (default 2)\n"
-            "  --max-body BYTES        largest request body (default %d)\n"
-            "  --max-peers N           most peers kept (default %d)\n"
-            "  --max-url BYTES         longest peer URL (default %d)\n"
-            "  --max-chain-bytes BYTES most bytes read from a peer's /blocks (default %d)\n"
-            "  --connect-timeout MS    connect timeout per peer request (default %d)\n"
-            "  --timeout MS            total timeout per peer request (default %d)\n"
-            "  --max-connections N     concurrent inbound connections (default %d)\n"
-            "  --idle-timeout S        close inbound connections idle this long (default %d)\n"
-            "  --queue N               blocks queued per peer before the oldest drop (default %d)\n"
-            "  --broadcast-wait MS     hold the answer to /append and POST /block until the\n"
-            "                          peers have the block, at most this long; 0 answers at\n"
-            "                          once (default %d)\n"
-            "  --sync-page BLOCKS      a sync fetches a chain longer than this from a peer in\n"
-            "                          pages of BLOCKS blocks (GET /blocks?from=&limit=), parsed\n"
-            "                          in parallel; peers that ignore the query still work\n"
-            "                          (default %d)\n"
-            "  -h, --help              this help\n"
-            "  -V, --version           print the version\n",
-            CONFIG_MAX_BODY, CONFIG_MAX_PEERS, CONFIG_MAX_URL, CONFIG_MAX_CHAIN_BYTES,
-            CONFIG_CONNECT_MS, CONFIG_TIMEOUT_MS, CONFIG_MAX_CONNECTIONS, CONFIG_IDLE_TIMEOUT_S,
-            CONFIG_QUEUE, CONFIG_BROADCAST_WAIT, CONFIG_SYNC_PAGE);
+    fprintf(
+        f,
+        "usage: chainlab-node [OPTIONS] PORT\n"
+        "\n"
+        "A naivechain node on http://HOST:PORT, wire-compatible with the original Python node.\n"
+        "\n"
+        "  --host ADDR             address to listen on (default 127.0.0.1)\n"
+        "  --peer URL              initial peer, e.g. http://127.0.0.1:8081 (repeatable)\n"
+        "  --id NAME               name in log lines and /status (default: the port)\n"
+        "  --log-level LEVEL       error, warn, info or debug (default info)\n"
+        "  --threads N             HTTP worker threads (default 2)\n"
+        "  --max-body BYTES        largest request body (default %d)\n"
+        "  --max-peers N           most peers kept (default %d)\n"
+        "  --max-url BYTES         longest peer URL (default %d)\n"
+        "  --max-chain-bytes BYTES most bytes read from a peer's /blocks (default %d)\n"
+        "  --connect-timeout MS    connect timeout per peer request (default %d)\n"
+        "  --timeout MS            total timeout per peer request (default %d)\n"
+        "  --max-connections N     concurrent inbound connections (default %d)\n"
+        "  --idle-timeout S        close inbound connections idle this long (default %d)\n"
+        "  --queue N               blocks queued per peer before the oldest drop (default %d)\n"
+        "  --broadcast-wait MS     hold the answer to /append and POST /block until the\n"
+        "                          peers have the block, at most this long; 0 answers at\n"
+        "                          once (default %d)\n"
+        "  --sync-page BLOCKS      a sync fetches a chain longer than this from a peer in\n"
+        "                          pages of BLOCKS blocks (GET /blocks?from=&limit=), parsed\n"
+        "                          in parallel; peers that ignore the query still work\n"
+        "                          (default %d)\n"
+        "  -h, --help              this help\n"
+        "  -V, --version           print the version\n",
+        CONFIG_MAX_BODY, CONFIG_MAX_PEERS, CONFIG_MAX_URL, CONFIG_MAX_CHAIN_BYTES,
+        CONFIG_CONNECT_MS, CONFIG_TIMEOUT_MS, CONFIG_MAX_CONNECTIONS, CONFIG_IDLE_TIMEOUT_S,
+        CONFIG_QUEUE, CONFIG_BROADCAST_WAIT, CONFIG_SYNC_PAGE);
 }
 
 /* Parse a whole decimal number in [min, max]. Returns 0, or -1 when it is not one. */
@@ -71,7 +72,8 @@ static int parse_num(const char *s, long long min, long long max, long long *out
 /* Bind and listen on host:port. Returns the fd, or -1 with err set. */
 static int listen_on(const char *host, uint16_t port, char *err, size_t errsz)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     char portstr[8];

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ports.h"
 #include "xalloc.h"
 
 struct cluster {
@@ -22,6 +23,7 @@ struct cluster {
     char *node_bin;
     char *node_cmd;
     char **node_args;
+    int *held; /* per node: the socket holding its port until it starts, or -1 */
 };
 
 static int64_t now_ms(void)
@@ -45,6 +47,9 @@ struct cluster *cluster_new(const struct cluster_spec *spec, char *err, size_t e
     c->node_args = xcalloc(na + 1, sizeof(char *));
     for (size_t i = 0; i < na; i++)
         c->node_args[i] = xstrdup(spec->node_args[i]);
+    c->held = xcalloc(spec->n, sizeof(int));
+    for (unsigned i = 0; i < spec->n; i++)
+        c->held[i] = spec->held_ports ? spec->held_ports[i] : -1;
     for (unsigned i = 0; i < spec->n; i++) {
         struct cluster_node *nd = &c->nodes[i];
         nd->index = i;
@@ -143,6 +148,7 @@ int cluster_start(struct cluster *c, unsigned i, char *err, size_t errsz)
     struct cluster_node *nd = &c->nodes[i];
     char **argv = node_argv(c, nd);
     pid_t parent = getpid();
+    ports_release(&c->held[i]); /* the node binds it next */
     int logfd = open(nd->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
     if (logfd < 0) {
         snprintf(err, errsz, "cannot open %s: %s", nd->log_path, strerror(errno));
@@ -219,29 +225,38 @@ void cluster_describe_exit(const struct cluster *c, unsigned i, char *out, size_
         snprintf(out, outsz, "ended (wait status %d)", st);
 }
 
-void cluster_log_tail(const struct cluster *c, unsigned i, unsigned lines, struct buf *out)
+void cluster_log_excerpt(const struct cluster *c, unsigned i, struct buf *out)
 {
     FILE *f = fopen(c->nodes[i].log_path, "r");
     if (f == NULL)
         return;
-    char *text = NULL;
-    size_t cap = 0;
-    struct buf all = BUF_INIT;
+    char *line = NULL;
+    size_t cap = 0, total = 0;
+    char *tail[CLUSTER_LOG_TAIL] = {NULL};
     ssize_t n;
-    while ((n = getline(&text, &cap, f)) > 0)
-        buf_append(&all, text, (size_t)n);
-    free(text);
-    fclose(f);
-    size_t start = all.len;
-    unsigned seen = 0;
-    while (start > 0) {
-        if (all.data[start - 1] == '\n' && start != all.len && ++seen == lines)
-            break;
-        start--;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        if (total < CLUSTER_LOG_HEAD) {
+            buf_append(out, line, (size_t)n);
+        } else {
+            free(tail[total % CLUSTER_LOG_TAIL]);
+            tail[total % CLUSTER_LOG_TAIL] = xstrdup(line);
+        }
+        total++;
     }
-    if (all.len > 0)
-        buf_append(out, all.data + start, all.len - start);
-    buf_free(&all);
+    free(line);
+    fclose(f);
+    size_t from = CLUSTER_LOG_HEAD;
+    if (total > CLUSTER_LOG_HEAD + CLUSTER_LOG_TAIL) {
+        buf_printf(out, "... (%zu lines not shown)\n", total - CLUSTER_LOG_HEAD - CLUSTER_LOG_TAIL);
+        from = total - CLUSTER_LOG_TAIL;
+    }
+    for (size_t k = from; k < total; k++) {
+        buf_append_str(out, tail[k % CLUSTER_LOG_TAIL]);
+        if (out->data[out->len - 1] != '\n')
+            buf_append_char(out, '\n');
+    }
+    for (size_t k = 0; k < CLUSTER_LOG_TAIL; k++)
+        free(tail[k]);
 }
 
 int cluster_wait_ready(struct cluster *c, struct probe *p, long timeout_ms, char *err, size_t errsz)
@@ -271,7 +286,7 @@ int cluster_wait_ready(struct cluster *c, struct probe *p, long timeout_ms, char
             char how[64];
             struct buf tail = BUF_INIT;
             cluster_describe_exit(c, (unsigned)dead, how, sizeof(how));
-            cluster_log_tail(c, (unsigned)dead, 10, &tail);
+            cluster_log_excerpt(c, (unsigned)dead, &tail);
             snprintf(err, errsz, "n%d (port %u) %s before it was ready; the end of %s:\n%s", dead,
                      c->nodes[dead].port, how, c->nodes[dead].log_path,
                      tail.data ? tail.data : "(empty)\n");
@@ -355,9 +370,11 @@ void cluster_free(struct cluster *c)
         return;
     cluster_stop_all(c, CLUSTER_GRACE_MS);
     for (unsigned i = 0; i < c->n; i++) {
+        ports_release(&c->held[i]);
         free(c->nodes[i].dir);
         free(c->nodes[i].log_path);
     }
+    free(c->held);
     for (char **a = c->node_args; *a; a++)
         free(*a);
     free(c->node_args);

@@ -15,6 +15,8 @@
 
 #define CLUSTER_GRACE_MS 2000  /* SIGTERM to SIGKILL at teardown */
 #define CLUSTER_READY_MS 10000 /* how long a node may take to answer GET /block */
+#define CLUSTER_LOG_HEAD 5     /* first lines of a log shown when a node dies (usage errors) */
+#define CLUSTER_LOG_TAIL 10    /* last lines shown */
 
 enum node_state {
     NODE_NEW,     /* not started yet */
@@ -40,6 +42,8 @@ struct cluster_spec {
     const char *node_bin;   /* chainlab-node to run, or NULL when node_cmd is given */
     const char *node_cmd;   /* shell template with {port} {host} {node} {dir}, or NULL */
     char *const *node_args; /* extra words for every node ({node} {port} {dir} substituted) */
+    int *held_ports;        /* n sockets holding the ports (ports_reserve), or NULL; the cluster
+                             * takes them and releases each just before its node starts */
 };
 
 struct cluster;
@@ -65,8 +69,9 @@ void cluster_stop_all(struct cluster *c, long grace_ms);
 /* Node i (borrowed). */
 const struct cluster_node *cluster_node(const struct cluster *c, unsigned i);
 unsigned cluster_size(const struct cluster *c);
-/* Append the last `lines` lines of node i's log to out. */
-void cluster_log_tail(const struct cluster *c, unsigned i, unsigned lines, struct buf *out);
+/* Append the first CLUSTER_LOG_HEAD and last CLUSTER_LOG_TAIL lines of node i's log to out
+ * (the whole log when it is that short). */
+void cluster_log_excerpt(const struct cluster *c, unsigned i, struct buf *out);
 /* Describe how node i ended ("exited with status 1", "killed by signal 9") into out. */
 void cluster_describe_exit(const struct cluster *c, unsigned i, char *out, size_t outsz);
 /* Stop and free. NULL is a no-op. */

@@ -200,13 +200,21 @@ static int run_all(struct scenario **scs, size_t n, const struct runner_opts *ba
                              b ? b + 1 : scs[next]->path);
                     o.run_dir = dir;
                 }
-                /* Each job searches its own part of the port range first. */
-                if (!base->base_port_fixed)
-                    o.base_port = (uint16_t)(PORTS_LOW +
-                                             ((unsigned)getpid() * 7919u + (unsigned)next * 2503u) %
-                                                 (PORTS_HIGH - PORTS_LOW - 1100));
-                else
-                    o.base_port = (uint16_t)(base->base_port + next * scs[next]->nodes);
+                /* Each job searches its own part of the port range first (found ports are
+                 * held, so jobs never share one); with --base-port, file k starts after the
+                 * nodes of the files before it. */
+                if (base->base_port_fixed) {
+                    unsigned offset = 0;
+                    for (size_t k = 0; k < next; k++)
+                        offset += scs[k]->nodes;
+                    o.base_port = (uint16_t)(base->base_port + offset);
+                } else {
+                    uint16_t low, high;
+                    ports_search_range(&low, &high);
+                    o.base_port =
+                        (uint16_t)(low + ((unsigned)getpid() * 7919u + (unsigned)next * 2503u) %
+                                             ((unsigned)high - low + 1));
+                }
                 jb[next].sc = scs[next];
                 jb[next].pid = spawn_job(&jb[next], o, tmpdir, next);
                 if (jb[next].pid > 0)

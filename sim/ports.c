@@ -1,4 +1,4 @@
-/* ports: finding a range of free sequential TCP ports on 127.0.0.1. */
+/* ports: finding and holding a range of free sequential TCP ports on 127.0.0.1. */
 #include "ports.h"
 
 #include <arpa/inet.h>
@@ -7,29 +7,74 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-bool ports_free(uint16_t port)
+/* A socket bound to port with SO_REUSEADDR, listening when listen_too; -1 when the port is
+ * taken. */
+static int bind_port(uint16_t port, bool listen_too)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return false;
+        return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    /* No SO_REUSEADDR: a port in TIME_WAIT would still fail the node's own bind on some stacks. */
-    bool ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(fd);
-    return ok;
-}
-
-int ports_find_range(unsigned n, uint16_t base, bool fixed, uint16_t *first, char *err,
-                     size_t errsz)
-{
-    const unsigned span = PORTS_HIGH - PORTS_LOW + 1;
-    if (n == 0 || n > span) {
-        snprintf(err, errsz, "cannot place %u nodes on ports %d-%d", n, PORTS_LOW, PORTS_HIGH);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || (listen_too && listen(fd, 1) < 0)) {
+        close(fd);
         return -1;
     }
+    return fd;
+}
+
+bool ports_free(uint16_t port)
+{
+    int fd = bind_port(port, false);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+void ports_release(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+void ports_search_range(uint16_t *low, uint16_t *high)
+{
+    unsigned eph_low = 0, eph_high = 0;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%u %u", &eph_low, &eph_high) != 2)
+            eph_low = 0;
+        fclose(f);
+    }
+    *low = PORTS_LOW;
+    *high = eph_low > PORTS_LOW + 1000 ? (uint16_t)(eph_low - 1) : PORTS_HIGH;
+}
+
+/* Hold [p, p+n) or nothing. */
+static bool hold_range(unsigned p, unsigned n, int *fds)
+{
+    for (unsigned i = 0; i < n; i++) {
+        fds[i] = bind_port((uint16_t)(p + i), true);
+        if (fds[i] < 0) {
+            for (unsigned k = 0; k < i; k++)
+                ports_release(&fds[k]);
+            return false;
+        }
+    }
+    return true;
+}
+
+int ports_reserve(unsigned n, uint16_t base, bool fixed, uint16_t *first, int *fds, char *err,
+                  size_t errsz)
+{
+    uint16_t low, high;
+    ports_search_range(&low, &high);
     if (fixed) {
-        if ((unsigned)base + n - 1 > 65535) {
+        if (n == 0 || (unsigned)base + n - 1 > 65535) {
             snprintf(err, errsz, "--base-port %u leaves no room for %u nodes", base, n);
             return -1;
         }
@@ -40,25 +85,34 @@ int ports_find_range(unsigned n, uint16_t base, bool fixed, uint16_t *first, cha
                 return -1;
             }
         }
+        if (!hold_range(base, n, fds)) {
+            snprintf(err, errsz, "ports %u-%u were taken meanwhile", base, base + n - 1);
+            return -1;
+        }
         *first = base;
         return 0;
     }
-    unsigned start = base >= PORTS_LOW && base <= PORTS_HIGH ? base : PORTS_LOW;
+    const unsigned span = (unsigned)high - low + 1;
+    if (n == 0 || n > span) {
+        snprintf(err, errsz, "cannot place %u nodes on ports %u-%u", n, low, high);
+        return -1;
+    }
+    unsigned start = base >= low && base <= high ? base : low;
     for (unsigned tried = 0; tried < span;) {
-        unsigned p = PORTS_LOW + (start - PORTS_LOW + tried) % span;
-        if (p + n - 1 > PORTS_HIGH) {
-            tried += PORTS_HIGH - p + 1; /* wrap to the bottom */
+        unsigned p = low + (start - low + tried) % span;
+        if (p + n - 1 > high) {
+            tried += high - p + 1; /* wrap to the bottom */
             continue;
         }
         unsigned ok = 0;
         while (ok < n && ports_free((uint16_t)(p + ok)))
             ok++;
-        if (ok == n) {
+        if (ok == n && hold_range(p, n, fds)) {
             *first = (uint16_t)p;
             return 0;
         }
         tried += ok + 1;
     }
-    snprintf(err, errsz, "no %u free sequential ports between %d and %d", n, PORTS_LOW, PORTS_HIGH);
+    snprintf(err, errsz, "no %u free sequential ports between %u and %u", n, low, high);
     return -1;
 }

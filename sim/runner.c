@@ -165,7 +165,7 @@ static int check_health(struct run *r, const struct scenario_step *st)
         char how[64];
         struct buf tail = BUF_INIT;
         cluster_describe_exit(r->cl, (unsigned)dead, how, sizeof(how));
-        cluster_log_tail(r->cl, (unsigned)dead, 10, &tail);
+        cluster_log_excerpt(r->cl, (unsigned)dead, &tail);
         fail_run(r, RUNNER_CLUSTER, "n%d %s during the run; the end of %s:\n%s", dead, how,
                  cluster_node(r->cl, (unsigned)dead)->log_path,
                  tail.data ? tail.data : "(empty)\n");
@@ -808,8 +808,7 @@ static int run_step(struct run *r, const struct scenario_step *st)
         rc = step_expect(r, st, &detail);
         break;
     case SCENARIO_STEP_LOG:
-        buf_append_str(&detail, st->log_text);
-        break;
+        break; /* the statement line is the output */
     default:
         /* Refused before the cluster started (runner_supported_kinds). */
         rc = fail_run(r, RUNNER_BAD, "%s:%u:%u: '%s' is not supported", r->sc->path, st->line,
@@ -824,7 +823,7 @@ static int run_step(struct run *r, const struct scenario_step *st)
                                     detail.data ? detail.data : ""));
     if (rc == 0) {
         say(r, 0, "%8.3fs  L%-4u %-44s %s\n", start, st->line, st->text,
-            detail.data ? detail.data : "ok");
+            detail.data ? detail.data : (st->kind == SCENARIO_STEP_LOG ? "" : "ok"));
     }
     buf_free(&detail);
     return rc;
@@ -961,7 +960,7 @@ static int setup(struct run *r)
         localtime_r(&t, &tm);
         strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
         r->run_dir = xasprintf("%s/%s-%s-%ld", r->o->runs_root ? r->o->runs_root : "runs", name,
-                              stamp, (long)getpid());
+                               stamp, (long)getpid());
     }
     if (make_dirs(r->run_dir) < 0)
         return fail_run(r, RUNNER_CLUSTER, "cannot make the run folder %s: %s", r->run_dir,
@@ -972,16 +971,27 @@ static int setup(struct run *r)
 
     if (build_topology(r) < 0)
         return -1;
-    if (ports_find_range(r->n, r->o->base_port, r->o->base_port_fixed, &r->first_port, err,
-                         sizeof(err)) < 0)
+    /* Without --base-port, start the search at a place of our own, so that sims started
+     * together rarely look at the same ports (and never take the same: ports are held). */
+    uint16_t low, high, base = r->o->base_port;
+    ports_search_range(&low, &high);
+    if (!r->o->base_port_fixed && base == 0)
+        base = (uint16_t)(low + ((unsigned)getpid() * 7919u) % ((unsigned)high - low + 1));
+    int *held = xcalloc(r->n, sizeof(int));
+    if (ports_reserve(r->n, base, r->o->base_port_fixed, &r->first_port, held, err, sizeof(err)) <
+        0) {
+        free(held);
         return fail_run(r, RUNNER_CLUSTER, "%s", err);
+    }
     struct cluster_spec spec = {.n = r->n,
                                 .first_port = r->first_port,
                                 .run_dir = r->run_dir,
                                 .node_bin = r->o->node_bin,
                                 .node_cmd = r->o->node_cmd,
-                                .node_args = sc->node_args};
+                                .node_args = sc->node_args,
+                                .held_ports = held};
     r->cl = cluster_new(&spec, err, sizeof(err));
+    free(held);
     if (r->cl == NULL)
         return fail_run(r, RUNNER_CLUSTER, "%s", err);
     uint16_t *ports = xcalloc(r->n, sizeof(uint16_t));

@@ -565,10 +565,6 @@ def test_jobs_run_files_at_once_and_exit_with_the_worst_code(tmp_path):
     assert summary_rows(res.stdout)[str(bad)][0] == "fail"
 
 
-@pytest.mark.xfail(strict=True, reason="sim bug: ports_free() binds without SO_REUSEADDR, so "
-                   "the node ports of the first file, left in TIME_WAIT, count as 'in use' "
-                   "(the node itself binds them fine with SO_REUSEADDR): the second file "
-                   "run with the same --base-port exits 3")
 def test_several_files_in_turn_with_base_port(tmp_path):
     ok = write_scn(tmp_path, "ok.scn", SMALL_PASS)
     res = run_sim(["--base-port", free_port_range(2), "--run-dir", tmp_path / "run", ok, ok],
@@ -576,9 +572,6 @@ def test_several_files_in_turn_with_base_port(tmp_path):
     assert res.returncode == EX_OK, describe(res)
 
 
-@pytest.mark.xfail(strict=False, reason="sim bug: without --base-port every run starts its "
-                   "search at port 20000 and checks by binding, then starts the nodes later: "
-                   "two sims started together pick the same ports and one exits 3")
 def test_two_sims_at_once_with_default_ports(tmp_path):
     scn = write_scn(tmp_path, "five.scn", "nodes 5\ntopology line\nexpect alive all\n")
     procs = [subprocess.Popen([str(SIM), "-q", "--run-dir", tmp_path / f"run{k}", str(scn)],
@@ -588,9 +581,6 @@ def test_two_sims_at_once_with_default_ports(tmp_path):
     assert [p.returncode for p in procs] == [EX_OK, EX_OK], outs
 
 
-@pytest.mark.xfail(strict=True, reason="sim bug: with --base-port and -j, job k starts at "
-                   "base + k * (its own node count), so files with different node counts "
-                   "get overlapping port ranges")
 def test_jobs_with_base_port_and_different_node_counts(tmp_path):
     files = [write_scn(tmp_path, f"{k}-{n}.scn", f"nodes {n}\nexpect alive all\n")
              for k, n in enumerate([2, 5, 3])]
