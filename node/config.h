@@ -13,9 +13,9 @@
 #define CONFIG_TIMEOUT_MS      5000                /* total timeout per peer request */
 #define CONFIG_MAX_CONNECTIONS 1024                /* concurrent inbound connections */
 #define CONFIG_IDLE_TIMEOUT_S  30                  /* an idle inbound connection is closed */
-#define CONFIG_QUEUE           1024  /* blocks queued per peer before the oldest drop */
-#define CONFIG_BROADCAST_WAIT  1000  /* ms an answer waits for its broadcast */
-#define CONFIG_SYNC_PAGE       10000 /* blocks per GET /blocks page in a sync */
+#define CONFIG_QUEUE           1024 /* blocks queued per peer before the oldest drop */
+#define CONFIG_BROADCAST_WAIT  1000 /* ms an answer waits for its broadcast */
+#define CONFIG_SYNC_PAGE       5000 /* blocks per GET /blocks page in a sync */
 
 struct config {
     const char *host;         /* address to listen on (borrowed) */

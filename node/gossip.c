@@ -110,6 +110,7 @@ struct fetch {
     struct chain *chain; /* the pages joined so far (unshared, owned), or NULL */
     size_t bytes;        /* bytes received over all pages */
     bool whole;          /* the first page is the peer's whole chain */
+    bool paging;         /* a page past the first began as asked: the peer honours ?from= */
     bool stopped;        /* request no more pages */
     bool skipped;        /* nothing to gain from this peer: not fetched */
     bool removed;        /* the peer left the peer set */
@@ -264,10 +265,12 @@ static size_t collect_cb(char *ptr, size_t size, size_t nmemb, void *arg)
     /* A page past the first that starts at genesis: the peer ignores the query and sends its
      * whole chain again. Only a shortcut: the first page is used as the whole chain anyway. */
     if (x->kind == XFER_GET_PAGE && x->page > 0 && before < GENESIS_ARRAY_LEN &&
-        x->body.len >= GENESIS_ARRAY_LEN &&
-        memcmp(x->body.data, genesis_array, GENESIS_ARRAY_LEN) == 0) {
-        x->at_genesis = true;
-        return 0;
+        x->body.len >= GENESIS_ARRAY_LEN) {
+        if (memcmp(x->body.data, genesis_array, GENESIS_ARRAY_LEN) == 0) {
+            x->at_genesis = true;
+            return 0;
+        }
+        x->fetch->paging = true;
     }
     return n;
 }
@@ -672,11 +675,12 @@ static void fetch_whole(struct gossip *g, struct fetch *f)
     __atomic_store_n(&f->cancel, CANCEL_LATER_PAGES, __ATOMIC_RELEASE);
 }
 
-/* Request pages in order while fewer than GOSSIP_PAGES_IN_FLIGHT transfers run. */
+/* Request pages in order while fewer than GOSSIP_PAGES_IN_FLIGHT transfers run (2 until the
+ * peer has shown that it honours the query: an original sends its whole chain for each). */
 static void fetch_pump(struct gossip *g, struct fetch *f)
 {
-    while (!f->failed && !f->stopped && f->next_page < f->npages &&
-           f->in_flight < GOSSIP_PAGES_IN_FLIGHT) {
+    size_t most = f->paging ? GOSSIP_PAGES_IN_FLIGHT : 2;
+    while (!f->failed && !f->stopped && f->next_page < f->npages && f->in_flight < most) {
         size_t k = f->next_page++;
         char path[96];
         page_path(f, k, path, sizeof(path));
@@ -774,40 +778,43 @@ static void start_sync(struct gossip *g)
 static void tip_fetched(struct gossip *g, struct fetch *f, struct xfer *x, CURLcode rc, long status)
 {
     char why[200] = "";
-    struct block b;
+    struct block b = {0};
     bool too_big = x->too_big || rc == CURLE_FILESIZE_EXCEEDED;
+    int parsed = -1;
     f->tip = NULL;
     f->in_flight--;
+    if (too_big)
+        snprintf(why, sizeof(why), "more than %d bytes", GOSSIP_TIP_BYTES);
+    else if (rc == CURLE_OK && status != 200)
+        snprintf(why, sizeof(why), "HTTP %ld", status);
+    else if (rc == CURLE_OK)
+        parsed = block_parse(x->body.data ? x->body.data : "", x->body.len, &b, why, sizeof(why));
+    uint64_t h = b.index, page = g->cfg.sync_page;
+    block_clear(&b);
+
     if (rc != CURLE_OK && !too_big) {
         fetch_fail(g, f, true, "sync: GET /block failed: %s", curl_easy_strerror(rc));
-    } else if (too_big || status != 200 ||
-               block_parse(x->body.data ? x->body.data : "", x->body.len, &b, why, sizeof(why)) <
-                   0) {
+    } else if (parsed < 0) {
         /* No height to go by: ask for the whole chain, as the original does. */
-        log_debug("peer %s: no height from GET /block (HTTP %ld%s%s): fetching its whole chain",
-                  f->url, status, why[0] ? ", " : "", why);
+        log_debug("peer %s: no height from GET /block (%s): fetching its whole chain", f->url, why);
+        fetch_plan(g, f, 0, 1);
+    } else if (h <= g->best_height) {
+        log_debug("peer %s: height %llu is not above %llu: not fetched", f->url,
+                  (unsigned long long)h, (unsigned long long)g->best_height);
+        f->skipped = true;
+        f->stopped = true;
+    } else if (h >= g->cfg.max_chain_bytes / GOSSIP_MIN_BLOCK_BYTES) {
+        fetch_fail(g, f, false, "sync: ignoring the chain: more than %zu bytes (height %llu)",
+                   g->cfg.max_chain_bytes, (unsigned long long)h);
+    } else if (h < page) {
         fetch_plan(g, f, 0, 1);
     } else {
-        uint64_t h = b.index, page = g->cfg.sync_page;
-        block_clear(&b);
-        if (h <= g->best_height) {
-            log_debug("peer %s: height %llu is not above %llu: not fetched", f->url,
-                      (unsigned long long)h, (unsigned long long)g->best_height);
-            f->skipped = true;
-            f->stopped = true;
-        } else if (h >= g->cfg.max_chain_bytes / GOSSIP_MIN_BLOCK_BYTES) {
-            fetch_fail(g, f, false, "sync: ignoring the chain: more than %zu bytes (height %llu)",
-                       g->cfg.max_chain_bytes, (unsigned long long)h);
-        } else if (h < page) {
-            fetch_plan(g, f, 0, 1);
-        } else {
-            if ((h + 1) / GOSSIP_MAX_PAGES >= page)
-                page = (h + GOSSIP_MAX_PAGES) / GOSSIP_MAX_PAGES; /* ceil((h+1) / MAX) */
-            size_t n = (size_t)(h / page) + 1;
-            log_debug("peer %s: height %llu: fetching %zu pages of %llu blocks", f->url,
-                      (unsigned long long)h, n, (unsigned long long)page);
-            fetch_plan(g, f, page, n);
-        }
+        if ((h + 1) / GOSSIP_MAX_PAGES >= page)
+            page = (h + GOSSIP_MAX_PAGES) / GOSSIP_MAX_PAGES; /* ceil((h+1) / MAX) */
+        size_t n = (size_t)(h / page) + 1;
+        log_debug("peer %s: height %llu: fetching %zu pages of %llu blocks", f->url,
+                  (unsigned long long)h, n, (unsigned long long)page);
+        fetch_plan(g, f, page, n);
     }
     fetch_check(g, f);
 }

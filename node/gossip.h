@@ -21,7 +21,7 @@
 #include "peers.h"
 
 #define GOSSIP_MAX_PARSERS     4         /* threads that parse fetched chains (one per CPU) */
-#define GOSSIP_PAGES_IN_FLIGHT 4         /* page requests in flight to one peer in a sync */
+#define GOSSIP_PAGES_IN_FLIGHT 4         /* page requests in flight to a peer that pages */
 #define GOSSIP_MAX_PAGES       1024      /* pages per peer and sync; longer chains: larger pages */
 #define GOSSIP_TIP_BYTES       (1 << 20) /* bytes of a peer's GET /block read to learn its height */
 #define GOSSIP_MIN_BLOCK_BYTES 120       /* a block's JSON is never shorter (genesis: 121 bytes) */
@@ -36,17 +36,17 @@ typedef void (*gossip_done_cb)(void *arg, bool ok, uint64_t height);
 struct gossip_waiter {
     gossip_done_cb cb;
     void *arg;
-    uint64_t ticket;             /* set by gossip_sync_wait() */
-    struct gossip_waiter *next;  /* owned by the gossip while queued */
+    uint64_t ticket;            /* set by gossip_sync_wait() */
+    struct gossip_waiter *next; /* owned by the gossip while queued */
 };
 
 struct gossip_stats {
-    uint64_t syncs;            /* syncs run to completion */
-    uint64_t syncs_replaced;   /* syncs that replaced the held chain */
-    uint64_t sync_requests;    /* requests for a sync, before coalescing */
-    uint64_t posts_sent;       /* POST /block to a peer answered 2xx */
-    uint64_t posts_failed;     /* POST /block that failed or got a non-2xx answer */
-    uint64_t posts_dropped;    /* blocks dropped from a full per-peer queue */
+    uint64_t syncs;          /* syncs run to completion */
+    uint64_t syncs_replaced; /* syncs that replaced the held chain */
+    uint64_t sync_requests;  /* requests for a sync, before coalescing */
+    uint64_t posts_sent;     /* POST /block to a peer answered 2xx */
+    uint64_t posts_failed;   /* POST /block that failed or got a non-2xx answer */
+    uint64_t posts_dropped;  /* blocks dropped from a full per-peer queue */
 };
 
 /* A worker for chain c and peer set p (both borrowed, must outlive it). cfg is copied.
@@ -68,7 +68,8 @@ void gossip_request_sync(struct gossip *g);
 void gossip_sync_wait(struct gossip *g, struct gossip_waiter *w, gossip_done_cb cb, void *arg);
 /* Copy the counters. */
 void gossip_get_stats(struct gossip *g, struct gossip_stats *out);
-/* Stop the worker: abort transfers, run every pending waiter's callback, join the thread. */
+/* Stop the worker: abort transfers, run every pending waiter's callback, join the thread. Parses
+ * already running are waited for (the queued ones are dropped). */
 void gossip_stop(struct gossip *g);
 /* Free (stops first if needed). NULL is a no-op. */
 void gossip_free(struct gossip *g);

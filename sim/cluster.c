@@ -148,7 +148,7 @@ int cluster_start(struct cluster *c, unsigned i, char *err, size_t errsz)
     struct cluster_node *nd = &c->nodes[i];
     char **argv = node_argv(c, nd);
     pid_t parent = getpid();
-    ports_release(&c->held[i]); /* the node binds it next */
+    cluster_release_ports(c); /* a child must not inherit a port another node binds */
     int logfd = open(nd->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
     if (logfd < 0) {
         snprintf(err, errsz, "cannot open %s: %s", nd->log_path, strerror(errno));
@@ -193,6 +193,12 @@ int cluster_start(struct cluster *c, unsigned i, char *err, size_t errsz)
     nd->state = NODE_RUNNING;
     nd->expected_exit = false;
     return 0;
+}
+
+void cluster_release_ports(struct cluster *c)
+{
+    for (unsigned i = 0; i < c->n; i++)
+        ports_release(&c->held[i]);
 }
 
 int cluster_reap(struct cluster *c)

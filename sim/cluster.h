@@ -43,7 +43,7 @@ struct cluster_spec {
     const char *node_cmd;   /* shell template with {port} {host} {node} {dir}, or NULL */
     char *const *node_args; /* extra words for every node ({node} {port} {dir} substituted) */
     int *held_ports;        /* n sockets holding the ports (ports_reserve), or NULL; the cluster
-                             * takes them and releases each just before its node starts */
+                             * takes them and releases all of them when the first node starts */
 };
 
 struct cluster;
@@ -52,6 +52,9 @@ struct cluster;
  * cluster_free(), which tears down whatever still runs. Returns NULL with err set when the
  * node folders cannot be made. */
 struct cluster *cluster_new(const struct cluster_spec *spec, char *err, size_t errsz);
+/* Release every held port (see cluster_spec.held_ports): call right before starting the nodes,
+ * one after the other. cluster_start() releases them too. */
+void cluster_release_ports(struct cluster *c);
 /* Start node i. Returns 0, or -1 with err set (fork failed). An exec failure shows later as an
  * early exit with the reason in the node's log. */
 int cluster_start(struct cluster *c, unsigned i, char *err, size_t errsz);

@@ -352,9 +352,13 @@ static bool eval_cond(struct run *r, const struct scenario_cond *c, struct buf *
     }
     resolve(r, &c->nodes, &set);
     if (c->kind == SCENARIO_COND_ALIVE || c->kind == SCENARIO_COND_DOWN) {
+        /* Process state: here `all` means every node, running or not. */
         bool want = c->kind == SCENARIO_COND_ALIVE;
+        struct nodeset which = c->nodes;
+        if (which.all)
+            nodeset_fill(&which, r->n);
         cluster_reap(r->cl);
-        for (int i = nodeset_next(&c->nodes, -1); i >= 0; i = nodeset_next(&c->nodes, i)) {
+        for (int i = nodeset_next(&which, -1); i >= 0; i = nodeset_next(&which, i)) {
             bool up = node_running(r, (unsigned)i);
             buf_printf(seen, "%sn%d %s", seen->len ? ", " : "", i, up ? "alive" : "down");
             if (up != want)
