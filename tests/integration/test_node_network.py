@@ -1,10 +1,13 @@
 """chainlab-node in networks: propagation, resync after downtime, a hung peer, concurrent
-appends, and a network shared with a Python reimplementation of the original toy node."""
+appends, paged syncs of long chains, and a network shared with a Python reimplementation of the
+original toy node."""
 
 import http.server
 import json
+import subprocess
 import threading
 import time
+import urllib.parse
 
 import pytest
 import requests
@@ -12,11 +15,13 @@ import requests
 from conftest import (
     GENESIS,
     HOST,
+    NODE_BIN,
     Cluster,
     block_hash,
     encode,
     free_ports,
     load_vectors,
+    make_chain,
     verify_chain,
     wait_converged,
     wait_until,
@@ -218,6 +223,174 @@ def test_concurrent_appends_on_several_nodes(nodes):
     verify_chain(json.loads(chains[0]))
 
 
+# ---- paged syncs of long chains ---------------------------------------------------------------
+
+
+def serve(handler, payload, status=200):
+    """Write a whole answer from a FakePeer route."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(payload)))
+    handler.end_headers()
+    try:
+        handler.wfile.write(payload)
+    except OSError:
+        pass
+
+
+def compact(obj):
+    """Valid JSON, but not json.dumps' bytes (no spaces)."""
+    return json.dumps(obj, separators=(",", ":")).encode("ascii")
+
+
+def paged_peer(fake_peers, chain, page_source=None, honour_query=True, dumps=encode):
+    """A FakePeer holding chain: GET /block answers its tip, GET /blocks?from=F&limit=L the slice
+    [F, F+L) of page_source(F) (default: chain), GET /blocks the whole chain. With honour_query
+    False every GET /blocks answers the whole chain, as the original does."""
+
+    def blocks(handler, body):
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(handler.path).query)
+        if not honour_query or "from" not in query:
+            serve(handler, dumps(chain))
+            return
+        start = int(query["from"][0])
+        source = page_source(start) if page_source else chain
+        limit = int(query["limit"][0]) if "limit" in query else len(source)
+        serve(handler, dumps(source[start : start + limit]))
+
+    return fake_peers({("GET", "/block"): (200, encode(chain[-1])), ("GET", "/blocks"): blocks})
+
+
+def blocks_asked(peer):
+    return [path for method, path, _ in peer.requests if method == "GET" and path.startswith("/blocks")]
+
+
+def peer_log_lines(node, offset, peer):
+    return [line for line in node.log_since(offset).splitlines() if peer.url in line]
+
+
+def test_help_documents_sync_page():
+    r = subprocess.run([str(NODE_BIN), "--help"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and "--sync-page BLOCKS" in r.stdout
+
+
+@pytest.mark.parametrize("height", [8, 47, 48])
+def test_paged_sync_from_a_c_node(nodes, height):
+    """A chain longer than a page comes in pages and ends byte-identical, whatever the last page."""
+    a = nodes()
+    s = requests.Session()
+    for i in range(height):
+        r = s.post(a.url + "/append", data=f"block {i} \u00e9 \" \\".encode(), timeout=10)
+        assert r.status_code == 200
+    s.close()
+    b = nodes("--sync-page", "8")
+    b.append("b's own, shorter")
+    b.add_peer(a)
+    off = b.log_size()
+    assert b.sync() == {"replaced": True, "height": height}
+    assert b.blocks_bytes() == a.blocks_bytes()
+    verify_chain(b.blocks())
+    assert f"fetching {height // 8 + 1} pages of 8 blocks" in b.log_since(off)
+    tip = a.tip()
+    after = b.append("after the paged sync")
+    assert after["index"] == height + 1 and after["prev_hash"] == tip["hash"]
+
+
+def test_paged_sync_asks_for_every_page_once(nodes, fake_peers):
+    chain = make_chain([f"p{i}" for i in range(1, 30)])  # height 29: pages from 0, 10, 20
+    peer = paged_peer(fake_peers, chain)
+    n = nodes("--sync-page", "10")
+    n.add_peer(peer.url)
+    assert n.sync() == {"replaced": True, "height": 29}
+    assert n.blocks_bytes() == encode(chain)
+    assert sorted(blocks_asked(peer)) == [f"/blocks?from={k}&limit=10" for k in (0, 10, 20)]
+    assert len(peer.requests_to("GET", "/block")) == 1
+
+
+@pytest.mark.parametrize("dumps", [encode, compact], ids=["json.dumps", "compact-json"])
+def test_paged_sync_from_a_peer_that_ignores_the_query(nodes, fake_peers, dumps):
+    """An original answers every page with its whole chain: that answer is the chain."""
+    chain = make_chain([f"w{i}" for i in range(1, 41)])
+    peer = paged_peer(fake_peers, chain, honour_query=False, dumps=dumps)
+    n = nodes("--sync-page", "8")
+    n.append("mine")
+    n.add_peer(peer.url)
+    off = n.log_size()
+    assert n.sync() == {"replaced": True, "height": 40}
+    assert n.blocks_bytes() == encode(chain)  # json.dumps bytes, even from compact JSON
+    assert any("ignores ?from=&limit=" in line for line in peer_log_lines(n, off, peer))
+    assert "/blocks?from=0&limit=8" in blocks_asked(peer)
+
+
+def test_c_node_syncs_a_long_chain_from_an_original_node(nodes, original):
+    for i in range(30):
+        assert original.post("/append", data=f"o{i}".encode()).status_code == 200
+    n = nodes("--sync-page", "8")
+    n.add_peer(original.url)
+    assert n.sync() == {"replaced": True, "height": 30}
+    assert n.blocks_bytes() == original.get("/blocks").content
+
+
+def test_peer_whose_chain_changes_between_pages_is_ignored(nodes, fake_peers):
+    """Page 0 comes from one chain, the later pages from a longer fork that replaced it."""
+    first = make_chain([f"a{i}" for i in range(1, 41)])
+    second = make_chain([f"b{i}" for i in range(1, 46)])
+    serving = {"page 0": first, "later pages": second}
+    peer = paged_peer(fake_peers, first,
+                      page_source=lambda start: serving["page 0" if start == 0 else "later pages"])
+    n = nodes("--sync-page", "8")
+    n.append("mine 1")
+    n.append("mine 2")
+    n.add_peer(peer.url)
+    before = n.blocks_bytes()
+    off = n.log_size()
+    assert n.sync() == {"replaced": False, "height": 2}
+    assert n.blocks_bytes() == before
+    lines = peer_log_lines(n, off, peer)
+    assert any("warn" in line and "changed while its pages were fetched" in line for line in lines), lines
+    # once the peer serves one chain again, the next sync takes it
+    serving["page 0"] = second
+    peer.routes[("GET", "/block")] = (200, encode(second[-1]))
+    assert n.sync() == {"replaced": True, "height": 45}
+    assert n.blocks_bytes() == encode(second)
+
+
+def test_invalid_page_is_ignored(nodes, fake_peers):
+    chain = make_chain([f"v{i}" for i in range(1, 41)])
+    chain[20] = dict(chain[20], data="tampered")
+    peer = paged_peer(fake_peers, chain)
+    n = nodes("--sync-page", "8")
+    n.append("mine")
+    n.add_peer(peer.url)
+    off = n.log_size()
+    assert n.sync() == {"replaced": False, "height": 1}
+    lines = peer_log_lines(n, off, peer)
+    assert any("warn" in line and "block 20: hash does not match" in line for line in lines), lines
+
+
+def test_max_chain_bytes_counts_every_page(nodes, fake_peers):
+    chain = make_chain(["x" * 400 for _ in range(20)])  # every page of 4 is ~2.3 KB, all ~11 KB
+    peer = paged_peer(fake_peers, chain)
+    n = nodes("--sync-page", "4", "--max-chain-bytes", "4096")
+    n.add_peer(peer.url)
+    off = n.log_size()
+    assert n.sync() == {"replaced": False, "height": 0}
+    assert any("more than 4096 bytes" in line for line in peer_log_lines(n, off, peer))
+    assert 1 <= len(blocks_asked(peer)) <= 5
+
+
+def test_peer_not_above_our_height_is_not_fetched(nodes, fake_peers):
+    """Only a strictly longer chain can replace ours: a peer whose tip is not higher is skipped."""
+    n = nodes()
+    for i in range(3):
+        n.append(f"mine {i}")
+    fork = make_chain(["p1", "p2", "p3"])
+    peer = fake_peers({("GET", "/block"): (200, encode(fork[-1])), ("GET", "/blocks"): (200, encode(fork))})
+    n.add_peer(peer.url)
+    assert n.sync() == {"replaced": False, "height": 3}
+    assert peer.requests_to("GET", "/block") and blocks_asked(peer) == []
+
+
 # ---- a network with an original-style node ----------------------------------------------------
 
 
@@ -325,7 +498,8 @@ class OriginalNode:
             def _any(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
-                status, text = node.handle(self.command, self.path, body)
+                path = self.path.split("?", 1)[0]  # bottle routes on the path: queries are ignored
+                status, text = node.handle(self.command, path, body)
                 payload = text.encode("ascii")
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

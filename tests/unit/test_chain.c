@@ -1,4 +1,5 @@
-/* Unit tests for node/chain.c: appends, offers, adoption, validation and the served JSON.
+/* Unit tests for node/chain.c: appends, offers, adoption, validation, segments and the served
+ * JSON.
  *
  * The expected JSON is json.dumps output of /usr/bin/python3 (the original node's encoder);
  * json.dumps(chain) is exactly "[" + ", ".join(json.dumps(b) for b in chain) + "]". */
@@ -841,6 +842,230 @@ START_TEST(test_adopt_leaves_candidate_coherent)
 }
 END_TEST
 
+/* ---- segments: chain_parse_segment(), chain_join() ----------------------------------------- */
+
+/* A block 4 carrying "x" that chains to block 2 (its own hash verifies). */
+#define X4_ON_H2                                                                                   \
+    "{\"index\": 4, \"data\": \"x\", \"prev_hash\": \"" H2 "\", \"hash\": "                        \
+    "\"51da9ff4e073562c5d57d0126253fe51c02530038590d82377e3eb8a07eec7d3\"}"
+/* A block 4 carrying "x" on block 3: a fork of vector block 4. */
+#define X4_HASH "6a0f1855f055a43a76cd538023b34e0274035c681c8c97ec22e083f10dc651c1"
+#define X4      "{\"index\": 4, \"data\": \"x\", \"prev_hash\": \"" H3 "\", \"hash\": \"" X4_HASH "\"}"
+/* Vector block 4 with the hash of block 5. */
+#define V4_BAD_HASH                                                                                \
+    "{\"index\": 4, \"data\": \"line1\\nline2\\ttab\", \"prev_hash\": \"" H3 "\", \"hash\": \"" H5 \
+    "\"}"
+
+static const struct {
+    const char *name;
+    size_t first, count; /* the text: vector blocks [first, first+count), */
+    const char *text;    /* or this text when not NULL */
+    uint64_t from;
+    const char *err; /* expected substring; NULL: a valid segment of those vector blocks */
+} segment_rows[] = {
+    {"whole vector chain from 0", 0, 11, NULL, 0, NULL},
+    {"genesis alone from 0", 0, 1, NULL, 0, NULL},
+    {"blocks 3 to 6 from 3", 3, 4, NULL, 3, NULL},
+    {"the tip alone from 10", 10, 1, NULL, 10, NULL},
+    {"blocks 1 to 10 from 1", 1, 10, NULL, 1, NULL},
+    /* where the segment starts */
+    {"from 3, starts at 4", 4, 2, NULL, 3, "block 3: the blocks from index 3 start with index 4"},
+    {"from 4, starts at 3", 3, 2, NULL, 4, "block 4: the blocks from index 4 start with index 3"},
+    {"genesis from 1", 0, 2, NULL, 1, "block 1: the blocks from index 1 start with index 0"},
+    {"from 0, starts at 1", 1, 2, NULL, 0, "block 0: does not chain to block 0 (index 1)"},
+    /* genesis rules */
+    {"fake genesis from 0", 0, 0, "[" FAKE_GENESIS "]", 0,
+     "block 0: a block with index 0 must be exactly the genesis block"},
+    {"fake genesis from 5", 0, 0, "[" FAKE_GENESIS "]", 5,
+     "block 5: a block with index 0 must be exactly the genesis block"},
+    {"genesis twice from 0", 0, 0, "[" V0 ", " V0 "]", 0,
+     "block 1: does not chain to block 0 (index 0)"},
+    /* inside the segment */
+    {"gap inside", 0, 0, "[" V3 ", " V5 "]", 3, "block 4: does not chain to block 3 (index 5)"},
+    {"repeated block inside", 0, 0, "[" V3 ", " V3 "]", 3,
+     "block 4: does not chain to block 3 (index 3)"},
+    {"broken link inside", 0, 0, "[" V3 ", " X4_ON_H2 "]", 3,
+     "block 4: does not chain to block 3 (index 4)"},
+    {"bad hash inside", 0, 0, "[" V3 ", " V4_BAD_HASH ", " V5 "]", 3,
+     "block 4: hash does not match"},
+    {"bad block after good ones", 0, 0, "[" V3 ", " V4 ", 7]", 3,
+     "block 5: a block must be a JSON object"},
+    {"extra field", 0, 0,
+     "[{\"index\": 3, \"data\": \"\", \"prev_hash\": \"" H2 "\", \"hash\": \"" H3 "\", \"x\": 1}]",
+     3, "block 3: unexpected field 'x'"},
+    /* not a list of blocks */
+    {"empty array from 5", 0, 0, "[]", 5, "no blocks from index 5"},
+    {"empty array from 0", 0, 0, "[]", 0, ERR_EMPTY},
+    {"object from 3", 0, 0, "{}", 3, ERR_ARRAY},
+    {"malformed from 3", 0, 0, "[" V3 ",", 3, ERR_JSON},
+};
+
+START_TEST(test_parse_segment)
+{
+    char *text = segment_rows[_i].text
+                     ? xstrdup(segment_rows[_i].text)
+                     : vector_slice(segment_rows[_i].first, segment_rows[_i].count);
+    size_t len = strlen(text);
+    char err[ERR_SZ] = "", hash[BLOCK_HASH_HEX + 1];
+    struct buf out = BUF_INIT, whole = BUF_INIT;
+
+    /* an exact-size copy, so reading past len is caught by the sanitizers */
+    char *copy = xmalloc(len ? len : 1);
+    memcpy(copy, text, len);
+    struct chain *c = chain_parse_segment(copy, len, segment_rows[_i].from, err, sizeof(err));
+    free(copy);
+    if (segment_rows[_i].err != NULL) {
+        ck_assert_msg(c == NULL, "%s: accepted", segment_rows[_i].name);
+        ck_assert_msg(strstr(err, segment_rows[_i].err) != NULL, "%s: error '%s' lacks '%s'",
+                      segment_rows[_i].name, err, segment_rows[_i].err);
+    } else {
+        size_t first = segment_rows[_i].first, last = first + segment_rows[_i].count - 1;
+        ck_assert_msg(c != NULL, "%s: %s", segment_rows[_i].name, err);
+        ck_assert_uint_eq(chain_tip(c, hash), last);
+        ck_assert_str_eq(hash, vector_rows[last].hash);
+        /* served by absolute index: all of it, a slice, and nothing outside it */
+        chain_write_json(c, 0, UINT64_MAX, &whole);
+        ck_assert_str_eq(whole.data, text);
+        ck_assert_uint_eq(chain_json_size(c), len);
+        chain_write_json(c, last, 1, &out);
+        char *want = vector_slice(last, 1);
+        ck_assert_str_eq(out.data, want);
+        free(want);
+        buf_clear(&out);
+        chain_write_json(c, last + 1, UINT64_MAX, &out);
+        ck_assert_str_eq(out.data, "[]");
+        if (first > 0) {
+            buf_clear(&out);
+            chain_write_json(c, 0, first, &out);
+            ck_assert_str_eq(out.data, "[]");
+        }
+        /* a segment from 0 is a chain: chain_parse() agrees */
+        struct chain *again = chain_parse(text, len, err, sizeof(err));
+        ck_assert_msg((again != NULL) == (first == 0), "%s: chain_parse() disagrees: %s",
+                      segment_rows[_i].name, err);
+        chain_free(again);
+    }
+    buf_free(&out);
+    buf_free(&whole);
+    chain_free(c);
+    free(text);
+}
+END_TEST
+
+static const struct {
+    const char *name;
+    const char *a; /* text of the segment joined to, from a_from */
+    uint64_t a_from;
+    size_t b_first, b_count; /* vector blocks [b_first, b_first+b_count) appended */
+    const char *err;         /* expected substring; NULL: joined */
+} join_rows[] = {
+    {"good join at 4", "[" V0 ", " V1 ", " V2 ", " V3 "]", 0, 4, 7, NULL},
+    {"good join of one block", "[" V0 "]", 0, 1, 1, NULL},
+    {"good join after the genesis", "[" V0 "]", 0, 1, 10, NULL},
+    {"good join of two segments", "[" V2 ", " V3 "]", 2, 4, 3, NULL},
+    {"gap: base 5 after block 3", "[" V0 ", " V1 ", " V2 ", " V3 "]", 0, 5, 6,
+     "the blocks from index 5 do not follow block 3"},
+    {"overlap: base 3 after block 3", "[" V0 ", " V1 ", " V2 ", " V3 "]", 0, 3, 8,
+     "the blocks from index 3 do not follow block 3"},
+    {"genesis after block 0", "[" V0 "]", 0, 0, 2, "the blocks from index 0 do not follow block 0"},
+    {"prev_hash: block 5 after a fork of block 4", "[" V0 ", " V1 ", " V2 ", " V3 ", " X4 "]", 0, 5,
+     6, "block 5: its prev_hash is not the hash of block 4"},
+    {"prev_hash: segments of two chains", "[" V3 ", " X4 "]", 3, 5, 2,
+     "block 5: its prev_hash is not the hash of block 4"},
+};
+
+START_TEST(test_join)
+{
+    char err[ERR_SZ] = "", hash[BLOCK_HASH_HEX + 1];
+    const char *a_text = join_rows[_i].a;
+    char *b_text = vector_slice(join_rows[_i].b_first, join_rows[_i].b_count);
+    struct chain *a =
+        chain_parse_segment(a_text, strlen(a_text), join_rows[_i].a_from, err, sizeof(err));
+    ck_assert_msg(a != NULL, "%s: segment a: %s", join_rows[_i].name, err);
+    struct chain *b =
+        chain_parse_segment(b_text, strlen(b_text), join_rows[_i].b_first, err, sizeof(err));
+    ck_assert_msg(b != NULL, "%s: segment b: %s", join_rows[_i].name, err);
+    uint64_t a_tip = chain_tip(a, hash);
+
+    int rc = chain_join(a, b, err, sizeof(err)); /* b is gone either way */
+    char *after = chain_text(a);
+    if (join_rows[_i].err != NULL) {
+        ck_assert_msg(rc < 0, "%s: joined", join_rows[_i].name);
+        ck_assert_msg(strstr(err, join_rows[_i].err) != NULL, "%s: error '%s' lacks '%s'",
+                      join_rows[_i].name, err, join_rows[_i].err);
+        ck_assert_str_eq(after, a_text); /* a is unchanged */
+        ck_assert_uint_eq(chain_tip(a, NULL), a_tip);
+    } else {
+        size_t last = join_rows[_i].b_first + join_rows[_i].b_count - 1;
+        ck_assert_msg(rc == 0, "%s: %s", join_rows[_i].name, err);
+        char *want = vector_slice(join_rows[_i].a_from, last - join_rows[_i].a_from + 1);
+        ck_assert_str_eq(after, want);
+        ck_assert_uint_eq(chain_json_size(a), strlen(want));
+        free(want);
+        ck_assert_uint_eq(chain_tip(a, hash), last);
+        ck_assert_str_eq(hash, vector_rows[last].hash);
+        if (join_rows[_i].a_from == 0)
+            assert_consistent(a);
+    }
+    free(after);
+    free(b_text);
+    chain_free(a);
+}
+END_TEST
+
+/* The vector chain cut into segments at every possible place and joined back is the vector chain,
+ * and behaves as one: slices, appends and offers see one offset table. */
+START_TEST(test_join_every_cut)
+{
+    size_t cut = (size_t)_i; /* segments [0, cut) and [cut, 11) */
+    char err[ERR_SZ] = "";
+    char *t1 = vector_slice(0, cut), *t2 = vector_slice(cut, ARRAY_LEN(vector_rows) - cut);
+    struct chain *a = chain_parse_segment(t1, strlen(t1), 0, err, sizeof(err));
+    ck_assert_msg(a != NULL, "%s", err);
+    struct chain *b = chain_parse_segment(t2, strlen(t2), cut, err, sizeof(err));
+    ck_assert_msg(b != NULL, "%s", err);
+    ck_assert_int_eq(chain_join(a, b, err, sizeof(err)), 0);
+    char *text = chain_text(a);
+    ck_assert_str_eq(text, CHAIN_JSON);
+    for (size_t i = 0; i < ARRAY_LEN(vector_rows); i++) {
+        struct buf one = BUF_INIT;
+        char *want = vector_slice(i, 1);
+        chain_write_json(a, i, 1, &one);
+        ck_assert_str_eq(one.data, want);
+        free(want);
+        buf_free(&one);
+    }
+    chain_append_data(a, "after the join", 14, NULL);
+    ck_assert_uint_eq(chain_tip(a, NULL), ARRAY_LEN(vector_rows));
+    assert_consistent(a);
+    free(text);
+    free(t1);
+    free(t2);
+    chain_free(a);
+}
+END_TEST
+
+/* A segment that does not start at genesis is never adopted, however long. */
+START_TEST(test_adopt_refuses_a_segment)
+{
+    char err[ERR_SZ] = "";
+    char *text = vector_slice(1, 10);
+    struct chain *c = chain_new();
+    struct chain *seg = chain_parse_segment(text, strlen(text), 1, err, sizeof(err));
+    struct buf tip = BUF_INIT;
+
+    ck_assert_msg(seg != NULL, "%s", err);
+    ck_assert(!chain_adopt_if_longer(c, seg, &tip));
+    ck_assert_uint_eq(tip.len, 0);
+    ck_assert_uint_eq(chain_tip(c, NULL), 0);
+    assert_consistent(c);
+    buf_free(&tip);
+    chain_free(seg);
+    chain_free(c);
+    free(text);
+}
+END_TEST
+
 static Suite *chain_suite(void)
 {
     Suite *s = suite_create("chain");
@@ -875,6 +1100,13 @@ static Suite *chain_suite(void)
     tcase_add_loop_test(tc, test_adopt, 0, ARRAY_LEN(adopt_rows));
     tcase_add_test(tc, test_adopt_without_tip_json);
     tcase_add_test(tc, test_adopt_leaves_candidate_coherent);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("segments");
+    tcase_add_loop_test(tc, test_parse_segment, 0, ARRAY_LEN(segment_rows));
+    tcase_add_loop_test(tc, test_join, 0, ARRAY_LEN(join_rows));
+    tcase_add_loop_test(tc, test_join_every_cut, 1, ARRAY_LEN(vector_rows));
+    tcase_add_test(tc, test_adopt_refuses_a_segment);
     suite_add_tcase(s, tc);
     return s;
 }
