@@ -273,11 +273,12 @@ int main(int argc, char **argv)
     }
     gossip = gossip_new(chain, peers, &cfg);
     api = api_new(&cfg, chain, peers, gossip);
+    /* The socket already listens: say so before the first request can be answered. */
+    log_info("listening on http://%s:%u with %zu peers", cfg.host, cfg.port, ninitial);
     if (gossip_start(gossip, err, sizeof(err)) < 0 || api_start(api, fd, err, sizeof(err)) < 0) {
         fprintf(stderr, "chainlab-node: %s\n", err);
         goto out;
     }
-    log_info("listening on http://%s:%u with %zu peers", cfg.host, cfg.port, ninitial);
     if (ninitial > 0)
         gossip_request_sync(gossip);
 
