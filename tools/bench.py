@@ -62,10 +62,11 @@ class Node:
     def height(self):
         return json.loads(self.get("/block"))["index"]
 
-    def rss_kib(self):
+    def rss_kib(self, field="VmRSS"):
+        """VmRSS, or RssAnon (the node's own memory) / RssFile (mapped library pages)."""
         with open("/proc/%d/status" % self.proc.pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
         return 0
 
@@ -116,12 +117,17 @@ def bench_node():
     rows = [("measure", "result", "target")]
     n = Node()
     idle = n.rss_kib()
+    idle_anon, idle_file = n.rss_kib("RssAnon"), n.rss_kib("RssFile")
     rate = wrk(n.url, 5)
     rows.append(("appends/s, 1 node, no peers, 8 clients (wrk, 5 s)", "%.0f" % rate, ">= 35000"))
     n.stop()
 
     n = Node()
     rows.append(("RSS idle", "%.1f MiB" % (idle / 1024), "<= 8 MiB"))
+    rows.append(("  of which the node's own memory (RssAnon)", "%.1f MiB" % (idle_anon / 1024),
+                 "-"))
+    rows.append(("  of which shared library pages (RssFile)", "%.1f MiB" % (idle_file / 1024),
+                 "-"))
     for size in (10000, 100000):
         fill(n, size)
         med, worst = timed(lambda: n.get("/blocks"), 20)

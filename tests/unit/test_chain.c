@@ -13,6 +13,7 @@
 #include "block.h"
 #include "buf.h"
 #include "chain.h"
+#include "vectors.h"
 #include "xalloc.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -83,29 +84,10 @@ static const struct {
 
 #define VECTOR_TIP (ARRAY_LEN(vector_rows) - 1)
 
-/* The shared test vectors: $CHAINLAB_VECTORS, else shared/ beside the repository, found from this
- * file's path (as the compiler saw it) so it works from the root of any clone. Caller frees. */
-static char *vectors_path(void)
-{
-    const char *env = getenv("CHAINLAB_VECTORS");
-    if (env != NULL && env[0] != '\0')
-        return xstrdup(env);
-    const char *slash = strrchr(__FILE__, '/');
-    struct buf path = BUF_INIT;
-    buf_append(&path, __FILE__, slash ? (size_t)(slash - __FILE__ + 1) : 0);
-    buf_append_str(&path, "../../../shared/vectors/seed-chain.json");
-    return buf_steal(&path, NULL);
-}
-
 /* The "chain" array of the vectors file (new reference); fails the test when unreadable. */
 static json_t *vectors_chain(void)
 {
-    char *path = vectors_path();
-    json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    ck_assert_msg(root != NULL, "cannot read the test vectors %s: %s (set CHAINLAB_VECTORS)", path,
-                  jerr.text);
-    free(path);
+    json_t *root = vectors_load();
     json_t *chain = json_incref(json_object_get(root, "chain"));
     json_decref(root);
     ck_assert_msg(json_is_array(chain), "the vectors file has no \"chain\" array");
