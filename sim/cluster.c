@@ -206,7 +206,7 @@ int cluster_reap(struct cluster *c)
     int unexpected = -1;
     for (unsigned i = 0; i < c->n; i++) {
         struct cluster_node *nd = &c->nodes[i];
-        if (nd->state != NODE_RUNNING)
+        if (nd->state != NODE_RUNNING && nd->state != NODE_PAUSED)
             continue;
         int st;
         if (waitpid(nd->pid, &st, WNOHANG) == nd->pid) {
@@ -320,18 +320,92 @@ int cluster_wait_ready(struct cluster *c, struct probe *p, long timeout_ms, char
 int cluster_signal(struct cluster *c, unsigned i, int sig)
 {
     struct cluster_node *nd = &c->nodes[i];
-    if (nd->state != NODE_RUNNING)
+    if (nd->state != NODE_RUNNING && nd->state != NODE_PAUSED)
         return -1;
     return kill(-nd->pid, sig) == 0 || kill(nd->pid, sig) == 0 ? 0 : -1;
+}
+
+/* Wait for node i to exit, at most ms (forever when ms < 0). Returns true when it was reaped. */
+static bool wait_exit(struct cluster *c, unsigned i, long ms)
+{
+    struct cluster_node *nd = &c->nodes[i];
+    int64_t deadline = now_ms() + ms;
+    for (;;) {
+        int st;
+        pid_t got = waitpid(nd->pid, &st, ms < 0 ? 0 : WNOHANG);
+        if (got == nd->pid || (got < 0 && errno == ECHILD)) {
+            nd->state = NODE_EXITED;
+            nd->wait_status = got == nd->pid ? st : 0;
+            nd->pid = 0;
+            return true;
+        }
+        if (ms >= 0 && now_ms() > deadline)
+            return false;
+        struct timespec ts = {0, 2 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+int cluster_kill(struct cluster *c, unsigned i)
+{
+    c->nodes[i].expected_exit = true;
+    if (cluster_signal(c, i, SIGKILL) < 0)
+        return -1;
+    wait_exit(c, i, -1);
+    return 0;
+}
+
+int cluster_stop(struct cluster *c, unsigned i, long grace_ms)
+{
+    c->nodes[i].expected_exit = true;
+    if (cluster_signal(c, i, SIGCONT) < 0)
+        return -1;
+    cluster_signal(c, i, SIGTERM);
+    if (wait_exit(c, i, grace_ms))
+        return 0;
+    cluster_signal(c, i, SIGKILL);
+    wait_exit(c, i, -1);
+    return 1;
+}
+
+int cluster_pause(struct cluster *c, unsigned i)
+{
+    if (c->nodes[i].state != NODE_RUNNING || cluster_signal(c, i, SIGSTOP) < 0)
+        return -1;
+    c->nodes[i].state = NODE_PAUSED;
+    return 0;
+}
+
+int cluster_resume(struct cluster *c, unsigned i)
+{
+    if (c->nodes[i].state != NODE_PAUSED || cluster_signal(c, i, SIGCONT) < 0)
+        return -1;
+    c->nodes[i].state = NODE_RUNNING;
+    return 0;
+}
+
+const char *cluster_state_name(enum node_state s)
+{
+    switch (s) {
+    case NODE_NEW:
+        return "new";
+    case NODE_RUNNING:
+        return "running";
+    case NODE_PAUSED:
+        return "paused";
+    default:
+        return "exited";
+    }
 }
 
 void cluster_stop_all(struct cluster *c, long grace_ms)
 {
     for (unsigned i = 0; i < c->n; i++) {
-        if (c->nodes[i].state == NODE_RUNNING) {
+        if (c->nodes[i].state == NODE_RUNNING || c->nodes[i].state == NODE_PAUSED) {
             c->nodes[i].expected_exit = true;
             cluster_signal(c, i, SIGCONT);
             cluster_signal(c, i, SIGTERM);
+            c->nodes[i].state = NODE_RUNNING;
         }
     }
     int64_t deadline = now_ms() + grace_ms;

@@ -21,6 +21,7 @@
 enum node_state {
     NODE_NEW,     /* not started yet */
     NODE_RUNNING, /* started and not known to have exited */
+    NODE_PAUSED,  /* stopped with SIGSTOP by the sim */
     NODE_EXITED,  /* exited (on its own or by a signal) and reaped */
 };
 
@@ -65,8 +66,19 @@ int cluster_wait_ready(struct cluster *c, struct probe *p, long timeout_ms, char
 /* Reap children that exited. Returns the index of a node that exited without the sim asking
  * (the lowest one), or -1 when there is none. */
 int cluster_reap(struct cluster *c);
-/* Send sig to node i's process group. Returns 0, or -1 when it is not running. */
+/* Send sig to node i's process group. Returns 0, or -1 when it has no process. */
 int cluster_signal(struct cluster *c, unsigned i, int sig);
+/* SIGKILL node i and reap it. Returns 0, or -1 when it has no process. */
+int cluster_kill(struct cluster *c, unsigned i);
+/* SIGTERM node i (resuming it first if paused), wait up to grace_ms for it to exit, then SIGKILL;
+ * reaped either way. Returns 0 when it exited by itself, 1 when it had to be killed, -1 when it
+ * had no process. */
+int cluster_stop(struct cluster *c, unsigned i, long grace_ms);
+/* SIGSTOP / SIGCONT node i. Returns 0, or -1 when it is not running / not paused. */
+int cluster_pause(struct cluster *c, unsigned i);
+int cluster_resume(struct cluster *c, unsigned i);
+/* "new", "running", "paused" or "exited". */
+const char *cluster_state_name(enum node_state s);
 /* SIGTERM every running node, SIGKILL what is left after grace_ms, reap all. */
 void cluster_stop_all(struct cluster *c, long grace_ms);
 /* Node i (borrowed). */

@@ -65,9 +65,10 @@ struct run {
     uint16_t first_port;
     unsigned n;
     int64_t t0_ms, deadline_ms;
-    int *side;          /* partition group of each node */
-    bool *bridge;       /* partition bridge nodes (reach every side) */
-    uint8_t *cut;       /* n*n: cut[a*n+b] when a -> b is cut */
+    int *side;      /* partition group of each node */
+    bool *bridge;   /* partition bridge nodes (reach every side) */
+    uint8_t *cut;   /* n*n: cut[a*n+b] when a -> b is cut */
+    uint8_t *wired; /* n*n: wired[a*n+b] when a holds a peer entry for b (re-wired on restart) */
     struct edge *edges; /* links created, in order */
     size_t nedges, capedges;
     struct ack *acks;
@@ -281,7 +282,7 @@ static void node_table(struct run *r, struct buf *out, json_t *arr)
     buf_printf(out, "    %-6s %-6s %-8s %-8s %s\n", "node", "port", "state", "height", "tip");
     for (unsigned i = 0; i < r->n; i++) {
         const struct cluster_node *nd = cluster_node(r->cl, i);
-        const char *state = nd->state == NODE_RUNNING ? "running" : "exited";
+        const char *state = cluster_state_name(nd->state);
         char h[24] = "-";
         if (snaps[i].ok)
             snprintf(h, sizeof(h), "%" PRIu64, snaps[i].height);
@@ -671,6 +672,7 @@ static int step_peer(struct run *r, const struct scenario_step *st, struct buf *
                         REQUEST_MS, &rep);
     int rc = 0;
     if (ok && rep.status == 200) {
+        r->wired[(size_t)a * r->n + b] = add;
         buf_printf(detail, "n%u %s %s", a, add ? "now reaches" : "no longer has", url);
     } else {
         char seen[300];
@@ -774,6 +776,76 @@ static int step_expect(struct run *r, const struct scenario_step *st, struct buf
     return rc;
 }
 
+/* POST /peers on node i for every peer it is wired to (after a restart). */
+static int rewire(struct run *r, unsigned i, struct buf *detail)
+{
+    unsigned count = 0;
+    for (unsigned b = 0; b < r->n; b++) {
+        if (!r->wired[(size_t)i * r->n + b])
+            continue;
+        char url[64];
+        struct probe_reply rep;
+        peer_url(r, i, b, url, sizeof(url));
+        bool ok = probe_one(r->probe, i, "POST", "/peers", url, strlen(url), REQUEST_MS, &rep);
+        long status = ok ? rep.status : 0;
+        if (ok)
+            probe_reply_clear(&rep);
+        if (status != 200)
+            return fail_run(r, RUNNER_CLUSTER, "restarted n%u refused peer %s (HTTP %ld)", i, url,
+                            status);
+        count++;
+    }
+    buf_printf(detail, "%sn%u back with %u peers", detail->len ? ", " : "", i, count);
+    return 0;
+}
+
+/* kill, stop, restart, pause, resume. `all` means every node here (a restart of all restarts
+ * the running ones too). */
+static int step_node_fault(struct run *r, const struct scenario_step *st, struct buf *detail)
+{
+    struct nodeset set = st->nodes;
+    char err[4096];
+    if (set.all)
+        nodeset_fill(&set, r->n);
+    for (int i = nodeset_next(&set, -1); i >= 0; i = nodeset_next(&set, i)) {
+        unsigned u = (unsigned)i;
+        enum node_state before = cluster_node(r->cl, u)->state;
+        const char *what = NULL;
+        switch (st->kind) {
+        case SCENARIO_STEP_KILL:
+            what = cluster_kill(r->cl, u) == 0 ? "killed" : "was not running";
+            break;
+        case SCENARIO_STEP_STOP: {
+            int rc = cluster_stop(r->cl, u, CLUSTER_GRACE_MS);
+            what = rc == 0  ? "stopped"
+                   : rc > 0 ? "killed after the grace period"
+                            : "was not running";
+            break;
+        }
+        case SCENARIO_STEP_PAUSE:
+            what = cluster_pause(r->cl, u) == 0 ? "paused" : "was not running";
+            break;
+        case SCENARIO_STEP_RESUME:
+            what = cluster_resume(r->cl, u) == 0 ? "resumed" : "was not paused";
+            break;
+        case SCENARIO_STEP_RESTART:
+            if (before == NODE_RUNNING || before == NODE_PAUSED)
+                cluster_stop(r->cl, u, CLUSTER_GRACE_MS);
+            if (cluster_start(r->cl, u, err, sizeof(err)) < 0)
+                return fail_run(r, RUNNER_CLUSTER, "restart n%u: %s", u, err);
+            if (cluster_wait_ready(r->cl, r->probe, CLUSTER_READY_MS, err, sizeof(err)) < 0)
+                return fail_run(r, RUNNER_CLUSTER, "%s", err);
+            if (rewire(r, u, detail) < 0)
+                return -1;
+            continue;
+        default:
+            break;
+        }
+        buf_printf(detail, "%sn%u %s", detail->len ? ", " : "", u, what);
+    }
+    return 0;
+}
+
 static int run_step(struct run *r, const struct scenario_step *st)
 {
     struct buf detail = BUF_INIT;
@@ -813,6 +885,13 @@ static int run_step(struct run *r, const struct scenario_step *st)
         break;
     case SCENARIO_STEP_LOG:
         break; /* the statement line is the output */
+    case SCENARIO_STEP_KILL:
+    case SCENARIO_STEP_STOP:
+    case SCENARIO_STEP_RESTART:
+    case SCENARIO_STEP_PAUSE:
+    case SCENARIO_STEP_RESUME:
+        rc = step_node_fault(r, st, &detail);
+        break;
     default:
         /* Refused before the cluster started (runner_supported_kinds). */
         rc = fail_run(r, RUNNER_BAD, "%s:%u:%u: '%s' is not supported", r->sc->path, st->line,
@@ -902,6 +981,7 @@ static int wire(struct run *r)
             rc = -1;
             goto out;
         }
+        r->wired[(size_t)e.from * r->n + (size_t)e.to] = 1;
         peer_url(r, (unsigned)e.from, (unsigned)e.to, urls[k], sizeof(urls[k]));
         reqs[k] = (struct probe_req){.node = (unsigned)e.from,
                                      .method = "POST",
@@ -1115,6 +1195,7 @@ int runner_run(const struct scenario *sc, const struct runner_opts *o, json_t **
     r->side = xcalloc(r->n, sizeof(int));
     r->bridge = xcalloc(r->n, sizeof(bool));
     r->cut = xcalloc((size_t)r->n * r->n, 1);
+    r->wired = xcalloc((size_t)r->n * r->n, 1);
     r->steps = json_array();
     r->awaits = json_array();
 
@@ -1180,6 +1261,7 @@ int runner_run(const struct scenario *sc, const struct runner_opts *o, json_t **
     free(r->side);
     free(r->bridge);
     free(r->cut);
+    free(r->wired);
     free(r->error);
     free(r->run_dir);
     buf_free(&table);
