@@ -59,11 +59,6 @@ UNSUPPORTED = [
     "bandwidth all 64KB/s",
     "reset all",
     "clear",
-    "kill n1",
-    "stop n1",
-    "restart n1",
-    "pause n1",
-    "resume n1",
 ]
 
 
