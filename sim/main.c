@@ -24,9 +24,9 @@
 /* Statements the runner carries out; the others are refused with FILE:LINE:COL. */
 #define SUPPORTED_KINDS                                                                            \
     (SCENARIO_STEP_ALL_BITS &                                                                      \
-     ~(SCENARIO_STEP_BIT(SCENARIO_STEP_LOAD) | SCENARIO_STEP_BIT(SCENARIO_STEP_LATENCY) |          \
-       SCENARIO_STEP_BIT(SCENARIO_STEP_LOSS) | SCENARIO_STEP_BIT(SCENARIO_STEP_BANDWIDTH) |        \
-       SCENARIO_STEP_BIT(SCENARIO_STEP_RESET) | SCENARIO_STEP_BIT(SCENARIO_STEP_CLEAR)))
+     ~(SCENARIO_STEP_BIT(SCENARIO_STEP_LATENCY) | SCENARIO_STEP_BIT(SCENARIO_STEP_LOSS) |          \
+       SCENARIO_STEP_BIT(SCENARIO_STEP_BANDWIDTH) | SCENARIO_STEP_BIT(SCENARIO_STEP_RESET) |       \
+       SCENARIO_STEP_BIT(SCENARIO_STEP_CLEAR)))
 
 static volatile sig_atomic_t interrupted;
 

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "buf.h"
 #include "cluster.h"
 #include "links.h"
+#include "load.h"
 #include "ports.h"
 #include "probe.h"
 #include "rng.h"
@@ -29,6 +31,7 @@
 
 #define REQUEST_MS 10000 /* bound on one append, peer change or probe */
 #define SYNC_MS    60000 /* bound on one POST /sync */
+#define LOAD_MS    5000  /* bound on one append of a load */
 
 struct ack {
     char *data; /* owned */
@@ -40,6 +43,21 @@ struct ack {
 
 struct edge {
     unsigned from, to;
+};
+
+struct run;
+
+/* A `load` step running in the background while the steps after it run. */
+struct bg_load {
+    struct run *r;
+    unsigned line;
+    pthread_t thread;
+    struct load_spec spec;
+    uint16_t *ports;
+    unsigned *nodes;
+    char prefix[32];
+    double start_s; /* since the run's start */
+    struct load_stats stats;
 };
 
 /* What the sim saw of one node. */
@@ -71,11 +89,15 @@ struct run {
     uint8_t *wired; /* n*n: wired[a*n+b] when a holds a peer entry for b (re-wired on restart) */
     struct edge *edges; /* links created, in order */
     size_t nedges, capedges;
+    pthread_mutex_t ack_lock; /* acks are added by background loads too */
     struct ack *acks;
     size_t nacks, capacks;
-    json_t *steps;  /* array of step records */
-    json_t *awaits; /* array of {line, took_s} */
-    int code;       /* RUNNER_* */
+    struct bg_load **loads; /* loads started, running or ended */
+    size_t nloads;
+    volatile sig_atomic_t stop_loads; /* set when the run ends early */
+    json_t *steps;                    /* array of step records */
+    json_t *awaits;                   /* array of {line, took_s} */
+    int code;                         /* RUNNER_* */
     json_t *failure;
     char *error;
 };
@@ -273,28 +295,55 @@ static bool snap_has(const struct snap *s, const char *data)
 }
 
 /* The table of every node: state, height, tip. Appends lines to out and entries to arr. */
+/* Node i's /status (new reference), or NULL when it has none (another implementation). */
+static json_t *node_status(struct run *r, unsigned i)
+{
+    struct probe_reply rep;
+    json_t *st = NULL;
+    if (node_running(r, i) && probe_one(r->probe, i, "GET", "/status", NULL, 0, REQUEST_MS, &rep)) {
+        if (rep.status == 200)
+            st = json_loadb(rep.body.data, rep.body.len, 0, NULL);
+        probe_reply_clear(&rep);
+    }
+    return json_is_object(st) ? st : (json_decref(st), NULL);
+}
+
+/* The table of every node: state, height, tip, and the sync and broadcast counters of its
+ * /status where it has one. Appends lines to out and entries to arr (when not NULL). */
 static void node_table(struct run *r, struct buf *out, json_t *arr)
 {
     struct nodeset all;
     struct snap *snaps = xcalloc(r->n, sizeof(*snaps));
     nodeset_fill(&all, r->n);
     fetch(r, &all, false, snaps);
-    buf_printf(out, "    %-6s %-6s %-8s %-8s %s\n", "node", "port", "state", "height", "tip");
+    buf_printf(out, "    %-6s %-6s %-8s %-8s %-6s %-6s %s\n", "node", "port", "state", "height",
+               "syncs", "posts", "tip");
     for (unsigned i = 0; i < r->n; i++) {
         const struct cluster_node *nd = cluster_node(r->cl, i);
         const char *state = cluster_state_name(nd->state);
-        char h[24] = "-";
+        json_t *st = arr ? node_status(r, i) : NULL;
+        json_t *syncs = json_object_get(st, "syncs");
+        json_int_t posts = json_integer_value(json_object_get(st, "posts_sent")) +
+                           json_integer_value(json_object_get(st, "posts_failed"));
+        char h[24] = "-", sy[24] = "-", po[24] = "-";
         if (snaps[i].ok)
             snprintf(h, sizeof(h), "%" PRIu64, snaps[i].height);
-        buf_printf(out, "    n%-5u %-6u %-8s %-8s %s\n", i, nd->port, state, h,
+        if (st) {
+            snprintf(sy, sizeof(sy), "%" JSON_INTEGER_FORMAT, json_integer_value(syncs));
+            snprintf(po, sizeof(po), "%" JSON_INTEGER_FORMAT, posts);
+        }
+        buf_printf(out, "    n%-5u %-6u %-8s %-8s %-6s %-6s %s\n", i, nd->port, state, h, sy, po,
                    snaps[i].ok ? snaps[i].tip : snaps[i].err);
         if (arr)
             json_array_append_new(
                 arr,
-                json_pack("{s:o, s:i, s:s, s:o, s:o}", "node", json_sprintf("n%u", i), "port",
-                          (int)nd->port, "state", state, "height",
+                json_pack("{s:o, s:i, s:s, s:o, s:o, s:o, s:o}", "node", json_sprintf("n%u", i),
+                          "port", (int)nd->port, "state", state, "height",
                           snaps[i].ok ? json_integer((json_int_t)snaps[i].height) : json_null(),
-                          "tip", snaps[i].ok ? json_string(snaps[i].tip) : json_null()));
+                          "tip", snaps[i].ok ? json_string(snaps[i].tip) : json_null(), "syncs",
+                          st ? json_incref(syncs) : json_null(), "posts",
+                          st ? json_integer(posts) : json_null()));
+        json_decref(st);
         snap_clear(&snaps[i]);
     }
     free(snaps);
@@ -302,9 +351,10 @@ static void node_table(struct run *r, struct buf *out, json_t *arr)
 
 /* ---- conditions ---- */
 
-static int lost_count(const struct run *r, const struct snap *s, struct buf *list)
+static int lost_count(struct run *r, const struct snap *s, struct buf *list)
 {
     int lost = 0;
+    pthread_mutex_lock(&r->ack_lock);
     for (size_t i = 0; i < r->nacks; i++) {
         if (r->acks[i].acked && !snap_has(s, r->acks[i].data)) {
             if (list && lost < 5)
@@ -312,6 +362,7 @@ static int lost_count(const struct run *r, const struct snap *s, struct buf *lis
             lost++;
         }
     }
+    pthread_mutex_unlock(&r->ack_lock);
     return lost;
 }
 
@@ -569,12 +620,96 @@ static void partition(struct run *r, const struct scenario_step *st, struct buf 
 static void record_ack(struct run *r, unsigned node, const char *data, bool acked, double at,
                        double latency)
 {
+    pthread_mutex_lock(&r->ack_lock);
     if (r->nacks == r->capacks) {
         r->capacks = r->capacks ? r->capacks * 2 : 256;
         r->acks = xrealloc(r->acks, r->capacks * sizeof(*r->acks));
     }
     r->acks[r->nacks++] = (struct ack){
         .data = xstrdup(data), .node = node, .acked = acked, .at_s = at, .latency_s = latency};
+    pthread_mutex_unlock(&r->ack_lock);
+}
+
+static void load_ack_cb(void *arg, unsigned node, const char *data, bool acked, double due_s,
+                        double latency_s)
+{
+    struct bg_load *l = arg;
+    record_ack(l->r, node, data, acked, l->start_s + due_s, latency_s);
+}
+
+static void *load_thread(void *arg)
+{
+    struct bg_load *l = arg;
+    load_run(&l->spec, load_ack_cb, l, &l->stats);
+    return NULL;
+}
+
+/* load RATE/s for DURATION [on NODES]: starts in the background; the next steps run meanwhile. */
+static int step_load(struct run *r, const struct scenario_step *st, struct buf *detail)
+{
+    struct nodeset set;
+    resolve(r, &st->load.nodes, &set);
+    unsigned count = nodeset_count(&set);
+    if (count == 0) {
+        buf_append_str(detail, "no running node to load");
+        return 0;
+    }
+    struct bg_load *l = xcalloc(1, sizeof(*l));
+    l->r = r;
+    l->line = st->line;
+    l->ports = xcalloc(count, sizeof(uint16_t));
+    l->nodes = xcalloc(count, sizeof(unsigned));
+    size_t k = 0;
+    for (int i = nodeset_next(&set, -1); i >= 0; i = nodeset_next(&set, i), k++) {
+        l->nodes[k] = (unsigned)i;
+        l->ports[k] = cluster_node(r->cl, (unsigned)i)->port;
+    }
+    snprintf(l->prefix, sizeof(l->prefix), "load-L%u", st->line);
+    l->spec = (struct load_spec){.ports = l->ports,
+                                 .nodes = l->nodes,
+                                 .ntargets = count,
+                                 .per_s = (double)st->load.per_s,
+                                 .duration_ms = st->load.duration_ms,
+                                 .timeout_ms = LOAD_MS,
+                                 .prefix = l->prefix,
+                                 .cancel = &r->stop_loads};
+    l->start_s = elapsed(r);
+    if (pthread_create(&l->thread, NULL, load_thread, l) != 0) {
+        free(l->ports);
+        free(l->nodes);
+        free(l);
+        return fail_run(r, RUNNER_CLUSTER, "cannot start a load thread");
+    }
+    r->loads = xrealloc(r->loads, (r->nloads + 1) * sizeof(*r->loads));
+    r->loads[r->nloads++] = l;
+    buf_printf(detail, "started: %" PRIu64 "/s for %.3fs over %u nodes, in the background",
+               st->load.per_s, (double)st->load.duration_ms / 1000.0, count);
+    return 0;
+}
+
+/* Wait for every load to end; report each. Returns their records (new reference). */
+static json_t *join_loads(struct run *r)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < r->nloads; i++) {
+        struct bg_load *l = r->loads[i];
+        pthread_join(l->thread, NULL);
+        say(r, 0,
+            "%8.3fs  L%-4u load ended: %" PRIu64 " sent, %" PRIu64 " acknowledged, %" PRIu64
+            " failed, at most %.3fs behind schedule\n",
+            elapsed(r), l->line, l->stats.sent, l->stats.acked, l->stats.failed, l->stats.behind_s);
+        json_array_append_new(
+            arr, json_pack("{s:i, s:I, s:I, s:I, s:f}", "line", (int)l->line, "sent",
+                           (json_int_t)l->stats.sent, "acked", (json_int_t)l->stats.acked, "failed",
+                           (json_int_t)l->stats.failed, "behind_s", l->stats.behind_s));
+        free(l->ports);
+        free(l->nodes);
+        free(l);
+    }
+    free(r->loads);
+    r->loads = NULL;
+    r->nloads = 0;
+    return arr;
 }
 
 /* POST /append data on node; records the outcome. Returns true when acknowledged. */
@@ -885,6 +1020,9 @@ static int run_step(struct run *r, const struct scenario_step *st)
         break;
     case SCENARIO_STEP_LOG:
         break; /* the statement line is the output */
+    case SCENARIO_STEP_LOAD:
+        rc = step_load(r, st, &detail);
+        break;
     case SCENARIO_STEP_KILL:
     case SCENARIO_STEP_STOP:
     case SCENARIO_STEP_RESTART:
@@ -1170,6 +1308,28 @@ static json_t *links_report(struct run *r, size_t acked)
                      acked ? (double)st.messages / (double)acked : 0.0);
 }
 
+/* What the nodes say they sent (from /status): POST /block requests and syncs, in total and per
+ * acknowledged append (Maelstrom's msgs-per-op). */
+static json_t *gossip_report(json_t *final, size_t acked)
+{
+    json_int_t posts = 0, syncs = 0;
+    bool any = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(final, i, e)
+    {
+        if (json_is_integer(json_object_get(e, "posts"))) {
+            any = true;
+            posts += json_integer_value(json_object_get(e, "posts"));
+            syncs += json_integer_value(json_object_get(e, "syncs"));
+        }
+    }
+    if (!any)
+        return json_null();
+    return json_pack("{s:I, s:I, s:f}", "posts", posts, "syncs", syncs, "posts_per_append",
+                     acked ? (double)posts / (double)acked : 0.0);
+}
+
 static const char *result_name(int code)
 {
     switch (code) {
@@ -1196,6 +1356,7 @@ int runner_run(const struct scenario *sc, const struct runner_opts *o, json_t **
     r->bridge = xcalloc(r->n, sizeof(bool));
     r->cut = xcalloc((size_t)r->n * r->n, 1);
     r->wired = xcalloc((size_t)r->n * r->n, 1);
+    pthread_mutex_init(&r->ack_lock, NULL);
     r->steps = json_array();
     r->awaits = json_array();
 
@@ -1205,6 +1366,9 @@ int runner_run(const struct scenario *sc, const struct runner_opts *o, json_t **
                 break;
         }
     }
+    if (r->code != RUNNER_OK)
+        r->stop_loads = 1; /* the run is over: loads stop sending */
+    json_t *loads = join_loads(r);
 
     struct buf table = BUF_INIT;
     json_t *final = json_array();
@@ -1240,14 +1404,16 @@ int runner_run(const struct scenario *sc, const struct runner_opts *o, json_t **
 
     char name[256];
     *result = json_pack(
-        "{s:s, s:s, s:s, s:i, s:f, s:I, s:i, s:s, s:s, s:s?, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+        "{s:s, s:s, s:s, s:i, s:f, s:I, s:i, s:s, s:s, s:s?, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+        "s:o, s:o}",
         "scenario", base_name(sc->path, name, sizeof(name)), "file", sc->path, "result",
         result_name(r->code), "exit_code", r->code, "duration_s", duration, "seed",
         (json_int_t)r->seed, "nodes", (int)r->n, "topology", scenario_topology_name(sc->topology),
         "links_mode", sc->links_direct ? "direct" : "links", "run_dir", r->run_dir, "steps",
         r->steps, "awaits", r->awaits, "failure", r->failure ? r->failure : json_null(), "error",
         r->error ? json_string(r->error) : json_null(), "final", final, "appends",
-        appends ? appends : json_null(), "links", links_report(r, acked));
+        appends ? appends : json_null(), "links", links_report(r, acked), "loads", loads, "gossip",
+        gossip_report(final, acked));
 
     /* Teardown: nodes first (they may be talking through links), then the link layer. */
     cluster_free(r->cl);
@@ -1262,6 +1428,7 @@ int runner_run(const struct scenario *sc, const struct runner_opts *o, json_t **
     free(r->bridge);
     free(r->cut);
     free(r->wired);
+    pthread_mutex_destroy(&r->ack_lock);
     free(r->error);
     free(r->run_dir);
     buf_free(&table);
