@@ -53,7 +53,6 @@ EXIT_GRACE = 5.0  # s the sim may take to exit after a signal, and its nodes to 
 EX_OK, EX_FAILED, EX_BAD, EX_CLUSTER, EX_INTERRUPTED = 0, 1, 2, 3, 130
 
 UNSUPPORTED = [
-    "load 10/s for 1s",
     "latency all 50ms",
     "loss all 10",
     "bandwidth all 64KB/s",
