@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "generate.h"
 #include "log.h"
 #include "ports.h"
 #include "report.h"
@@ -38,29 +39,34 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: chainlab-sim [OPTIONS] SCENARIO...\n"
-               "\n"
-               "Runs .scn scenario files against clusters of naivechain nodes on 127.0.0.1.\n"
-               "\n"
-               "  --node-bin PATH     node program (default: chainlab-node beside chainlab-sim)\n"
-               "  --node-cmd TEMPLATE shell command for any implementation, with {port} {host}\n"
-               "                      {node} {dir} substituted, e.g. 'python3 node.py {port}'\n"
-               "  --base-port N       put n0 on port N, n1 on N+1, ... (default: find free ports)\n"
-               "  --run-dir DIR       logs of this run (default runs/<scenario>-<time>-<pid>/);\n"
-               "                      with several files, one folder per scenario inside DIR\n"
-               "  --seed N            seed for everything random (overrides the file's seed)\n"
-               "  --keep              leave the cluster up after the last step, until Ctrl-C\n"
-               "  --check             parse and validate the files only; run nothing\n"
-               "  --report FILE       write a JSON report\n"
-               "  --junit FILE        write JUnit XML (one test case per scenario)\n"
-               "  -j, --jobs N        run N scenario files at once, each on its own ports\n"
-               "  -q, --quiet         print only failures and the summary\n"
-               "  -v, --verbose       print each step as it starts, too\n"
-               "  -h, --help          this help\n"
-               "  -V, --version       print the version\n"
-               "\n"
-               "Exit status: 0 all held, 1 an assertion failed, 2 bad scenario or arguments,\n"
-               "3 the cluster could not be run, 130 interrupted.\n");
+    fprintf(f,
+            "usage: chainlab-sim [OPTIONS] SCENARIO...\n"
+            "\n"
+            "Runs .scn scenario files against clusters of naivechain nodes on 127.0.0.1.\n"
+            "\n"
+            "  --node-bin PATH     node program (default: chainlab-node beside chainlab-sim)\n"
+            "  --node-cmd TEMPLATE shell command for any implementation, with {port} {host}\n"
+            "                      {node} {dir} substituted, e.g. 'python3 node.py {port}'\n"
+            "  --base-port N       put n0 on port N, n1 on N+1, ... (default: find free ports)\n"
+            "  --run-dir DIR       logs of this run (default runs/<scenario>-<time>-<pid>/);\n"
+            "                      with several files, one folder per scenario inside DIR\n"
+            "  --seed N            seed for everything random (overrides the file's seed)\n"
+            "  --keep              leave the cluster up after the last step, until Ctrl-C\n"
+            "  --check             parse and validate the files only; run nothing\n"
+            "  --report FILE       write a JSON report\n"
+            "  --junit FILE        write JUnit XML (one test case per scenario)\n"
+            "  -j, --jobs N        run N scenario files at once, each on its own ports\n"
+            "  --generate SEED     print a random fault-injection scenario and exit; with\n"
+            "  --nodes N           its node count (default %d) and\n"
+            "  --steps K           its number of random steps (default %d)\n"
+            "  -q, --quiet         print only failures and the summary\n"
+            "  -v, --verbose       print each step as it starts, too\n"
+            "  -h, --help          this help\n"
+            "  -V, --version       print the version\n"
+            "\n"
+            "Exit status: 0 all held, 1 an assertion failed, 2 bad scenario or arguments,\n"
+            "3 the cluster could not be run, 130 interrupted.\n",
+            GENERATE_NODES, GENERATE_STEPS);
 }
 
 static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
@@ -262,26 +268,22 @@ static int run_all(struct scenario **scs, size_t n, const struct runner_opts *ba
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"node-bin", required_argument, NULL, 'b'},
-        {"node-cmd", required_argument, NULL, 'c'},
-        {"base-port", required_argument, NULL, 'p'},
-        {"run-dir", required_argument, NULL, 'd'},
-        {"seed", required_argument, NULL, 's'},
-        {"keep", no_argument, NULL, 'k'},
-        {"check", no_argument, NULL, 'C'},
-        {"report", required_argument, NULL, 'r'},
-        {"junit", required_argument, NULL, 'J'},
-        {"jobs", required_argument, NULL, 'j'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        {"node-bin", required_argument, NULL, 'b'},  {"node-cmd", required_argument, NULL, 'c'},
+        {"base-port", required_argument, NULL, 'p'}, {"run-dir", required_argument, NULL, 'd'},
+        {"seed", required_argument, NULL, 's'},      {"keep", no_argument, NULL, 'k'},
+        {"check", no_argument, NULL, 'C'},           {"report", required_argument, NULL, 'r'},
+        {"junit", required_argument, NULL, 'J'},     {"jobs", required_argument, NULL, 'j'},
+        {"quiet", no_argument, NULL, 'q'},           {"verbose", no_argument, NULL, 'v'},
+        {"generate", required_argument, NULL, 'g'},  {"nodes", required_argument, NULL, 'N'},
+        {"steps", required_argument, NULL, 'S'},     {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
     };
     struct runner_opts o = {.runs_root = "runs", .out = stdout, .interrupted = &interrupted};
     const char *report = NULL, *junit = NULL;
     bool check_only = false;
     unsigned jobs = 1;
+    bool generate = false;
+    unsigned long long gen_seed = 0, gen_nodes = GENERATE_NODES, gen_steps = GENERATE_STEPS;
     char *node_bin = NULL;
     unsigned long long v;
     int opt, longindex = 0;
@@ -330,6 +332,16 @@ int main(int argc, char **argv)
         case 'v':
             o.verbosity = 1;
             break;
+        case 'g':
+            bad = parse_u64(optarg, UINT64_MAX, &gen_seed) < 0;
+            generate = true;
+            break;
+        case 'N':
+            bad = parse_u64(optarg, 64, &gen_nodes) < 0 || gen_nodes < 2;
+            break;
+        case 'S':
+            bad = parse_u64(optarg, 100000, &gen_steps) < 0;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -346,6 +358,17 @@ int main(int argc, char **argv)
             usage(stderr);
             return RUNNER_BAD;
         }
+    }
+    if (generate) {
+        if (optind < argc) {
+            fprintf(stderr, "chainlab-sim: --generate takes no scenario file\n");
+            return RUNNER_BAD;
+        }
+        struct buf text = BUF_INIT;
+        generate_scenario(gen_seed, (unsigned)gen_nodes, (unsigned)gen_steps, &text);
+        fwrite(text.data, 1, text.len, stdout);
+        buf_free(&text);
+        return 0;
     }
     if (optind >= argc) {
         fprintf(stderr, "chainlab-sim: no scenario file given\n");
