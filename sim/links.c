@@ -15,13 +15,20 @@
  * The epoll interest of each socket is recomputed from that state after every change
  * (conn_watch), and a socket with nothing to do is taken out of the epoll set, so a hung-up socket
  * never spins the loop.
- * Faults live in struct link_faults, one per link, i.e. per direction of an edge, and are
- * consulted at three points of the forwarding path: conn_open() (a new connection: where loss
- * will pick connections to hang), conn_held() (the stall: nothing connected, read or written;
- * the one fault implemented today) and conn_write() (how many bytes may go now: where latency and
- * bandwidth will hold bytes back, with the loop's epoll_wait() timeout taken from the earliest
- * such deadline). A reset fault walks link->conns and closes them with conn_close(..., true,
- * true). */
+ * Faults live in struct link_faults, one per link, i.e. per direction of an edge; the arithmetic
+ * (delay and loss draws, token buckets) is in fault.c. They are consulted at three points of the
+ * forwarding path. conn_open(): a standing reset resets the new connection at once, and loss
+ * draws from the link's seeded PRNG whether it is lost. conn_held(): the stall of a blocked link,
+ * of a lost connection, or of a link being reset (nothing connected, read or written). conn_read()
+ * and conn_write(): with latency set, each chunk read (and a FIN) gets a mark in a per-connection,
+ * per-direction FIFO with its release time max(now + delay + jitter, previous release), so order
+ * is kept, and only released bytes may be written; with bandwidth set, writes are further limited
+ * by the link's token bucket of that direction. Bytes waiting for either stay in the ring (so
+ * backpressure still bounds memory) and the connection waits in a min-heap of timers, whose
+ * earliest entry is the epoll_wait() timeout; a socket whose bytes all wait is not watched for
+ * EPOLLOUT, so nothing spins. A link without latency or bandwidth takes none of these paths: no
+ * clock reads, no timers, no per-byte work. A reset fault walks link->conns in the loop and
+ * closes them with conn_close(..., true, true); it is a standing fault until cleared. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* accept4() */
 #endif
@@ -42,8 +49,10 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -79,22 +88,50 @@ struct ring {
     size_t len;  /* waiting bytes */
 };
 
-/* Faults of one link (one direction of an edge), consulted by the forwarding path. */
+/* Faults of one link (one direction of an edge), consulted by the forwarding path. Every fault
+ * but blocked is removed by links_clear_faults(); blocked belongs to links_set_blocked/heal. */
 struct link_faults {
-    bool blocked; /* stall: accept, but connect, read and write nothing */
+    bool blocked;                  /* stall: accept, but connect, read and write nothing */
+    bool reset;                    /* standing reset: every connection is reset at once */
+    int64_t delay_ms;              /* latency of every chunk, both byte directions */
+    int64_t jitter_ms;             /* latency spread: uniform in [-jitter, +jitter] */
+    uint32_t loss;                 /* parts per million of new connections that are lost */
+    struct fault_bucket bucket[2]; /* bucket[s]: bytes read from side s; rate 0: unlimited */
+    struct rng loss_rng;           /* FAULT_STREAM_LOSS of this link */
+    struct rng jitter_rng;         /* FAULT_STREAM_JITTER of this link */
+};
+
+/* A latency mark: the next `bytes` bytes of a ring (after the earlier marks) wait until release. */
+struct stamp {
+    size_t bytes;       /* 0 for the mark of a FIN */
+    int64_t release_us; /* monotonic microseconds; nondecreasing along the queue */
+};
+
+/* FIFO of stamps of one direction of a connection; at most one per read, so bounded by the ring. */
+struct stamps {
+    struct stamp *v; /* allocated at the first mark, released when empty */
+    size_t head;
+    size_t len;
+    size_t cap;
 };
 
 struct conn {
     struct link *link;
-    struct watch w[2];   /* indexed by enum conn_side */
-    struct ring ring[2]; /* ring[s]: read from side s, to be written to side !s */
-    bool connecting;     /* nonblocking connect to B in progress */
-    bool eof[2];         /* side s sent its FIN */
-    bool shut[2];        /* side s was sent our FIN (shutdown SHUT_WR) */
-    bool carried;        /* a byte reached B: counted in stats.messages */
-    bool dead;           /* closed; freed at the end of the loop turn */
-    struct conn *prev;   /* the link's open connections */
-    struct conn *next;   /* the link's open connections */
+    struct watch w[2];       /* indexed by enum conn_side */
+    struct ring ring[2];     /* ring[s]: read from side s, to be written to side !s */
+    bool connecting;         /* nonblocking connect to B in progress */
+    bool eof[2];             /* side s sent its FIN */
+    bool shut[2];            /* side s was sent our FIN (shutdown SHUT_WR) */
+    bool carried;            /* a byte reached B: counted in stats.messages */
+    bool lost;               /* chosen by the loss fault: held until A gives up */
+    bool dead;               /* closed; freed at the end of the loop turn */
+    struct stamps stamps[2]; /* stamps[s]: latency marks of ring[s] */
+    size_t held[2];          /* bytes at the end of ring[s] covered by stamps[s], not yet due */
+    int64_t last_release[2]; /* release time of the last mark of stamps[s] */
+    size_t timer_pos;        /* 1-based index in links->timers; 0 when no timer is set */
+    int64_t timer_us;        /* when the loop must pump c again */
+    struct conn *prev;       /* the link's open connections */
+    struct conn *next;       /* the link's open connections */
     struct conn *dead_next;
 };
 
@@ -125,10 +162,21 @@ struct links {
     size_t cap;
     struct link **buckets; /* hash of (from, to); nbuckets is a power of two */
     size_t nbuckets;
-    struct link *dirty;  /* links whose faults changed */
-    struct conn *dead;   /* closed connections to free */
-    size_t paused_links; /* links with accept_paused set */
+    struct link *dirty;   /* links whose faults changed */
+    struct conn *dead;    /* closed connections to free */
+    size_t paused_links;  /* links with accept_paused set */
+    uint64_t seed;        /* the run's seed: every link's PRNG streams derive from it */
+    struct conn **timers; /* min-heap on timer_us of connections waiting for latency or bandwidth */
+    size_t ntimers;
+    size_t timers_cap;
 };
+
+static int64_t links_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * FAULT_US_PER_S + ts.tv_nsec / 1000;
+}
 
 static void links_set_err(char *err, size_t errsz, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -169,19 +217,59 @@ static int ring_free_iov(struct ring *r, struct iovec iov[2])
     return 2;
 }
 
-/* Describe the waiting bytes of r (len > 0) in up to two iovecs; returns the count. */
-static int ring_data_iov(struct ring *r, struct iovec iov[2])
+/* Describe the first n waiting bytes of r (0 < n <= len) in up to two iovecs; returns the count. */
+static int ring_data_iov(struct ring *r, size_t n, struct iovec iov[2])
 {
     size_t first = LINKS_PIPE_BYTES - r->head;
-    if (first > r->len)
-        first = r->len;
+    if (first > n)
+        first = n;
     iov[0].iov_base = r->data + r->head;
     iov[0].iov_len = first;
-    if (r->len == first)
+    if (n == first)
         return 1;
     iov[1].iov_base = r->data;
-    iov[1].iov_len = r->len - first;
+    iov[1].iov_len = n - first;
     return 2;
+}
+
+/* --- latency marks --- */
+
+static void stamps_push(struct stamps *q, size_t bytes, int64_t release_us)
+{
+    if (q->len > 0) {
+        struct stamp *tail = &q->v[(q->head + q->len - 1) % q->cap];
+        if (tail->release_us == release_us) {
+            tail->bytes += bytes; /* clamped behind the previous chunk: one mark */
+            return;
+        }
+    }
+    if (q->len == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 16;
+        struct stamp *v = xmalloc(cap * sizeof(*v));
+        for (size_t i = 0; i < q->len; i++)
+            v[i] = q->v[(q->head + i) % q->cap];
+        free(q->v);
+        q->v = v;
+        q->cap = cap;
+        q->head = 0;
+    }
+    q->v[(q->head + q->len) % q->cap] = (struct stamp){.bytes = bytes, .release_us = release_us};
+    q->len++;
+}
+
+static const struct stamp *stamps_first(const struct stamps *q)
+{
+    return q->len > 0 ? &q->v[q->head] : NULL;
+}
+
+static void stamps_pop(struct stamps *q)
+{
+    q->head = (q->head + 1) % q->cap;
+    q->len--;
+    if (q->len == 0) {
+        free(q->v);
+        *q = (struct stamps){0};
+    }
 }
 
 static void ring_consume(struct ring *r, size_t n)
@@ -232,6 +320,13 @@ static void watch_close(struct links *ls, struct watch *w, bool reset)
     close(w->fd);
     w->fd = -1;
     w->events = 0;
+}
+
+/* Seed the PRNG streams of l from the run's seed. */
+static void link_seed(struct link *l, uint64_t seed)
+{
+    rng_seed(&l->faults.loss_rng, fault_seed(seed, l->from, l->to, FAULT_STREAM_LOSS));
+    rng_seed(&l->faults.jitter_rng, fault_seed(seed, l->from, l->to, FAULT_STREAM_JITTER));
 }
 
 static void links_wake(struct links *ls)
@@ -324,12 +419,140 @@ static void links_resume_accept(struct links *ls)
     ls->paused_links = 0;
 }
 
+/* --- timers: a min-heap of connections on timer_us --- */
+
+static void timers_place(struct links *ls, size_t i, struct conn *c)
+{
+    ls->timers[i] = c;
+    c->timer_pos = i + 1;
+}
+
+static void timers_up(struct links *ls, size_t i)
+{
+    struct conn *c = ls->timers[i];
+    while (i > 0 && ls->timers[(i - 1) / 2]->timer_us > c->timer_us) {
+        timers_place(ls, i, ls->timers[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    timers_place(ls, i, c);
+}
+
+static void timers_down(struct links *ls, size_t i)
+{
+    struct conn *c = ls->timers[i];
+    for (;;) {
+        size_t k = 2 * i + 1;
+        if (k >= ls->ntimers)
+            break;
+        if (k + 1 < ls->ntimers && ls->timers[k + 1]->timer_us < ls->timers[k]->timer_us)
+            k++;
+        if (ls->timers[k]->timer_us >= c->timer_us)
+            break;
+        timers_place(ls, i, ls->timers[k]);
+        i = k;
+    }
+    timers_place(ls, i, c);
+}
+
+/* Make when the time the loop pumps c again; INT64_MAX removes c's timer. */
+static void conn_set_timer(struct links *ls, struct conn *c, int64_t when)
+{
+    if (c->timer_pos != 0 && when == c->timer_us)
+        return;
+    if (c->timer_pos != 0) {
+        size_t i = c->timer_pos - 1;
+        struct conn *last = ls->timers[--ls->ntimers];
+        c->timer_pos = 0;
+        if (last != c) {
+            timers_place(ls, i, last);
+            timers_up(ls, i);
+            timers_down(ls, last->timer_pos - 1);
+        }
+    }
+    if (when == INT64_MAX)
+        return;
+    if (ls->ntimers == ls->timers_cap) {
+        ls->timers_cap = ls->timers_cap ? ls->timers_cap * 2 : 64;
+        ls->timers = xrealloc(ls->timers, ls->timers_cap * sizeof(*ls->timers));
+    }
+    c->timer_us = when;
+    timers_place(ls, ls->ntimers++, c);
+    timers_up(ls, c->timer_pos - 1);
+}
+
 /* --- connections --- */
 
-/* True when no byte of c may move and no connect may start: the stall of a blocked link. */
+/* True when no byte of c may move and no connect may start: the stall of a blocked link, of a
+ * connection chosen by the loss fault, or of a link being reset. */
 static bool conn_held(const struct conn *c)
 {
-    return c->link->faults.blocked;
+    const struct link_faults *f = &c->link->faults;
+    return f->blocked || c->lost || f->reset;
+}
+
+/* True when new chunks read from c get latency marks. */
+static bool link_delays(const struct link *l)
+{
+    return l->faults.delay_ms > 0 || l->faults.jitter_ms > 0;
+}
+
+/* True when c's bytes need the clock: latency or bandwidth is set, or marks are still pending.
+ * False on the fast path of a link without faults: no clock, no timers, no per-byte work. */
+static bool conn_shaped(const struct conn *c)
+{
+    const struct link *l = c->link;
+    return link_delays(l) || l->faults.bucket[0].rate != 0 || c->stamps[0].len != 0 ||
+           c->stamps[1].len != 0;
+}
+
+/* Bytes of ring[s] that may be written at now_us (c shaped): the marks that are due are dropped,
+ * then the bytes not held by a mark, limited by the link's bucket. *next is lowered to the
+ * earliest time more may go; *throttled is set when the bucket cut the count. */
+static size_t conn_sendable(struct conn *c, int s, int64_t now_us, int64_t *next, bool *throttled)
+{
+    struct stamps *q = &c->stamps[s];
+    struct fault_bucket *b = &c->link->faults.bucket[s];
+    const struct stamp *m;
+
+    while ((m = stamps_first(q)) != NULL && m->release_us <= now_us) {
+        c->held[s] -= m->bytes;
+        stamps_pop(q);
+    }
+    if (m != NULL && m->release_us < *next)
+        *next = m->release_us;
+    size_t n = c->ring[s].len - c->held[s];
+    if (n == 0 || b->rate == 0)
+        return n;
+    uint64_t tokens = fault_bucket_available(b, now_us);
+    if (tokens < n) {
+        int64_t ready = fault_bucket_ready_us(b, n);
+        if (ready < *next)
+            *next = ready;
+        n = (size_t)tokens;
+        *throttled = true;
+    }
+    return n;
+}
+
+/* Mark the n bytes (0 for a FIN) just read from side s of c with their latency release time. */
+static void conn_stamp(struct conn *c, int s, size_t n)
+{
+    struct link *l = c->link;
+    struct stamps *q = &c->stamps[s];
+    int64_t delay = 0;
+
+    if (!link_delays(l) && q->len == 0)
+        return;
+    int64_t now = links_now_us();
+    if (link_delays(l))
+        delay = fault_delay_us(&l->faults.jitter_rng, l->faults.delay_ms, l->faults.jitter_ms);
+    int64_t release = fault_release_us(now, delay, c->last_release[s]);
+    if (release <= now && q->len == 0)
+        return;
+    c->last_release[s] = release;
+    c->held[s] += n;
+    l->stats.bytes_delayed += n;
+    stamps_push(q, n, release);
 }
 
 /* True when side s has a socket that can carry bytes (the connect to B has finished). */
@@ -347,6 +570,7 @@ static void conn_close(struct links *ls, struct conn *c, bool reset_source, bool
               reset_source || reset_target ? " with a reset" : "");
     watch_close(ls, &c->w[SIDE_SOURCE], reset_source);
     watch_close(ls, &c->w[SIDE_TARGET], reset_target);
+    conn_set_timer(ls, c, INT64_MAX);
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
@@ -361,15 +585,25 @@ static void conn_close(struct links *ls, struct conn *c, bool reset_source, bool
     links_resume_accept(ls);
 }
 
+/* Close c with a reset on both sides, on behalf of the reset fault. */
+static void conn_reset(struct links *ls, struct conn *c)
+{
+    c->link->stats.reset++;
+    conn_close(ls, c, true, true);
+}
+
 static void conn_free(struct conn *c)
 {
     free(c->ring[0].data);
     free(c->ring[1].data);
+    free(c->stamps[0].v);
+    free(c->stamps[1].v);
     free(c);
 }
 
-/* The epoll interest side s of c needs in its current state. */
-static uint32_t conn_want(const struct conn *c, int s)
+/* The epoll interest side s of c needs in its current state; to_s is how many bytes may be
+ * written to s now. */
+static uint32_t conn_want(const struct conn *c, int s, size_t to_s)
 {
     uint32_t want = 0;
 
@@ -385,16 +619,29 @@ static uint32_t conn_want(const struct conn *c, int s)
         return EPOLLOUT;
     if (!c->eof[s] && ring_space(&c->ring[s]) > 0)
         want |= EPOLLIN;
-    if (c->ring[!s].len > 0)
+    if (to_s > 0)
         want |= EPOLLOUT;
     return want;
 }
 
-/* Register the interest of both sides of c. Returns 0, or -1 after closing c on failure. */
+/* Register the interest of both sides of c, and its timer when bytes wait for latency or
+ * bandwidth (never for a held connection). Returns 0, or -1 after closing c on failure. */
 static int conn_watch(struct links *ls, struct conn *c)
 {
+    size_t sendable[2] = {c->ring[0].len, c->ring[1].len};
+    int64_t next = INT64_MAX;
+
+    if (conn_held(c)) {
+        sendable[0] = sendable[1] = 0;
+    } else if (conn_shaped(c)) {
+        int64_t now = links_now_us();
+        bool throttled = false;
+        for (int s = 0; s < 2; s++)
+            sendable[s] = conn_sendable(c, s, now, &next, &throttled);
+    }
+    conn_set_timer(ls, c, next);
     for (int s = 0; s < 2; s++) {
-        if (watch_set(ls, &c->w[s], conn_want(c, s)) < 0) {
+        if (watch_set(ls, &c->w[s], conn_want(c, s, sendable[!s])) < 0) {
             conn_close(ls, c, true, true);
             return -1;
         }
@@ -485,9 +732,11 @@ static int conn_read(struct conn *c, int s)
             free(r->data);
             r->data = NULL;
         }
+        conn_stamp(c, s, 0); /* the FIN keeps its place behind the delayed bytes */
         return 1;
     }
     r->len += (size_t)n;
+    conn_stamp(c, s, (size_t)n);
     return 1;
 }
 
@@ -498,13 +747,25 @@ static int conn_write(struct conn *c, int s)
     int o = !s;
     struct ring *r = &c->ring[s];
     struct iovec iov[2];
+    size_t len = r->len;
+    bool shaped = conn_shaped(c);
+    bool throttled = false;
+    int64_t now = 0;
 
-    if (!conn_usable(c, o) || r->len == 0)
+    if (shaped) {
+        int64_t next = INT64_MAX;
+        now = links_now_us();
+        len = conn_sendable(c, s, now, &next, &throttled);
+    }
+    if (!conn_usable(c, o) || len == 0)
         return 0;
-    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)ring_data_iov(r, iov)};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)ring_data_iov(r, len, iov)};
     ssize_t n = sendmsg(c->w[o].fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+    c->link->stats.throttled += throttled;
+    if (shaped)
+        fault_bucket_take(&c->link->faults.bucket[s], now, (uint64_t)n);
     ring_consume(r, (size_t)n);
     if (o == SIDE_TARGET) {
         c->link->stats.bytes_to_target += (uint64_t)n;
@@ -524,7 +785,8 @@ static int conn_pass_eof(struct conn *c, int s)
 {
     int o = !s;
 
-    if (!c->eof[s] || c->ring[s].len > 0 || c->shut[o] || !conn_usable(c, o))
+    if (!c->eof[s] || c->ring[s].len > 0 || c->stamps[s].len > 0 || c->shut[o] ||
+        !conn_usable(c, o))
         return 0;
     if (shutdown(c->w[o].fd, SHUT_WR) < 0)
         return -1;
@@ -592,9 +854,20 @@ static void conn_open(struct links *ls, struct link *l, int fd)
     l->conns = c;
     l->stats.accepted++;
     l->stats.open++;
+    if (l->faults.reset) {
+        log_debug("link n%d -> n%d: connection accepted and reset", l->from, l->to);
+        conn_reset(ls, c);
+        return;
+    }
+    if (l->faults.loss > 0 && fault_loss_draw(&l->faults.loss_rng, l->faults.loss)) {
+        c->lost = true;
+        l->stats.lost++;
+    }
     socket_set_nodelay(fd);
     log_debug("link n%d -> n%d: connection accepted%s", l->from, l->to,
-              conn_held(c) ? " and held" : "");
+              c->lost        ? " and lost"
+              : conn_held(c) ? " and held"
+                             : "");
     if (!conn_held(c) && conn_connect(ls, c) < 0)
         return;
     conn_watch(ls, c);
@@ -605,6 +878,10 @@ static void conn_event(struct links *ls, struct conn *c, int side, uint32_t even
 {
     if (c->dead)
         return;
+    if (c->link->faults.reset) {
+        conn_reset(ls, c); /* links_apply_dirty() would do it at the end of this turn */
+        return;
+    }
     if (conn_held(c)) {
         if (side == SIDE_SOURCE && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
             /* A gave up on a held connection (its timeout fired): drop it. */
@@ -660,6 +937,8 @@ static void links_apply_dirty(struct links *ls)
         l->dirty = false;
         l->dirty_next = NULL;
         struct conn *next = NULL;
+        while (l->faults.reset && l->conns != NULL)
+            conn_reset(ls, l->conns);
         for (struct conn *c = l->conns; c != NULL; c = next) {
             next = c->next;
             if (conn_held(c)) {
@@ -692,14 +971,45 @@ static void links_dispatch(struct links *ls, struct watch *w, uint32_t events)
     }
 }
 
+/* Pump every connection whose timer is due. Each is pumped once per turn: a timer set again for
+ * now waits for the next turn instead of spinning here. */
+static void links_run_timers(struct links *ls)
+{
+    if (ls->ntimers == 0)
+        return;
+    int64_t now = links_now_us();
+    size_t budget = ls->ntimers;
+    while (budget-- > 0 && ls->ntimers > 0 && ls->timers[0]->timer_us <= now) {
+        struct conn *c = ls->timers[0];
+        conn_set_timer(ls, c, INT64_MAX);
+        if (conn_held(c))
+            conn_watch(ls, c);
+        else
+            conn_pump(ls, c);
+    }
+}
+
+/* The epoll_wait() timeout in milliseconds until the earliest timer, rounded up; -1 for none. */
+static int links_timeout_ms(struct links *ls)
+{
+    if (ls->ntimers == 0)
+        return -1;
+    int64_t wait = ls->timers[0]->timer_us - links_now_us();
+    if (wait <= 0)
+        return 0;
+    wait = (wait + 999) / 1000;
+    return wait > INT32_MAX ? INT32_MAX : (int)wait;
+}
+
 static void *links_loop(void *arg)
 {
     struct links *ls = arg;
     struct epoll_event evs[LINKS_EVENTS];
     bool stop = false;
+    int timeout = -1;
 
     while (!stop) {
-        int n = epoll_wait(ls->epfd, evs, LINKS_EVENTS, -1);
+        int n = epoll_wait(ls->epfd, evs, LINKS_EVENTS, timeout);
         int error = errno;
         pthread_mutex_lock(&ls->mu);
         if (n < 0 && error != EINTR) {
@@ -709,11 +1019,13 @@ static void *links_loop(void *arg)
         for (int i = 0; i < n; i++)
             links_dispatch(ls, evs[i].data.ptr, evs[i].events);
         links_apply_dirty(ls);
+        links_run_timers(ls);
         while (ls->dead != NULL) {
             struct conn *c = ls->dead;
             ls->dead = c->dead_next;
             conn_free(c);
         }
+        timeout = links_timeout_ms(ls);
         stop |= ls->stopping;
         pthread_mutex_unlock(&ls->mu);
     }
@@ -761,6 +1073,7 @@ void links_free(struct links *ls)
         close(ls->epfd);
     free(ls->all);
     free(ls->buckets);
+    free(ls->timers);
     pthread_mutex_destroy(&ls->mu);
     free(ls);
 }
@@ -830,6 +1143,7 @@ int links_add(struct links *ls, int from, int to, uint16_t target_port, uint16_t
     l->listener.kind = WATCH_LISTENER;
     l->listener.fd = fd;
     l->listener.link = l;
+    link_seed(l, ls->seed);
     fd = -1;
     if (ls->started && watch_set(ls, &l->listener, EPOLLIN) < 0) {
         links_set_err(err, errsz, "cannot add link n%d -> n%d to the epoll set", from, to);
@@ -957,6 +1271,95 @@ void links_heal(struct links *ls)
     pthread_mutex_unlock(&ls->mu);
 }
 
+/* Find link from -> to and lock; returns NULL (unlocked) when there is none. */
+static struct link *links_lock_link(struct links *ls, int from, int to)
+{
+    pthread_mutex_lock(&ls->mu);
+    struct link *l = links_find(ls, from, to);
+    if (l == NULL)
+        pthread_mutex_unlock(&ls->mu);
+    return l;
+}
+
+/* Unlock after a fault of l changed, and have the loop re-evaluate l's connections. */
+static void links_unlock_dirty(struct links *ls, struct link *l)
+{
+    link_mark_dirty(ls, l);
+    pthread_mutex_unlock(&ls->mu);
+}
+
+int links_set_latency(struct links *ls, int from, int to, int64_t delay_ms, int64_t jitter_ms)
+{
+    if (delay_ms < 0 || delay_ms > FAULT_DELAY_MAX_MS || jitter_ms < 0 ||
+        jitter_ms > FAULT_DELAY_MAX_MS)
+        return -1;
+    struct link *l = links_lock_link(ls, from, to);
+    if (l == NULL)
+        return -1;
+    l->faults.delay_ms = delay_ms;
+    l->faults.jitter_ms = jitter_ms;
+    links_unlock_dirty(ls, l);
+    return 0;
+}
+
+int links_set_loss(struct links *ls, int from, int to, uint32_t per_million)
+{
+    if (per_million > FAULT_LOSS_SCALE)
+        return -1;
+    struct link *l = links_lock_link(ls, from, to);
+    if (l == NULL)
+        return -1;
+    l->faults.loss = per_million;
+    pthread_mutex_unlock(&ls->mu); /* only new connections are concerned */
+    return 0;
+}
+
+int links_set_bandwidth(struct links *ls, int from, int to, uint64_t bytes_per_s)
+{
+    struct link *l = links_lock_link(ls, from, to);
+    if (l == NULL)
+        return -1;
+    int64_t now = links_now_us();
+    for (int s = 0; s < 2; s++)
+        fault_bucket_init(&l->faults.bucket[s], bytes_per_s, now);
+    links_unlock_dirty(ls, l);
+    return 0;
+}
+
+int links_set_reset(struct links *ls, int from, int to, bool reset)
+{
+    struct link *l = links_lock_link(ls, from, to);
+    if (l == NULL)
+        return -1;
+    l->faults.reset = reset;
+    links_unlock_dirty(ls, l);
+    return 0;
+}
+
+int links_clear_faults(struct links *ls, int from, int to)
+{
+    struct link *l = links_lock_link(ls, from, to);
+    if (l == NULL)
+        return -1;
+    l->faults.reset = false;
+    l->faults.delay_ms = 0;
+    l->faults.jitter_ms = 0;
+    l->faults.loss = 0;
+    for (int s = 0; s < 2; s++)
+        fault_bucket_init(&l->faults.bucket[s], 0, 0);
+    links_unlock_dirty(ls, l);
+    return 0;
+}
+
+void links_set_seed(struct links *ls, uint64_t seed)
+{
+    pthread_mutex_lock(&ls->mu);
+    ls->seed = seed;
+    for (size_t i = 0; i < ls->nlinks; i++)
+        link_seed(ls->all[i], seed);
+    pthread_mutex_unlock(&ls->mu);
+}
+
 static void links_stats_add(struct links_stats *sum, const struct links_stats *s)
 {
     sum->accepted += s->accepted;
@@ -966,6 +1369,10 @@ static void links_stats_add(struct links_stats *sum, const struct links_stats *s
     sum->connect_errors += s->connect_errors;
     sum->dropped += s->dropped;
     sum->open += s->open;
+    sum->lost += s->lost;
+    sum->reset += s->reset;
+    sum->bytes_delayed += s->bytes_delayed;
+    sum->throttled += s->throttled;
 }
 
 void links_stats(struct links *ls, struct links_stats *total)

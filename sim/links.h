@@ -23,6 +23,10 @@ struct links_stats {
     uint64_t connect_errors;  /* connections reset because B refused or failed the connect */
     uint64_t dropped;         /* connections closed while held because A closed or reset them */
     uint64_t open;            /* connections open now (a gauge, not a counter) */
+    uint64_t lost;            /* connections chosen by the loss fault (held until A gives up) */
+    uint64_t reset;           /* connections reset by the reset fault */
+    uint64_t bytes_delayed;   /* bytes (either direction) that waited for the latency fault */
+    uint64_t throttled;       /* writes cut short by the bandwidth fault */
 };
 
 /* New empty link set, not started. Caller frees with links_free(). Aborts on out of memory. */
@@ -55,6 +59,36 @@ int links_set_blocked(struct links *ls, int from, int to, bool blocked);
 bool links_blocked(struct links *ls, int from, int to);
 /* Release every link (undo all links_set_blocked). Thread-safe. */
 void links_heal(struct links *ls);
+
+/* Link faults (one link is one direction A -> B of an edge; a fault applies to the connections A
+ * opens to that link, to the bytes of both directions of each connection). Thread-safe; each
+ * takes effect for every byte read after the call returns. Each returns 0, or -1 when there is no
+ * such link or a value is out of range; the link is then unchanged. */
+
+/* Delay every chunk read on the link by delay_ms plus a uniform draw in [-jitter_ms, +jitter_ms]
+ * (never below 0), in each direction, keeping order: a chunk is never written before an earlier
+ * one, nor a FIN before the bytes it follows. Both in [0, 3600000] (FAULT_DELAY_MAX_MS); 0, 0
+ * removes it. Delayed bytes wait in the connection's buffer, so one connection carries at most
+ * LINKS_PIPE_BYTES per delay in each direction, like a TCP window. */
+int links_set_latency(struct links *ls, int from, int to, int64_t delay_ms, int64_t jitter_ms);
+/* Lose per_million / 1000000 of the connections accepted from now on (<= 1000000): a lost
+ * connection is held like one of a blocked link (never connected to B, never read) until A closes
+ * it, even after the fault is cleared. Draws come from the link's seeded PRNG (links_set_seed). */
+int links_set_loss(struct links *ls, int from, int to, uint32_t per_million);
+/* Limit each direction of the link (all its connections together) to bytes_per_s with a token
+ * bucket of max(rate / 10, 1500) bytes, full now; 0 removes the limit. */
+int links_set_bandwidth(struct links *ls, int from, int to, uint64_t bytes_per_s);
+/* Set or remove the standing reset fault: while set, every connection of the link is reset
+ * (SO_LINGER 0 close on both sides; no byte moves after the call returns, the closes follow within
+ * a loop turn) and every new connection is reset as soon as it is accepted. */
+int links_set_reset(struct links *ls, int from, int to, bool reset);
+/* Remove latency, loss, bandwidth and reset from the link (blocked stays: links_heal owns it).
+ * Bytes already delayed are still released at their time, in order. */
+int links_clear_faults(struct links *ls, int from, int to);
+/* Seed the loss and jitter PRNGs of every link, present and future, from seed and the link's
+ * (from, to): the same seed gives every link the same sequence of draws. Default seed 0.
+ * Thread-safe. */
+void links_set_seed(struct links *ls, uint64_t seed);
 
 /* Sum of the counters of every link into *total. Thread-safe. */
 void links_stats(struct links *ls, struct links_stats *total);

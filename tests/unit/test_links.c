@@ -1,4 +1,5 @@
-/* test_links: the link layer against an in-test echo server: bytes, half-close, stalls, stats. */
+/* test_links: the link layer against an in-test echo server: bytes, half-close, stalls, faults
+ * (latency, loss, bandwidth, reset, clear), stats. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
@@ -37,11 +38,16 @@ struct server {
     char push_msg[64];
 };
 
-static uint64_t now_ms(void)
+static uint64_t now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static uint64_t now_ms(void)
+{
+    return now_us() / 1000;
 }
 
 /* Poll cond every 2 ms until it holds or WAIT_MS passes, then assert it. */
@@ -638,6 +644,359 @@ START_TEST(test_api_unknown_links)
 }
 END_TEST
 
+/* One echo round trip of msg on fd; returns its duration in microseconds. */
+static uint64_t round_trip_us(int fd, const char *msg)
+{
+    uint64_t t0 = now_us();
+    send_all(fd, msg, strlen(msg));
+    expect_bytes(fd, msg);
+    return now_us() - t0;
+}
+
+START_TEST(test_latency_delays_both_ways)
+{
+    struct server *s = server_start();
+    struct links *ls = start_links();
+    int fd = client_connect(add_link(ls, 0, 1, s->port));
+
+    round_trip_us(fd, "warm");
+    ck_assert_int_eq(links_set_latency(ls, 0, 1, 200, 0), 0);
+    /* Each direction of the connection waits 200 ms: a round trip takes at least 400 ms. */
+    uint64_t rtt = round_trip_us(fd, "slow");
+    ck_assert_msg(rtt >= 400000, "round trip of %llu us", (unsigned long long)rtt);
+    ck_assert_uint_eq(link_stats(ls, 0, 1).bytes_delayed, 8);
+    /* A new connection is delayed too, and its FIN keeps its place behind its bytes. */
+    int fd2 = client_connect(links_listen_port(ls, 0, 1));
+    uint64_t t0 = now_us();
+    send_all(fd2, "bye", 3);
+    ck_assert_int_eq(shutdown(fd2, SHUT_WR), 0);
+    expect_bytes(fd2, "bye");
+    expect_closed(fd2);
+    ck_assert_uint_ge(now_us() - t0, 400000);
+    close(fd2);
+
+    /* Cleared: bytes flow again (no upper bound on time is asserted). */
+    ck_assert_int_eq(links_clear_faults(ls, 0, 1), 0);
+    uint64_t delayed = link_stats(ls, 0, 1).bytes_delayed;
+    round_trip_us(fd, "fast");
+    ck_assert_uint_eq(link_stats(ls, 0, 1).bytes_delayed, delayed);
+    close(fd);
+    links_free(ls);
+    server_stop(s);
+}
+END_TEST
+
+START_TEST(test_jitter_keeps_order)
+{
+    enum { CHUNKS = 1000, CHUNK = 6 };
+    struct server *s = server_start();
+    struct links *ls = start_links();
+    int fd = client_connect(add_link(ls, 0, 1, s->port));
+    char msg[CHUNK + 1];
+    char *got = calloc(CHUNKS, CHUNK + 1);
+
+    links_set_seed(ls, 7);
+    ck_assert_int_eq(links_set_latency(ls, 0, 1, 10, 10), 0);
+    for (int i = 0; i < CHUNKS; i++) {
+        snprintf(msg, sizeof(msg), "%05d;", i);
+        send_all(fd, msg, CHUNK); /* TCP_NODELAY on the link: mostly one chunk per send */
+        if (i % 50 == 0)
+            poll(NULL, 0, 1); /* let chunks arrive at different times, with different draws */
+    }
+    size_t n = 0;
+    uint64_t deadline = now_ms() + WAIT_MS;
+    while (n < (size_t)CHUNKS * CHUNK) {
+        ck_assert_msg(now_ms() < deadline, "echoed %zu bytes", n);
+        ssize_t r = recv_timeout(fd, got + n, (size_t)CHUNKS * CHUNK - n, WAIT_MS);
+        ck_assert_int_gt(r, 0);
+        n += (size_t)r;
+    }
+    for (int i = 0; i < CHUNKS; i++) {
+        snprintf(msg, sizeof(msg), "%05d;", i);
+        ck_assert_msg(memcmp(got + (size_t)i * CHUNK, msg, CHUNK) == 0, "chunk %d out of order", i);
+    }
+    ck_assert_uint_gt(link_stats(ls, 0, 1).bytes_delayed, 0);
+    close(fd);
+    free(got);
+    links_free(ls);
+    server_stop(s);
+}
+END_TEST
+
+START_TEST(test_loss_all_and_none)
+{
+    struct server *s = server_start();
+    struct links *ls = start_links();
+    int port = add_link(ls, 0, 1, s->port);
+
+    ck_assert_int_eq(links_set_loss(ls, 0, 1, 0), 0);
+    int fd = client_connect(port);
+    round_trip_us(fd, "kept");
+    close(fd);
+
+    /* 100%: like a stall, but only for the new connection; the client gives up. */
+    ck_assert_int_eq(links_set_loss(ls, 0, 1, 1000000), 0);
+    fd = client_connect(port);
+    send_all(fd, "lost", 4);
+    expect_silence(fd);
+    ck_assert_uint_eq(server_get(s, &s->accepted), 1);
+    ck_assert_uint_eq(server_get(s, &s->received), 4);
+    ck_assert_uint_eq(link_stats(ls, 0, 1).lost, 1);
+    ck_assert(!links_blocked(ls, 0, 1));
+    /* Clearing does not revive a lost connection; new ones pass. */
+    ck_assert_int_eq(links_clear_faults(ls, 0, 1), 0);
+    expect_silence(fd);
+    int fd2 = client_connect(port);
+    round_trip_us(fd2, "again");
+    close(fd2);
+    close(fd);
+    WAIT_FOR(link_stats(ls, 0, 1).open == 0);
+    struct links_stats st = link_stats(ls, 0, 1);
+    ck_assert_uint_eq(st.lost, 1);
+    ck_assert_uint_eq(st.dropped, 1);
+    ck_assert_uint_eq(st.accepted, 3);
+    ck_assert_uint_eq(server_get(s, &s->accepted), 2);
+    links_free(ls);
+    server_stop(s);
+}
+END_TEST
+
+/* Open n connections one after the other on link 0 -> 1 at 50% loss with seed, and write in
+ * lost[i] whether connection i was lost (it echoes nothing). */
+static void loss_pattern(struct server *s, uint64_t seed, bool *lost, int n)
+{
+    struct links *ls = start_links();
+    int fds[64];
+
+    ck_assert_int_le(n, 64);
+    links_set_seed(ls, seed);
+    int port = add_link(ls, 0, 1, s->port);
+    ck_assert_int_eq(links_set_loss(ls, 0, 1, 500000), 0);
+    for (int i = 0; i < n; i++) {
+        fds[i] = client_connect(port);
+        WAIT_FOR(link_stats(ls, 0, 1).accepted == (uint64_t)i + 1); /* draws in this order */
+        send_all(fds[i], "?", 1);
+        lost[i] = true;
+    }
+    int echoed = 0;
+    uint64_t deadline = now_ms() + (uint64_t)HOLD_MS * 2;
+    while (echoed < n - (int)link_stats(ls, 0, 1).lost && now_ms() < deadline) {
+        for (int i = 0; i < n; i++) {
+            char c;
+            if (lost[i] && recv_timeout(fds[i], &c, 1, 0) == 1) {
+                lost[i] = false;
+                echoed++;
+            }
+        }
+        poll(NULL, 0, 2);
+    }
+    expect_silence(fds[0]); /* nothing more comes late */
+    int nlost = 0;
+    for (int i = 0; i < n; i++)
+        nlost += lost[i];
+    ck_assert_uint_eq(link_stats(ls, 0, 1).lost, (uint64_t)nlost);
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    links_free(ls);
+}
+
+START_TEST(test_loss_same_seed_same_connections)
+{
+    enum { N = 40 };
+    struct server *s = server_start();
+    bool a[N];
+    bool b[N];
+    bool c[N];
+
+    loss_pattern(s, 1234, a, N);
+    loss_pattern(s, 1234, b, N);
+    loss_pattern(s, 4321, c, N);
+    ck_assert_int_eq(memcmp(a, b, sizeof(a)), 0);
+    ck_assert_int_ne(memcmp(a, c, sizeof(a)), 0);
+    int nlost = 0;
+    for (int i = 0; i < N; i++)
+        nlost += a[i];
+    ck_assert_int_gt(nlost, 0);
+    ck_assert_int_lt(nlost, N);
+    server_stop(s);
+}
+END_TEST
+
+START_TEST(test_bandwidth_limits)
+{
+    const size_t size = 32768;
+    struct server *s = server_start();
+    struct links *ls = start_links();
+    int fd = client_connect(add_link(ls, 0, 1, s->port));
+    char *out = malloc(size);
+    char *in = malloc(size);
+
+    for (size_t i = 0; i < size; i++)
+        out[i] = (char)(i * 13);
+    ck_assert_int_eq(links_set_bandwidth(ls, 0, 1, 65536), 0);
+    /* 32 KB at 64 KB/s with a 6553-byte burst: (32768 - 6553) / 65536 s >= 0.4 s. */
+    uint64_t t0 = now_us();
+    send_all(fd, out, size);
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = recv_timeout(fd, in + got, size - got, WAIT_MS);
+        ck_assert_int_gt(r, 0);
+        got += (size_t)r;
+    }
+    uint64_t took = now_us() - t0;
+    ck_assert_msg(took >= 400000, "32 KB took %llu us", (unsigned long long)took);
+    ck_assert_int_eq(memcmp(in, out, size), 0);
+    struct links_stats st = link_stats(ls, 0, 1);
+    ck_assert_uint_gt(st.throttled, 0);
+    ck_assert_uint_eq(st.bytes_to_target, size);
+    ck_assert_uint_eq(st.bytes_to_source, size);
+    ck_assert_uint_eq(st.bytes_delayed, 0);
+
+    /* 0 removes the limit; bytes still flow. */
+    ck_assert_int_eq(links_set_bandwidth(ls, 0, 1, 0), 0);
+    round_trip_us(fd, "free");
+    close(fd);
+    free(out);
+    free(in);
+    links_free(ls);
+    server_stop(s);
+}
+END_TEST
+
+START_TEST(test_reset_is_standing_until_clear)
+{
+    struct server *s = server_start();
+    struct links *ls = start_links();
+    int port = add_link(ls, 0, 1, s->port);
+    int other = add_link(ls, 1, 0, s->port);
+    int fd = client_connect(port);
+    int fd_other = client_connect(other);
+
+    round_trip_us(fd, "up");
+    round_trip_us(fd_other, "up");
+    ck_assert_int_eq(links_set_reset(ls, 0, 1, true), 0);
+    expect_closed(fd);
+    close(fd);
+    WAIT_FOR(server_get(s, &s->open) == 1); /* the server's side was reset too */
+    ck_assert_uint_eq(link_stats(ls, 0, 1).reset, 1);
+
+    /* While set, a new connection is reset as soon as it is accepted. */
+    fd = client_connect(port);
+    expect_closed(fd);
+    close(fd);
+    ck_assert_uint_eq(link_stats(ls, 0, 1).reset, 2);
+
+    /* The other direction is another link: untouched. */
+    round_trip_us(fd_other, "still");
+    ck_assert_uint_eq(link_stats(ls, 1, 0).reset, 0);
+
+    ck_assert_int_eq(links_clear_faults(ls, 0, 1), 0);
+    fd = client_connect(port);
+    round_trip_us(fd, "back");
+    close(fd);
+    close(fd_other);
+    ck_assert_uint_eq(link_stats(ls, 0, 1).reset, 2);
+    WAIT_FOR(link_stats(ls, 0, 1).open == 0);
+    links_free(ls);
+    server_stop(s);
+}
+END_TEST
+
+START_TEST(test_clear_keeps_blocked)
+{
+    struct server *s = server_start();
+    struct links *ls = start_links();
+    int port = add_link(ls, 0, 1, s->port);
+
+    ck_assert_int_eq(links_set_blocked(ls, 0, 1, true), 0);
+    ck_assert_int_eq(links_set_latency(ls, 0, 1, 50, 10), 0);
+    ck_assert_int_eq(links_set_bandwidth(ls, 0, 1, 1000), 0);
+    ck_assert_int_eq(links_clear_faults(ls, 0, 1), 0);
+    ck_assert(links_blocked(ls, 0, 1));
+    int fd = client_connect(port);
+    send_all(fd, "wait", 4);
+    expect_silence(fd);
+    links_heal(ls);
+    expect_bytes(fd, "wait");
+    close(fd);
+    links_free(ls);
+    server_stop(s);
+}
+END_TEST
+
+START_TEST(test_latency_and_bandwidth_together)
+{
+    struct server *s = server_start();
+    struct links *ls = start_links();
+    int fd = client_connect(add_link(ls, 0, 1, s->port));
+    char out[4000];
+    char in[4000];
+
+    memset(out, 'z', sizeof(out));
+    ck_assert_int_eq(links_set_latency(ls, 0, 1, 50, 0), 0);
+    ck_assert_int_eq(links_set_bandwidth(ls, 0, 1, 2000), 0);
+    /* Burst 1500 each way, then 2000 B/s: 2500 bytes wait >= 1.25 s, plus 2 x 50 ms. */
+    uint64_t t0 = now_us();
+    send_all(fd, out, sizeof(out));
+    size_t got = 0;
+    while (got < sizeof(in)) {
+        ssize_t r = recv_timeout(fd, in + got, sizeof(in) - got, WAIT_MS);
+        ck_assert_int_gt(r, 0);
+        got += (size_t)r;
+    }
+    ck_assert_uint_ge(now_us() - t0, 1250000 + 100000);
+    ck_assert_int_eq(memcmp(in, out, sizeof(in)), 0);
+    close(fd);
+    links_free(ls);
+    server_stop(s);
+}
+END_TEST
+
+struct fault_row {
+    int from; /* link 0 -> 1 exists */
+    int to;
+    int64_t delay_ms;
+    int64_t jitter_ms;
+    uint32_t loss;
+};
+
+static const struct fault_row bad_faults[] = {
+    {1, 0, 10, 0, 0},       /* no such link */
+    {0, 1, -1, 0, 0},       /* negative delay */
+    {0, 1, 10, -1, 0},      /* negative jitter */
+    {0, 1, 3600001, 0, 0},  /* delay too long */
+    {0, 1, 10, 3600001, 0}, /* jitter too long */
+    {0, 1, 0, 0, 1000001},  /* loss over 100% */
+};
+
+START_TEST(test_fault_api_errors)
+{
+    const struct fault_row *row = &bad_faults[_i];
+    struct links *ls = links_new();
+    char err[256] = "";
+    uint16_t port = 0;
+
+    ck_assert_int_eq(links_add(ls, 0, 1, 8080, &port, err, sizeof(err)), 0);
+    if (row->loss != 0 || row->from != 0)
+        ck_assert_int_eq(links_set_loss(ls, row->from, row->to, row->loss), -1);
+    if (row->loss == 0)
+        ck_assert_int_eq(links_set_latency(ls, row->from, row->to, row->delay_ms, row->jitter_ms),
+                         -1);
+    if (row->from != 0) {
+        ck_assert_int_eq(links_set_bandwidth(ls, row->from, row->to, 1000), -1);
+        ck_assert_int_eq(links_set_reset(ls, row->from, row->to, true), -1);
+        ck_assert_int_eq(links_clear_faults(ls, row->from, row->to), -1);
+    }
+    /* The valid extremes are accepted, before the start too. */
+    ck_assert_int_eq(links_set_latency(ls, 0, 1, 3600000, 3600000), 0);
+    ck_assert_int_eq(links_set_loss(ls, 0, 1, 1000000), 0);
+    ck_assert_int_eq(links_set_bandwidth(ls, 0, 1, UINT64_MAX), 0);
+    ck_assert_int_eq(links_clear_faults(ls, 0, 1), 0);
+    links_set_seed(ls, 99);
+    links_free(ls);
+}
+END_TEST
+
 static Suite *links_suite(void)
 {
     Suite *s = suite_create("links");
@@ -655,6 +1014,16 @@ static Suite *links_suite(void)
     tcase_add_test(tc, test_free_with_open_connections);
     tcase_add_loop_test(tc, test_api_errors, 0, (int)(sizeof(bad_adds) / sizeof(bad_adds[0])));
     tcase_add_test(tc, test_api_unknown_links);
+    tcase_add_test(tc, test_latency_delays_both_ways);
+    tcase_add_test(tc, test_jitter_keeps_order);
+    tcase_add_test(tc, test_loss_all_and_none);
+    tcase_add_test(tc, test_loss_same_seed_same_connections);
+    tcase_add_test(tc, test_bandwidth_limits);
+    tcase_add_test(tc, test_reset_is_standing_until_clear);
+    tcase_add_test(tc, test_clear_keeps_blocked);
+    tcase_add_test(tc, test_latency_and_bandwidth_together);
+    tcase_add_loop_test(tc, test_fault_api_errors, 0,
+                        (int)(sizeof(bad_faults) / sizeof(bad_faults[0])));
     suite_add_tcase(s, tc);
     return s;
 }
