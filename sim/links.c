@@ -1310,7 +1310,15 @@ int links_set_loss(struct links *ls, int from, int to, uint32_t per_million)
     if (l == NULL)
         return -1;
     l->faults.loss = per_million;
-    pthread_mutex_unlock(&ls->mu); /* only new connections are concerned */
+    /* Open connections are drawn too: with keep-alive, new connections are rare, and loss 100%
+     * must stall the link like a partition. */
+    for (struct conn *c = l->conns; c != NULL && per_million > 0; c = c->next) {
+        if (!c->lost && fault_loss_draw(&l->faults.loss_rng, per_million)) {
+            c->lost = true;
+            l->stats.lost++;
+        }
+    }
+    links_unlock_dirty(ls, l);
     return 0;
 }
 

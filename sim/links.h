@@ -71,9 +71,10 @@ void links_heal(struct links *ls);
  * removes it. Delayed bytes wait in the connection's buffer, so one connection carries at most
  * LINKS_PIPE_BYTES per delay in each direction, like a TCP window. */
 int links_set_latency(struct links *ls, int from, int to, int64_t delay_ms, int64_t jitter_ms);
-/* Lose per_million / 1000000 of the connections accepted from now on (<= 1000000): a lost
- * connection is held like one of a blocked link (never connected to B, never read) until A closes
- * it, even after the fault is cleared. Draws come from the link's seeded PRNG (links_set_seed). */
+/* Lose per_million / 1000000 (<= 1000000) of the link's connections: each open one is drawn now,
+ * each new one when accepted. A lost connection is held like one of a blocked link (nothing more
+ * is connected, read or written) until A closes it, even after the fault is cleared. Draws come
+ * from the link's seeded PRNG (links_set_seed). */
 int links_set_loss(struct links *ls, int from, int to, uint32_t per_million);
 /* Limit each direction of the link (all its connections together) to bytes_per_s with a token
  * bucket of max(rate / 10, 1500) bytes, full now; 0 removes the limit. */

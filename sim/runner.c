@@ -220,6 +220,15 @@ static void running_set(const struct run *r, struct nodeset *out)
     }
 }
 
+/* s with `all` meaning every node (for links, which exist whether their nodes run or not). */
+static void resolve_all(const struct run *r, const struct nodeset *s, struct nodeset *out)
+{
+    if (s->all)
+        nodeset_fill(out, r->n);
+    else
+        *out = *s;
+}
+
 static void resolve(const struct run *r, const struct nodeset *s, struct nodeset *out)
 {
     struct nodeset running;
@@ -911,6 +920,67 @@ static int step_expect(struct run *r, const struct scenario_step *st, struct buf
     return rc;
 }
 
+/* True when link from -> to is one of those that l names. */
+static bool links_match(const struct run *r, const struct scenario_links *l, unsigned from,
+                        unsigned to)
+{
+    struct nodeset a, b;
+    resolve_all(r, &l->a, &a);
+    resolve_all(r, &l->b, &b);
+    switch (l->kind) {
+    case SCENARIO_LINKS_ALL:
+        return true;
+    case SCENARIO_LINKS_TOUCHING:
+        return nodeset_has(&a, from) || nodeset_has(&a, to);
+    case SCENARIO_LINKS_ONE_WAY:
+        return nodeset_has(&a, from) && nodeset_has(&b, to);
+    case SCENARIO_LINKS_BOTH_WAYS:
+        return (nodeset_has(&a, from) && nodeset_has(&b, to)) ||
+               (nodeset_has(&b, from) && nodeset_has(&a, to));
+    }
+    return false;
+}
+
+/* latency, loss, bandwidth, reset, clear: set on every link the statement names. */
+static int step_link_fault(struct run *r, const struct scenario_step *st, struct buf *detail)
+{
+    const struct scenario_links *l = st->kind == SCENARIO_STEP_LATENCY     ? &st->latency.links
+                                     : st->kind == SCENARIO_STEP_LOSS      ? &st->loss.links
+                                     : st->kind == SCENARIO_STEP_BANDWIDTH ? &st->bandwidth.links
+                                                                           : &st->links;
+    unsigned count = 0;
+    for (size_t i = 0; i < r->nedges; i++) {
+        unsigned a = r->edges[i].from, b = r->edges[i].to;
+        if (!links_match(r, l, a, b))
+            continue;
+        int rc = 0;
+        switch (st->kind) {
+        case SCENARIO_STEP_LATENCY:
+            rc = links_set_latency(r->links, (int)a, (int)b, st->latency.delay_ms,
+                                   st->latency.jitter_ms);
+            break;
+        case SCENARIO_STEP_LOSS:
+            rc = links_set_loss(r->links, (int)a, (int)b, st->loss.per_million);
+            break;
+        case SCENARIO_STEP_BANDWIDTH:
+            rc = links_set_bandwidth(r->links, (int)a, (int)b, st->bandwidth.bytes_per_s);
+            break;
+        case SCENARIO_STEP_RESET:
+            rc = links_set_reset(r->links, (int)a, (int)b, true);
+            break;
+        default:
+            rc = links_clear_faults(r->links, (int)a, (int)b);
+            break;
+        }
+        if (rc < 0)
+            return fail_run(r, RUNNER_BAD, "%s:%u:%u: the link layer refused '%s' on n%u -> n%u",
+                            r->sc->path, st->line, st->col, st->text, a, b);
+        count++;
+    }
+    buf_printf(detail, "%u links", count);
+    return 0;
+}
+
 /* POST /peers on node i for every peer it is wired to (after a restart). */
 static int rewire(struct run *r, unsigned i, struct buf *detail)
 {
@@ -1022,6 +1092,13 @@ static int run_step(struct run *r, const struct scenario_step *st)
         break; /* the statement line is the output */
     case SCENARIO_STEP_LOAD:
         rc = step_load(r, st, &detail);
+        break;
+    case SCENARIO_STEP_LATENCY:
+    case SCENARIO_STEP_LOSS:
+    case SCENARIO_STEP_BANDWIDTH:
+    case SCENARIO_STEP_RESET:
+    case SCENARIO_STEP_CLEAR:
+        rc = step_link_fault(r, st, &detail);
         break;
     case SCENARIO_STEP_KILL:
     case SCENARIO_STEP_STOP:
@@ -1226,6 +1303,7 @@ static int setup(struct run *r)
         if (links_raise_fd_limit(err, sizeof(err)) < 0)
             say(r, 1, "warning: %s\n", err);
         r->links = links_new();
+        links_set_seed(r->links, r->seed);
         if (links_start(r->links, err, sizeof(err)) < 0)
             return fail_run(r, RUNNER_CLUSTER, "link layer: %s", err);
     }
