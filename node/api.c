@@ -29,6 +29,9 @@ struct api {
     struct timespec started;
 };
 
+/* The answer when the store (--db) fails a write; the log has SQLite's reason. */
+#define STORE_FAILED_MSG "the node could not save the change to its database; see its log"
+
 enum method { M_GET = 1, M_POST = 2, M_DELETE = 4 };
 
 struct request;
@@ -130,6 +133,10 @@ static void ep_peers(struct api *a, struct request *r, enum method m)
         reply_error(r, MHD_HTTP_NOT_FOUND, err);
         return;
     }
+    if (rc == PEERS_FAILED) {
+        reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, err);
+        return;
+    }
     if (rc < 0) {
         reply_error(r, MHD_HTTP_BAD_REQUEST, err);
         return;
@@ -146,7 +153,10 @@ static void ep_append(struct api *a, struct request *r, enum method m)
         reply_error(r, MHD_HTTP_BAD_REQUEST, "the body of /append must be UTF-8 text");
         return;
     }
-    chain_append_data(a->chain, data, r->body.len, &r->out);
+    if (chain_append_data(a->chain, data, r->body.len, &r->out) < 0) {
+        reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, STORE_FAILED_MSG);
+        return;
+    }
     r->status = MHD_HTTP_OK;
     broadcast(a, r, r->out.data, r->out.len);
 }
@@ -171,6 +181,12 @@ static void ep_block(struct api *a, struct request *r, enum method m)
     enum chain_offer o = chain_offer_block(a->chain, &b, &json);
     const char *result = "ignored";
     r->status = MHD_HTTP_OK;
+    if (o == CHAIN_FAILED) {
+        reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, STORE_FAILED_MSG);
+        buf_free(&json);
+        block_clear(&b);
+        return;
+    }
     if (o == CHAIN_APPENDED)
         result = "appended";
     else if (o == CHAIN_NEEDS_SYNC) {

@@ -5,8 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "xalloc.h"
+
+#define CHAIN_LOAD_THREADS 8    /* threads that parse a stored chain at start (one per CPU) */
+#define CHAIN_LOAD_PART    5000 /* blocks parsed at a time when loading a stored chain */
 
 struct chain {
     pthread_rwlock_t lock;
@@ -17,6 +22,7 @@ struct chain {
     uint64_t base;   /* index of the first block held: 0 for a chain, more for a segment */
     char base_prev[BLOCK_HASH_HEX + 1]; /* prev_hash of the first block; "" when base is 0 */
     char tip_hash[BLOCK_HASH_HEX + 1];
+    struct store *store; /* borrowed; NULL: the chain lives in memory only */
 };
 
 static struct chain *chain_alloc(void)
@@ -47,6 +53,73 @@ static void block_span(const struct chain *c, size_t i, size_t *start, size_t *e
 {
     *start = c->off[i];
     *end = i + 1 < c->n ? c->off[i + 1] - 2 : c->json.len;
+}
+
+/* Undo the last push_block() (caller holds the write lock); prev_tip: the tip hash before it. */
+static void pop_block(struct chain *c, const char prev_tip[BLOCK_HASH_HEX + 1])
+{
+    c->n--;
+    c->json.len = c->off[c->n] - (c->n > 0 ? 2 : 0);
+    c->json.data[c->json.len] = '\0';
+    memcpy(c->tip_hash, prev_tip, sizeof(c->tip_hash));
+}
+
+/* The hash of block i, read from the end of its JSON ('"hash": "<64 hex>"}'). Not terminated. */
+static const char *hash_at(const struct chain *c, size_t i)
+{
+    size_t start, end;
+    block_span(c, i, &start, &end);
+    return c->json.data + end - 2 - BLOCK_HASH_HEX;
+}
+
+/* Commit the block just pushed to the store, if any (caller holds the write lock). On failure
+ * the block is popped again (prev_tip: the tip hash before the push) and -1 returned. */
+static int store_tip_locked(struct chain *c, const char prev_tip[BLOCK_HASH_HEX + 1])
+{
+    char err[300];
+    size_t start, end;
+    if (c->store == NULL)
+        return 0;
+    block_span(c, c->n - 1, &start, &end);
+    if (store_append(c->store, c->base + c->n - 1, c->json.data + start, end - start, err,
+                     sizeof(err)) == 0)
+        return 0;
+    log_error("store: block %llu was not appended: %s", (unsigned long long)(c->base + c->n - 1),
+              err);
+    pop_block(c, prev_tip);
+    return -1;
+}
+
+/* Number of leading blocks a and b (both starting at genesis, both valid) have in common. The
+ * hashes chain, so equal hashes at i mean equal blocks up to i: a binary search suffices. */
+static size_t common_prefix(const struct chain *a, const struct chain *b)
+{
+    size_t lo = 1, hi = a->n < b->n ? a->n : b->n; /* genesis is always shared */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo + 1) / 2;
+        if (memcmp(hash_at(a, mid - 1), hash_at(b, mid - 1), BLOCK_HASH_HEX) == 0)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+/* Rewrite the stored blocks from index from on with cand's, in one transaction. */
+static int store_suffix(struct store *s, const struct chain *cand, size_t from, char *err,
+                        size_t errsz)
+{
+    if (store_replace_begin(s, from, err, errsz) < 0)
+        return -1;
+    for (size_t i = from; i < cand->n; i++) {
+        size_t start, end;
+        block_span(cand, i, &start, &end);
+        if (store_replace_put(s, i, cand->json.data + start, end - start, err, errsz) < 0) {
+            store_replace_abort(s);
+            return -1;
+        }
+    }
+    return store_replace_commit(s, err, errsz);
 }
 
 struct chain *chain_new(void)
@@ -191,16 +264,20 @@ static void write_tip_locked(struct chain *c, struct buf *out)
     buf_append(out, c->json.data + start, end - start);
 }
 
-void chain_append_data(struct chain *c, const char *data, size_t len, struct buf *block_json)
+int chain_append_data(struct chain *c, const char *data, size_t len, struct buf *block_json)
 {
     struct block b;
+    int rc = 0;
     pthread_rwlock_wrlock(&c->lock);
     block_make_next(c->base + c->n - 1, c->tip_hash, data, len, &b);
     push_block(c, &b);
-    if (block_json)
+    if (c->store != NULL)
+        rc = store_tip_locked(c, b.prev_hash);
+    if (rc == 0 && block_json)
         write_tip_locked(c, block_json);
     pthread_rwlock_unlock(&c->lock);
     block_clear(&b);
+    return rc;
 }
 
 enum chain_offer chain_offer_block(struct chain *c, const struct block *b, struct buf *block_json)
@@ -213,9 +290,13 @@ enum chain_offer chain_offer_block(struct chain *c, const struct block *b, struc
     } else if (b->index == tip + 1 && b->has_prev &&
                memcmp(b->prev_hash, c->tip_hash, BLOCK_HASH_HEX) == 0) {
         push_block(c, b);
-        if (block_json)
-            write_tip_locked(c, block_json);
-        r = CHAIN_APPENDED;
+        if (c->store != NULL && store_tip_locked(c, b->prev_hash) < 0) {
+            r = CHAIN_FAILED;
+        } else {
+            if (block_json)
+                write_tip_locked(c, block_json);
+            r = CHAIN_APPENDED;
+        }
     } else {
         r = CHAIN_NEEDS_SYNC;
     }
@@ -228,6 +309,12 @@ bool chain_adopt_if_longer(struct chain *c, struct chain *cand, struct buf *tip_
     bool replaced = false;
     pthread_rwlock_wrlock(&c->lock);
     if (cand->base == 0 && cand->n > c->base + c->n) {
+        char err[300];
+        size_t keep = c->store ? common_prefix(c, cand) : 0;
+        if (c->store != NULL && store_suffix(c->store, cand, keep, err, sizeof(err)) < 0) {
+            log_error("store: the longer chain was not adopted: %s", err);
+            goto out;
+        }
         struct buf json = c->json;
         size_t *off = c->off;
         size_t n = c->n, cap = c->cap;
@@ -253,6 +340,7 @@ bool chain_adopt_if_longer(struct chain *c, struct chain *cand, struct buf *tip_
             write_tip_locked(c, tip_json);
         replaced = true;
     }
+out:
     pthread_rwlock_unlock(&c->lock);
     return replaced;
 }
@@ -301,5 +389,146 @@ void chain_write_tip(struct chain *c, struct buf *out)
 {
     pthread_rwlock_rdlock(&c->lock);
     write_tip_locked(c, out);
+    pthread_rwlock_unlock(&c->lock);
+}
+
+/* A stored chain being parsed in parts of CHAIN_LOAD_PART rows by a few threads: small parts
+ * keep each JSON tree in the cache, so this is faster than one parse even on one CPU. */
+struct load {
+    const struct buf *text; /* "[" r0 ", " r1 ... "]" */
+    const size_t *off;      /* row i starts at off[i] */
+    size_t n;               /* rows */
+    size_t nparts;
+    size_t next;         /* the next part to take (atomic) */
+    struct chain **segs; /* segs[k]: part k parsed, or NULL with errs[k] set */
+    char (*errs)[256];
+};
+
+static void *load_worker_cb(void *arg)
+{
+    struct load *l = arg;
+    struct buf piece = BUF_INIT;
+    size_t k;
+    while ((k = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED)) < l->nparts) {
+        size_t first = k * CHAIN_LOAD_PART;
+        size_t last = first + CHAIN_LOAD_PART < l->n ? first + CHAIN_LOAD_PART : l->n;
+        size_t end = last < l->n ? l->off[last] - 2 : l->text->len - 1;
+        buf_clear(&piece);
+        buf_append_char(&piece, '[');
+        buf_append(&piece, l->text->data + l->off[first], end - l->off[first]);
+        buf_append_char(&piece, ']');
+        l->segs[k] =
+            chain_parse_segment(piece.data, piece.len, first, l->errs[k], sizeof(l->errs[k]));
+    }
+    buf_free(&piece);
+    return NULL;
+}
+
+/* Part k failed: when its first row is a block that does not chain to c (parts 0..k-1 joined),
+ * that is the first problem by index; say so in err and return true. */
+static bool first_row_breaks_link(struct chain *c, const struct load *l, size_t k, char *err,
+                                  size_t errsz)
+{
+    size_t i = k * CHAIN_LOAD_PART;
+    size_t end = i + 1 < l->n ? l->off[i + 1] - 2 : l->text->len - 1;
+    struct block b;
+    if (block_parse(l->text->data + l->off[i], end - l->off[i], &b, NULL, 0) < 0)
+        return false;
+    bool breaks = memcmp(b.prev_hash, c->tip_hash, BLOCK_HASH_HEX) != 0;
+    block_clear(&b);
+    if (breaks)
+        snprintf(err, errsz, "block %zu: its prev_hash is not the hash of block %zu", i, i - 1);
+    return breaks;
+}
+
+/* Parse and validate the n rows in text ("[" r0 ", " r1 ... "]", row i at off[i]) as a chain, in
+ * parts on up to CHAIN_LOAD_THREADS threads, joined in order. Returns a new chain, or NULL with
+ * err set to the first problem by index. */
+static struct chain *parse_rows(const struct buf *text, const size_t *off, size_t n, char *err,
+                                size_t errsz)
+{
+    struct load l = {.text = text, .off = off, .n = n};
+    pthread_t threads[CHAIN_LOAD_THREADS];
+    size_t nthreads = 0;
+    struct chain *c = NULL;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    l.nparts = (n + CHAIN_LOAD_PART - 1) / CHAIN_LOAD_PART;
+    l.segs = xcalloc(l.nparts, sizeof(*l.segs));
+    l.errs = xcalloc(l.nparts, sizeof(*l.errs));
+    size_t want = cpus > 1 ? (size_t)cpus - 1 : 0; /* helpers besides this thread */
+    if (want > CHAIN_LOAD_THREADS)
+        want = CHAIN_LOAD_THREADS;
+    if (want > l.nparts - 1)
+        want = l.nparts - 1;
+    while (nthreads < want && pthread_create(&threads[nthreads], NULL, load_worker_cb, &l) == 0)
+        nthreads++;
+    load_worker_cb(&l);
+    for (size_t t = 0; t < nthreads; t++)
+        pthread_join(threads[t], NULL);
+    for (size_t k = 0; k < l.nparts; k++) {
+        if (l.segs[k] == NULL) {
+            if (k == 0 || !first_row_breaks_link(c, &l, k, err, errsz))
+                snprintf(err, errsz, "%s", l.errs[k]);
+            goto fail;
+        }
+        struct chain *seg = l.segs[k];
+        l.segs[k] = NULL;
+        if (k == 0)
+            c = seg;
+        else if (chain_join(c, seg, err, errsz) < 0) /* seg is consumed */
+            goto fail;
+    }
+    goto out;
+fail:
+    chain_free(c);
+    c = NULL;
+    for (size_t k = 0; k < l.nparts; k++)
+        chain_free(l.segs[k]);
+out:
+    free(l.segs);
+    free(l.errs);
+    return c;
+}
+
+struct chain *chain_load(struct store *s, char *err, size_t errsz)
+{
+    struct buf text = BUF_INIT;
+    size_t *off = NULL, n = 0;
+    struct chain *c = NULL;
+    char why[256];
+    if (store_read_blocks(s, &text, &off, &n, err, errsz) < 0)
+        goto out;
+    c = parse_rows(&text, off, n, why, sizeof(why));
+    if (c == NULL) {
+        snprintf(err, errsz, "the stored chain is invalid: %s", why);
+        goto out;
+    }
+    /* Each row must be exactly its block's encoding, the bytes GET /blocks will serve. */
+    for (size_t i = 0; i < n; i++) {
+        size_t start = 0, end = 0, row_end = i + 1 < n ? off[i + 1] - 2 : text.len - 1;
+        if (i < c->n)
+            block_span(c, i, &start, &end);
+        if (i >= c->n || end - start != row_end - off[i] ||
+            memcmp(c->json.data + start, text.data + off[i], end - start) != 0) {
+            snprintf(err, errsz,
+                     "the stored chain is invalid: block %zu: its stored JSON is not the block's "
+                     "exact encoding",
+                     i);
+            chain_free(c);
+            c = NULL;
+            goto out;
+        }
+    }
+out:
+    buf_free(&text);
+    free(off);
+    return c;
+}
+
+void chain_set_store(struct chain *c, struct store *s)
+{
+    pthread_rwlock_wrlock(&c->lock);
+    c->store = s;
     pthread_rwlock_unlock(&c->lock);
 }

@@ -19,6 +19,7 @@
 
 #include "block.h"
 #include "buf.h"
+#include "store.h"
 
 struct chain;
 
@@ -26,6 +27,7 @@ enum chain_offer {
     CHAIN_APPENDED,   /* the block was the valid successor of the tip and is now the tip */
     CHAIN_IGNORED,    /* index <= tip index: nothing to do */
     CHAIN_NEEDS_SYNC, /* ahead of the tip, or one past it without chaining: the caller syncs */
+    CHAIN_FAILED,     /* the valid successor, but the store could not save it: not appended */
 };
 
 /* A chain holding only genesis. Caller frees with chain_free(). */
@@ -50,14 +52,26 @@ struct chain *chain_parse_segment(const char *text, size_t len, uint64_t from, c
  * consumed in both cases (freed; the caller must not use it again). */
 int chain_join(struct chain *a, struct chain *b, char *err, size_t errsz);
 
-/* Append a new block carrying data (len bytes). Appends its JSON to block_json when not NULL. */
-void chain_append_data(struct chain *c, const char *data, size_t len, struct buf *block_json);
+/* Load the chain held by store s and validate it fully: rows contiguous from 0, genesis exact,
+ * every link and hash, and every row exactly its block's encoding. Returns a new chain (not yet
+ * writing to s: see chain_set_store(); caller frees with chain_free()), or NULL with err set to
+ * one sentence naming the first problem. */
+struct chain *chain_load(struct store *s, char *err, size_t errsz);
+/* From now on every change of c is committed to s (borrowed; it must outlive c) inside c's write
+ * lock, before the call that made it returns. c must hold what s holds (chain_load()). */
+void chain_set_store(struct chain *c, struct store *s);
+
+/* Append a new block carrying data (len bytes). Appends its JSON to block_json when not NULL.
+ * Returns 0, or -1 when the store could not save the block (logged; nothing appended). */
+int chain_append_data(struct chain *c, const char *data, size_t len, struct buf *block_json);
 /* Offer a validated block (its hash verified). Appends its JSON to block_json if appended. */
 enum chain_offer chain_offer_block(struct chain *c, const struct block *b, struct buf *block_json);
 /* Replace c's contents with cand's when cand is strictly longer (cand then holds c's old chain,
  * coherent and still owned by the caller). Returns
  * true when replaced; appends the new tip's JSON to tip_json when not NULL. cand stays owned by
- * the caller and must not be shared. A segment that does not start at genesis is never adopted. */
+ * the caller and must not be shared. A segment that does not start at genesis is never adopted.
+ * With a store, only the blocks after the common prefix are rewritten, in one transaction; when
+ * it fails (logged) c is kept and false is returned. */
 bool chain_adopt_if_longer(struct chain *c, struct chain *cand, struct buf *tip_json);
 
 /* Tip index and hash (hash may be NULL). For a segment too: the index of its last block. */

@@ -19,5 +19,7 @@ void config_defaults(struct config *c)
         .queue = CONFIG_QUEUE,
         .broadcast_wait_ms = CONFIG_BROADCAST_WAIT,
         .sync_page = CONFIG_SYNC_PAGE,
+        .db_path = NULL,
+        .db_sync = STORE_SYNC_FULL,
     };
 }

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store.h"
+
 #define CONFIG_MAX_BODY        (1024 * 1024)       /* bytes in one request body */
 #define CONFIG_MAX_PEERS       64                  /* peers a node keeps */
 #define CONFIG_MAX_URL         512                 /* bytes in one peer URL */
@@ -33,9 +35,11 @@ struct config {
     size_t queue;             /* CONFIG_QUEUE */
     long broadcast_wait_ms;   /* CONFIG_BROADCAST_WAIT; 0 answers at once */
     uint64_t sync_page;       /* CONFIG_SYNC_PAGE; at least 1 */
+    const char *db_path;     /* --db: the SQLite file; NULL keeps everything in memory (borrowed) */
+    enum store_sync db_sync; /* --db-sync: STORE_SYNC_FULL by default */
 };
 
-/* Fill c with the defaults above (host 127.0.0.1, port 0, 2 threads). */
+/* Fill c with the defaults above (host 127.0.0.1, port 0, 2 threads, no database). */
 void config_defaults(struct config *c);
 
 #endif

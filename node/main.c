@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -18,6 +19,7 @@
 #include "gossip.h"
 #include "log.h"
 #include "peers.h"
+#include "store.h"
 
 #define MAX_INITIAL_PEERS 256 /* --peer given on the command line */
 
@@ -50,6 +52,13 @@ static void usage(FILE *f)
         "                          pages of BLOCKS blocks (GET /blocks?from=&limit=), parsed\n"
         "                          in parallel; peers that ignore the query still work\n"
         "                          (default %d)\n"
+        "  --db PATH               keep the chain and the peers in the SQLite file PATH\n"
+        "                          (created when missing); at start the chain is loaded and\n"
+        "                          fully validated, and the node syncs with its saved peers.\n"
+        "                          An invalid file is an error, never a shorter chain.\n"
+        "                          Without --db everything lives in memory\n"
+        "  --db-sync MODE          full: an answered write survives a power loss; normal:\n"
+        "                          it survives a crash of the node (default full)\n"
         "  -h, --help              this help\n"
         "  -V, --version           print the version\n",
         CONFIG_MAX_BODY, CONFIG_MAX_PEERS, CONFIG_MAX_URL, CONFIG_MAX_CHAIN_BYTES,
@@ -66,6 +75,37 @@ static int parse_num(const char *s, long long min, long long max, long long *out
     if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
         return -1;
     *out = v;
+    return 0;
+}
+
+/* The peers saved in the database join the peer set. */
+static void load_peer_cb(void *arg, const char *url)
+{
+    char err[300];
+    if (peers_add(arg, url, strlen(url), err, sizeof(err)) < 0)
+        log_warn("--db: saved peer %s left out: %s", url, err);
+}
+
+/* Open --db, load and validate its chain (attached to the store) and its peers into p.
+ * Returns 0, or -1 with err set. */
+static int load_db(const struct config *cfg, struct store **store, struct chain **chain,
+                   struct peers *p, char *err, size_t errsz)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (store_open(cfg->db_path, cfg->db_sync, store, err, errsz) < 0)
+        return -1;
+    *chain = chain_load(*store, err, errsz);
+    if (*chain == NULL)
+        return -1;
+    if (store_read_peers(*store, load_peer_cb, p, err, errsz) < 0)
+        return -1;
+    chain_set_store(*chain, *store);
+    peers_set_store(p, *store);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    log_info("--db %s: loaded and validated %llu blocks and %zu peers in %lld ms", cfg->db_path,
+             (unsigned long long)chain_tip(*chain, NULL) + 1, peers_count(p),
+             (long long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
     return 0;
 }
 
@@ -130,6 +170,8 @@ int main(int argc, char **argv)
         {"queue", required_argument, NULL, 'q'},
         {"broadcast-wait", required_argument, NULL, 'w'},
         {"sync-page", required_argument, NULL, 'S'},
+        {"db", required_argument, NULL, 'D'},
+        {"db-sync", required_argument, NULL, 'Y'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -209,6 +251,13 @@ int main(int argc, char **argv)
             bad = parse_num(optarg, 1, 1LL << 40, &v) < 0;
             cfg.sync_page = (uint64_t)v;
             break;
+        case 'D':
+            bad = optarg[0] == '\0';
+            cfg.db_path = optarg;
+            break;
+        case 'Y':
+            bad = store_sync_parse(optarg, &cfg.db_sync) < 0;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -247,22 +296,28 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     int rc = 1;
+    struct store *store = NULL;
     struct chain *chain = NULL;
     struct peers *peers = NULL;
     struct gossip *gossip = NULL;
     struct api *api = NULL;
-    int fd = listen_on(cfg.host, cfg.port, err, sizeof(err));
+    int fd = -1;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "chainlab-node: cannot initialise libcurl\n");
+        goto out;
+    }
+    peers = peers_new(cfg.max_peers, cfg.max_url, cfg.host, cfg.port);
+    if (cfg.db_path == NULL) {
+        chain = chain_new();
+    } else if (load_db(&cfg, &store, &chain, peers, err, sizeof(err)) < 0) {
+        fprintf(stderr, "chainlab-node: --db %s: %s\n", cfg.db_path, err);
+        goto out;
+    }
+    fd = listen_on(cfg.host, cfg.port, err, sizeof(err));
     if (fd < 0) {
         fprintf(stderr, "chainlab-node: %s\n", err);
         goto out;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fprintf(stderr, "chainlab-node: cannot initialise libcurl\n");
-        close(fd);
-        goto out;
-    }
-    chain = chain_new();
-    peers = peers_new(cfg.max_peers, cfg.max_url, cfg.host, cfg.port);
     for (size_t i = 0; i < ninitial; i++) {
         if (peers_add(peers, initial[i], strlen(initial[i]), err, sizeof(err)) < 0) {
             fprintf(stderr, "chainlab-node: --peer %s: %s\n", initial[i], err);
@@ -274,13 +329,13 @@ int main(int argc, char **argv)
     gossip = gossip_new(chain, peers, &cfg);
     api = api_new(&cfg, chain, peers, gossip);
     /* The socket already listens: say so before the first request can be answered. */
-    log_info("listening on http://%s:%u with %zu peers", cfg.host, cfg.port, ninitial);
+    log_info("listening on http://%s:%u with %zu peers", cfg.host, cfg.port, peers_count(peers));
     if (gossip_start(gossip, err, sizeof(err)) < 0 || api_start(api, fd, err, sizeof(err)) < 0) {
         fprintf(stderr, "chainlab-node: %s\n", err);
         goto out;
     }
-    if (ninitial > 0)
-        gossip_request_sync(gossip);
+    if (peers_count(peers) > 0)
+        gossip_request_sync(gossip); /* the --peer and saved peers: catch up by itself */
 
     int sig = 0;
     while (sigwait(&stop_signals, &sig) != 0)
@@ -294,6 +349,7 @@ out:
     gossip_free(gossip);
     peers_free(peers);
     chain_free(chain);
+    store_close(store);
     curl_global_cleanup();
     return rc;
 }

@@ -24,6 +24,7 @@ struct peers {
     uint64_t generation;
     char *self_host;
     uint16_t self_port;
+    struct store *store; /* borrowed; NULL: the peers live in memory only */
 };
 
 struct peers *peers_new(size_t max_peers, size_t max_url, const char *self_host, uint16_t self_port)
@@ -48,6 +49,13 @@ void peers_free(struct peers *p)
     free(p->self_host);
     pthread_mutex_destroy(&p->lock);
     free(p);
+}
+
+void peers_set_store(struct peers *p, struct store *s)
+{
+    pthread_mutex_lock(&p->lock);
+    p->store = s;
+    pthread_mutex_unlock(&p->lock);
 }
 
 /* True when host (as libcurl gives it: IPv6 in brackets, lowercase) names this machine. */
@@ -203,6 +211,8 @@ int peers_add(struct peers *p, const char *text, size_t len, char *err, size_t e
         snprintf(err, errsz, "this node already has %zu peers, the limit; remove one first",
                  p->max_peers);
         rc = PEERS_FULL;
+    } else if (p->store && store_peer_add(p->store, url, err, errsz) < 0) {
+        rc = PEERS_FAILED;
     } else {
         p->urls[p->n++] = xstrdup(url);
         p->generation++;
@@ -225,6 +235,8 @@ int peers_remove(struct peers *p, const char *text, size_t len, char *err, size_
     if (i < 0) {
         snprintf(err, errsz, "'%.200s' is not a peer of this node", url);
         rc = PEERS_UNKNOWN;
+    } else if (p->store && store_peer_remove(p->store, url, err, errsz) < 0) {
+        rc = PEERS_FAILED;
     } else {
         log_info("peers: removed %s", url);
         free(p->urls[i]);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "store.h"
 
 struct peers;
 
@@ -15,12 +16,16 @@ enum peers_result {
     PEERS_INVALID = -1, /* not an acceptable peer URL (err says why) */
     PEERS_FULL = -2,    /* max_peers reached */
     PEERS_UNKNOWN = -3, /* remove of a URL not held */
+    PEERS_FAILED = -4,  /* the store could not save the change (err says why): nothing changed */
 };
 
 /* A peer set for a node listening on self_host:self_port. Caller frees with peers_free(). */
 struct peers *peers_new(size_t max_peers, size_t max_url, const char *self_host,
                         uint16_t self_port);
 void peers_free(struct peers *p);
+/* From now on every add and remove is committed to s (borrowed; it must outlive p) before it
+ * takes effect. Peers held before are not written: load them from s first. */
+void peers_set_store(struct peers *p, struct store *s);
 
 /* Normalise text (len bytes: surrounding white space dropped, trailing '/' dropped) into out
  * (size outsz) and check it: http or https only, a host, an optional port and path, no user,
@@ -28,10 +33,11 @@ void peers_free(struct peers *p);
  * PEERS_INVALID with err set. */
 int peers_normalize(const struct peers *p, const char *text, size_t len, char *out, size_t outsz,
                     char *err, size_t errsz);
-/* Add a URL (normalised as above). Returns PEERS_OK, PEERS_EXISTS, PEERS_INVALID or PEERS_FULL;
- * err is set on failure. */
+/* Add a URL (normalised as above). Returns PEERS_OK, PEERS_EXISTS, PEERS_INVALID, PEERS_FULL or
+ * PEERS_FAILED; err is set on failure. */
 int peers_add(struct peers *p, const char *text, size_t len, char *err, size_t errsz);
-/* Remove a URL. Returns PEERS_OK, PEERS_UNKNOWN or PEERS_INVALID; err is set on failure. */
+/* Remove a URL. Returns PEERS_OK, PEERS_UNKNOWN, PEERS_INVALID or PEERS_FAILED; err is set on
+ * failure. */
 int peers_remove(struct peers *p, const char *text, size_t len, char *err, size_t errsz);
 /* Number of peers held. */
 size_t peers_count(struct peers *p);

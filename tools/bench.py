@@ -121,6 +121,11 @@ def bench_node():
     rate = wrk(n.url, 5)
     rows.append(("appends/s, 1 node, no peers, 8 clients (wrk, 5 s)", "%.0f" % rate, ">= 35000"))
     n.stop()
+    db_dir = tempfile.mkdtemp(prefix="chainlab-bench-db-")
+    for mode in ("full", "normal"):
+        n = Node("--db", os.path.join(db_dir, mode + ".db"), "--db-sync", mode)
+        rows.append(("appends/s, --db --db-sync %s, same load" % mode, "%.0f" % wrk(n.url, 5), "-"))
+        n.stop()
 
     n = Node()
     rows.append(("RSS idle", "%.1f MiB" % (idle / 1024), "<= 8 MiB"))
@@ -150,6 +155,24 @@ def bench_node():
         fresh.stop()
     rows.append(("fresh node syncs %d blocks from one peer, median of 5" % n.height(),
                  "%.0f ms (max %.0f)" % (statistics.median(syncs), max(syncs)), "<= 400 ms"))
+    db = os.path.join(db_dir, "big.db")
+    fresh = Node("--db", db)
+    fresh.post("/peers", n.url.encode())
+    t = time.perf_counter()
+    fresh.post("/sync")
+    adopt = (time.perf_counter() - t) * 1000
+    fresh.stop()
+    rows.append(("  the same with --db (adopted in one transaction)", "%.0f ms" % adopt, "-"))
+    loads = []
+    for _ in range(3):
+        t = time.perf_counter()
+        fresh = Node("--db", db)
+        loads.append((time.perf_counter() - t) * 1000)
+        assert fresh.height() == n.height()
+        fresh.stop()
+    rows.append(("--db start-up with %d blocks stored (fully validated), median of 3" % n.height(),
+                 "%.0f ms (max %.0f)" % (statistics.median(loads), max(loads)), "-"))
+    shutil.rmtree(db_dir, ignore_errors=True)
     n.stop()
     table("chainlab-node (this machine, %d cores)" % os.cpu_count(), rows)
 

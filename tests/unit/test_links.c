@@ -723,6 +723,25 @@ START_TEST(test_jitter_keeps_order)
 }
 END_TEST
 
+START_TEST(test_loss_draws_open_connections)
+{
+    /* Keep-alive connections are rare to open: loss must stall the ones already open too, so that
+     * loss 100% acts as a partition. */
+    struct server *s = server_start();
+    struct links *ls = start_links();
+    int port = add_link(ls, 0, 1, s->port);
+    int fd = client_connect(port);
+    round_trip_us(fd, "before");
+    ck_assert_int_eq(links_set_loss(ls, 0, 1, 1000000), 0);
+    send_all(fd, "after", 5);
+    expect_silence(fd);
+    ck_assert_uint_eq(link_stats(ls, 0, 1).lost, 1);
+    close(fd);
+    links_free(ls);
+    server_stop(s);
+}
+END_TEST
+
 START_TEST(test_loss_all_and_none)
 {
     struct server *s = server_start();
@@ -733,8 +752,9 @@ START_TEST(test_loss_all_and_none)
     int fd = client_connect(port);
     round_trip_us(fd, "kept");
     close(fd);
+    WAIT_FOR(link_stats(ls, 0, 1).open == 0); /* an open connection would be drawn below */
 
-    /* 100%: like a stall, but only for the new connection; the client gives up. */
+    /* 100%: like a stall for the new connection; the client gives up. */
     ck_assert_int_eq(links_set_loss(ls, 0, 1, 1000000), 0);
     fd = client_connect(port);
     send_all(fd, "lost", 4);
@@ -1017,6 +1037,7 @@ static Suite *links_suite(void)
     tcase_add_test(tc, test_latency_delays_both_ways);
     tcase_add_test(tc, test_jitter_keeps_order);
     tcase_add_test(tc, test_loss_all_and_none);
+    tcase_add_test(tc, test_loss_draws_open_connections);
     tcase_add_test(tc, test_loss_same_seed_same_connections);
     tcase_add_test(tc, test_bandwidth_limits);
     tcase_add_test(tc, test_reset_is_standing_until_clear);
