@@ -355,6 +355,11 @@ int main(int argc, char **argv)
             return RUNNER_BAD;
         }
     }
+    if (!generate && (gen_nodes != GENERATE_NODES || gen_steps != GENERATE_STEPS)) {
+        fprintf(stderr, "chainlab-sim: --nodes and --steps go with --generate\n");
+        usage(stderr);
+        return RUNNER_BAD;
+    }
     if (generate) {
         if (optind < argc) {
             fprintf(stderr, "chainlab-sim: --generate takes no scenario file\n");
