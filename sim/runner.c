@@ -1412,6 +1412,56 @@ static json_t *gossip_report(json_t *final, size_t acked)
                      acked ? (double)posts / (double)acked : 0.0);
 }
 
+/* The measurements of a run as text: appends and their latency, lost appends, messages. */
+static void print_measures(struct run *r, json_t *appends, json_t *gossip, json_t *linkrep,
+                           int level)
+{
+    if (appends == NULL)
+        return;
+    json_t *lat = json_object_get(appends, "latency_ms");
+    json_t *lost = json_object_get(appends, "lost");
+    say(r, level,
+        "  appends: %" JSON_INTEGER_FORMAT " sent, %" JSON_INTEGER_FORMAT
+        " acknowledged, %" JSON_INTEGER_FORMAT " failed; latency p50 %.1fms p95 %.1fms p99 "
+        "%.1fms max %.1fms\n",
+        json_integer_value(json_object_get(appends, "sent")),
+        json_integer_value(json_object_get(appends, "acked")),
+        json_integer_value(json_object_get(appends, "failed")),
+        json_real_value(json_object_get(lat, "p50")), json_real_value(json_object_get(lat, "p95")),
+        json_real_value(json_object_get(lat, "p99")), json_real_value(json_object_get(lat, "max")));
+    if (json_array_size(lost) > 0) {
+        struct buf list = BUF_INIT;
+        size_t i;
+        json_t *d;
+        json_array_foreach(lost, i, d)
+        {
+            if (i == 8) {
+                buf_printf(&list, ", ... (%zu more)", json_array_size(lost) - i);
+                break;
+            }
+            buf_printf(&list, "%s\"%.40s\"", i ? ", " : "", json_string_value(d));
+        }
+        say(r, level, "  lost on %s: %zu: %s\n",
+            json_string_value(json_object_get(appends, "lost_on")), json_array_size(lost),
+            list.data);
+        buf_free(&list);
+    }
+    if (json_is_object(gossip))
+        say(r, level,
+            "  gossip: %" JSON_INTEGER_FORMAT " POST /block, %" JSON_INTEGER_FORMAT
+            " syncs, %.2f posts per acknowledged append\n",
+            json_integer_value(json_object_get(gossip, "posts")),
+            json_integer_value(json_object_get(gossip, "syncs")),
+            json_real_value(json_object_get(gossip, "posts_per_append")));
+    if (json_is_object(linkrep))
+        say(r, level,
+            "  links: %" JSON_INTEGER_FORMAT " connections, %" JSON_INTEGER_FORMAT
+            " bytes forwarded, %" JSON_INTEGER_FORMAT " back\n",
+            json_integer_value(json_object_get(linkrep, "connections")),
+            json_integer_value(json_object_get(linkrep, "bytes_to_target")),
+            json_integer_value(json_object_get(linkrep, "bytes_to_source")));
+}
+
 static const char *result_name(int code)
 {
     switch (code) {
@@ -1462,6 +1512,8 @@ int runner_run(const struct scenario *sc, const struct runner_opts *o, json_t **
         appends = appends_report(r);
         acked = (size_t)json_integer_value(json_object_get(appends, "acked"));
     }
+    json_t *gossip = gossip_report(final, acked);
+    json_t *linkrep = links_report(r, acked);
     double duration = elapsed(r);
     if (r->failure) {
         say(r, -1, "FAIL %s:%" JSON_INTEGER_FORMAT ": %s\n  expected: %s\n  saw:      %s\n",
@@ -1470,10 +1522,13 @@ int runner_run(const struct scenario *sc, const struct runner_opts *o, json_t **
             json_string_value(json_object_get(r->failure, "expected")),
             json_string_value(json_object_get(r->failure, "seen")));
         say(r, -1, "%s", table.data ? table.data : "");
+        print_measures(r, appends, gossip, linkrep, -1);
     } else if (r->code != RUNNER_OK) {
         say(r, -1, "ERROR %s: %s\n", sc->path, r->error);
     } else {
         json_t *lost = appends ? json_object_get(appends, "lost") : NULL;
+        say(r, 0, "%s", table.data ? table.data : "");
+        print_measures(r, appends, gossip, linkrep, 0);
         say(r, 0, "PASS %s in %.3fs (%zu appends acknowledged, %zu lost)\n", sc->path, duration,
             acked, lost ? json_array_size(lost) : 0);
     }
@@ -1494,8 +1549,7 @@ int runner_run(const struct scenario *sc, const struct runner_opts *o, json_t **
         "links_mode", sc->links_direct ? "direct" : "links", "run_dir", r->run_dir, "steps",
         r->steps, "awaits", r->awaits, "failure", r->failure ? r->failure : json_null(), "error",
         r->error ? json_string(r->error) : json_null(), "final", final, "appends",
-        appends ? appends : json_null(), "links", links_report(r, acked), "loads", loads, "gossip",
-        gossip_report(final, acked));
+        appends ? appends : json_null(), "links", linkrep, "loads", loads, "gossip", gossip);
 
     /* Teardown: nodes first (they may be talking through links), then the link layer. */
     cluster_free(r->cl);
