@@ -98,7 +98,7 @@ sanitize: deps
 bench: all
 	$(Q)CHAINLAB_BUILD=$(abspath $(B)) $(PYTHON) tools/bench.py $(BENCH)
 
-# A partition, divergence, heal and convergence on 6 nodes, narrated step by step.
+# A partition, divergence, heal and convergence on 5 nodes, narrated step by step.
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(B)/chainlab-sim scenarios/demo.scn
