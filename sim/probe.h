@@ -43,7 +43,8 @@ void probe_set_port(struct probe *p, unsigned node, uint16_t port);
  * node run one after the other) and fill their replies. Each request is bounded by timeout_ms.
  * Returns the number of requests that got an HTTP answer. */
 size_t probe_run(struct probe *p, struct probe_req *reqs, size_t n, long timeout_ms);
-/* One request; returns true when it got an HTTP answer. */
+/* One request; returns true when it got an HTTP answer. *out is filled either way (a failed
+ * request may have read part of a body): free it with probe_reply_clear(). */
 bool probe_one(struct probe *p, unsigned node, const char *method, const char *path,
                const char *body, size_t len, long timeout_ms, struct probe_reply *out);
 /* Free a reply's body. */

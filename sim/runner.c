@@ -303,17 +303,15 @@ static bool snap_has(const struct snap *s, const char *data)
     return s->data && json_object_getn(s->data, data, strlen(data)) != NULL;
 }
 
-/* The table of every node: state, height, tip. Appends lines to out and entries to arr. */
 /* Node i's /status (new reference), or NULL when it has none (another implementation). */
 static json_t *node_status(struct run *r, unsigned i)
 {
-    struct probe_reply rep;
+    struct probe_reply rep = {0};
     json_t *st = NULL;
-    if (node_running(r, i) && probe_one(r->probe, i, "GET", "/status", NULL, 0, REQUEST_MS, &rep)) {
-        if (rep.status == 200)
-            st = json_loadb(rep.body.data, rep.body.len, 0, NULL);
-        probe_reply_clear(&rep);
-    }
+    if (node_running(r, i) && probe_one(r->probe, i, "GET", "/status", NULL, 0, REQUEST_MS, &rep) &&
+        rep.status == 200)
+        st = json_loadb(rep.body.data, rep.body.len, 0, NULL);
+    probe_reply_clear(&rep); /* filled even without an answer */
     return json_is_object(st) ? st : (json_decref(st), NULL);
 }
 
@@ -729,7 +727,7 @@ static json_t *join_loads(struct run *r)
 /* POST /append data on node; records the outcome. Returns true when acknowledged. */
 static bool do_append(struct run *r, unsigned node, const char *data, struct buf *detail)
 {
-    struct probe_reply rep;
+    struct probe_reply rep = {0};
     double at = elapsed(r);
     bool ok = node_running(r, node) &&
               probe_one(r->probe, node, "POST", "/append", data, strlen(data), REQUEST_MS, &rep);
@@ -749,8 +747,7 @@ static bool do_append(struct run *r, unsigned node, const char *data, struct buf
                        node_running(r, node) ? rep.err : "node not running");
         }
     }
-    if (ok)
-        probe_reply_clear(&rep);
+    probe_reply_clear(&rep); /* filled even without an answer */
     return acked;
 }
 
@@ -816,7 +813,7 @@ static int step_peer(struct run *r, const struct scenario_step *st, struct buf *
         snprintf(url, sizeof(url), "http://127.0.0.1:0"); /* never linked: the node says 404 */
     else
         peer_url(r, a, b, url, sizeof(url));
-    struct probe_reply rep;
+    struct probe_reply rep = {0};
     bool ok = probe_one(r->probe, a, add ? "POST" : "DELETE", "/peers", url, strlen(url),
                         REQUEST_MS, &rep);
     int rc = 0;
@@ -829,8 +826,7 @@ static int step_peer(struct run *r, const struct scenario_step *st, struct buf *
         rc = fail_step(r, st, add ? "POST /peers to answer 200" : "DELETE /peers to answer 200",
                        seen);
     }
-    if (ok)
-        probe_reply_clear(&rep);
+    probe_reply_clear(&rep); /* filled even without an answer */
     return rc;
 }
 
@@ -993,12 +989,11 @@ static int rewire(struct run *r, unsigned i, struct buf *detail)
         if (!r->wired[(size_t)i * r->n + b])
             continue;
         char url[64];
-        struct probe_reply rep;
+        struct probe_reply rep = {0};
         peer_url(r, i, b, url, sizeof(url));
         bool ok = probe_one(r->probe, i, "POST", "/peers", url, strlen(url), REQUEST_MS, &rep);
         long status = ok ? rep.status : 0;
-        if (ok)
-            probe_reply_clear(&rep);
+        probe_reply_clear(&rep); /* filled even without an answer */
         if (status != 200)
             return fail_run(r, RUNNER_CLUSTER, "restarted n%u refused peer %s (HTTP %ld)", i, url,
                             status);
