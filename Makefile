@@ -8,7 +8,7 @@ SAN     ?=
 # Project flags live in XCFLAGS so that CFLAGS=... on the command line only changes optimisation.
 XCFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes -MMD -MP -pthread
 XCFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
 ifeq ($(WERROR),1)
 XCFLAGS += -Werror
 endif

@@ -67,6 +67,12 @@ static void usage(FILE *f)
 }
 
 /* Parse a whole decimal number in [min, max]. Returns 0, or -1 when it is not one. */
+/* After an argument error: the usage line and where to find the rest (exit 2 follows). */
+static void usage_hint(void)
+{
+    fprintf(stderr, "usage: chainlab-node [OPTIONS] PORT\nTry 'chainlab-node --help' for the options.\n");
+}
+
 static int parse_num(const char *s, long long min, long long max, long long *out)
 {
     char *end;
@@ -265,19 +271,19 @@ int main(int argc, char **argv)
             printf("chainlab-node %s\n", CHAINLAB_VERSION);
             return 0;
         default:
-            usage(stderr);
+            usage_hint();
             return 2;
         }
         if (bad) {
             fprintf(stderr, "chainlab-node: bad value for --%s: '%s'\n", opts[longindex].name,
                     optarg);
-            usage(stderr);
+            usage_hint();
             return 2;
         }
     }
     if (optind != argc - 1 || parse_num(argv[optind], 1, 65535, &v) < 0) {
         fprintf(stderr, "chainlab-node: expected one PORT (1-65535)\n");
-        usage(stderr);
+        usage_hint();
         return 2;
     }
     cfg.port = (uint16_t)v;

@@ -55,7 +55,8 @@ static void usage(FILE *f)
             "  --generate SEED     print a random fault-injection scenario and exit; with\n"
             "  --nodes N           its node count (default %d) and\n"
             "  --steps K           its number of random steps (default %d)\n"
-            "  -q, --quiet         print only failures and the summary\n"
+            "  -q, --quiet         print only each scenario's result line, failures and the\n"
+            "                      summary\n"
             "  -v, --verbose       print each step as it starts, too\n"
             "  -h, --help          this help\n"
             "  -V, --version       print the version\n"
@@ -63,6 +64,12 @@ static void usage(FILE *f)
             "Exit status: 0 all held, 1 an assertion failed, 2 bad scenario or arguments,\n"
             "3 the cluster could not be run, 130 interrupted.\n",
             GENERATE_NODES, GENERATE_STEPS);
+}
+
+/* After an argument error: the usage line and where to find the rest (exit 2 follows). */
+static void usage_hint(void)
+{
+    fprintf(stderr, "usage: chainlab-sim [OPTIONS] SCENARIO...\nTry 'chainlab-sim --help' for the options.\n");
 }
 
 static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
@@ -345,19 +352,19 @@ int main(int argc, char **argv)
             printf("chainlab-sim %s\n", CHAINLAB_VERSION);
             return 0;
         default:
-            usage(stderr);
+            usage_hint();
             return RUNNER_BAD;
         }
         if (bad) {
             fprintf(stderr, "chainlab-sim: bad value for --%s: '%s'\n",
                     opt == 'j' ? "jobs" : opts[longindex].name, optarg);
-            usage(stderr);
+            usage_hint();
             return RUNNER_BAD;
         }
     }
     if (!generate && (gen_nodes != GENERATE_NODES || gen_steps != GENERATE_STEPS)) {
         fprintf(stderr, "chainlab-sim: --nodes and --steps go with --generate\n");
-        usage(stderr);
+        usage_hint();
         return RUNNER_BAD;
     }
     if (generate) {
@@ -373,7 +380,7 @@ int main(int argc, char **argv)
     }
     if (optind >= argc) {
         fprintf(stderr, "chainlab-sim: no scenario file given\n");
-        usage(stderr);
+        usage_hint();
         return RUNNER_BAD;
     }
     if (o.keep && argc - optind > 1) {

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -1342,7 +1343,8 @@ static json_t *appends_report(struct run *r)
         }
     }
     qsort(lat, k, sizeof(double), cmp_double);
-#define PCT(p) (k ? lat[(size_t)((double)(k - 1) * (p))] : 0.0)
+/* Nearest rank: the smallest value with at least p of the samples at or below it. */
+#define PCT(p) (k ? lat[(size_t)ceil((double)k * (p)) - 1] : 0.0)
     json_t *latency = json_pack("{s:f, s:f, s:f, s:f}", "p50", PCT(0.50), "p95", PCT(0.95), "p99",
                                 PCT(0.99), "max", k ? lat[k - 1] : 0.0);
 #undef PCT
@@ -1524,7 +1526,7 @@ int runner_run(const struct scenario *sc, const struct runner_opts *o, json_t **
         json_t *lost = appends ? json_object_get(appends, "lost") : NULL;
         say(r, 0, "%s", table.data ? table.data : "");
         print_measures(r, appends, gossip, linkrep, 0);
-        say(r, 0, "PASS %s in %.3fs (%zu appends acknowledged, %zu lost)\n", sc->path, duration,
+        say(r, -1, "PASS %s in %.3fs (%zu appends acknowledged, %zu lost)\n", sc->path, duration,
             acked, lost ? json_array_size(lost) : 0);
     }
     if (o->keep && r->cl && r->code != RUNNER_INTERRUPTED) {

@@ -373,7 +373,9 @@ def test_pause_stops_answers_until_resume(tmp_path, live):
     (r,) = json.loads(report.read_text())["scenarios"]
     during = [s for s in r["steps"] if s["text"] == 'append n0 "during"'][0]
     assert during["detail"].startswith("acknowledged"), during
-    assert during["took_s"] >= 0.2, during  # n0 waited for the paused n1's answer
+    # n0 waited for the paused n1's answer (--broadcast-wait 200 ms, timed by the node; the sim's
+    # clock starts a little later, hence the slack)
+    assert during["took_s"] >= 0.18, during
     assert "n1 paused" in [s for s in r["steps"] if s["text"] == "pause n1"][0]["detail"]
     assert "n1 resumed" in [s for s in r["steps"] if s["text"] == "resume n1"][0]["detail"]
 
