@@ -334,13 +334,15 @@ int main(int argc, char **argv)
     }
     gossip = gossip_new(chain, peers, &cfg);
     api = api_new(&cfg, chain, peers, gossip);
+    /* Counted before serving: a peer added over HTTP right away is not a start-up peer. */
+    size_t start_peers = peers_count(peers);
     /* The socket already listens: say so before the first request can be answered. */
-    log_info("listening on http://%s:%u with %zu peers", cfg.host, cfg.port, peers_count(peers));
+    log_info("listening on http://%s:%u with %zu peers", cfg.host, cfg.port, start_peers);
     if (gossip_start(gossip, err, sizeof(err)) < 0 || api_start(api, fd, err, sizeof(err)) < 0) {
         fprintf(stderr, "chainlab-node: %s\n", err);
         goto out;
     }
-    if (peers_count(peers) > 0)
+    if (start_peers > 0)
         gossip_request_sync(gossip); /* the --peer and saved peers: catch up by itself */
 
     int sig = 0;
