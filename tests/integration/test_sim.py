@@ -554,7 +554,8 @@ def test_jobs_run_files_at_once_and_exit_with_the_worst_code(tmp_path):
     res = run_sim(["-j", "3", "-q", "--base-port", free_port_range(6), "--run-dir",
                    tmp_path / "r2", ok, bad, ok], tmp_path)
     assert res.returncode == EX_FAILED, describe(res)
-    assert "PASS" not in res.stdout  # -q: failures and the summary only
+    assert "ready:" not in res.stdout  # -q: no step lines; result lines, failures, summary
+    assert f"PASS {ok}" in res.stdout
     assert summary_rows(res.stdout)[str(bad)][0] == "fail"
 
 
