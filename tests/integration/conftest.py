@@ -190,6 +190,25 @@ def wait_converged(nodes, timeout=10.0, min_height=0):
         time.sleep(0.02)
 
 
+def pids_with(token):
+    """Live processes (not zombies) whose command line holds token."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes()
+            if token.encode() not in cmd:
+                continue
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        state = stat[stat.rindex(")") + 2:].split()[0]
+        if state not in ("Z", "X"):
+            found.append(int(d.name))
+    return found
+
+
 # ---- node processes -------------------------------------------------------------------------
 
 

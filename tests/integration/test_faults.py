@@ -37,6 +37,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import pids_with, wait_until
+
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("CHAINLAB_BUILD") or REPO / "build")
 SIM = BUILD / "chainlab-sim"
@@ -93,32 +95,8 @@ def get(port, path, timeout):
         return json.loads(resp.read().decode())
 
 
-def wait_until(pred, timeout, what, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
-def pids_with(token):
-    """Live processes (not zombies) whose command line holds token."""
-    found = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            if token.encode() not in (d / "cmdline").read_bytes():
-                continue
-            stat = (d / "stat").read_text()
-        except OSError:
-            continue
-        if stat[stat.rindex(")") + 2:].split()[0] not in ("Z", "X"):
-            found.append(int(d.name))
-    return found
 
 
 class LiveSim:

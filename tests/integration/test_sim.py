@@ -37,6 +37,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import pids_with, wait_until
+
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("CHAINLAB_BUILD") or REPO / "build")
 SIM = BUILD / "chainlab-sim"
@@ -128,34 +130,8 @@ def http_json(port, path):
         return json.loads(r.read().decode())
 
 
-def wait_until(pred, timeout, what, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
-def pids_with(token):
-    """Live processes (not zombies) whose command line holds token."""
-    found = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            cmd = (d / "cmdline").read_bytes()
-            if token.encode() not in cmd:
-                continue
-            stat = (d / "stat").read_text()
-        except OSError:
-            continue
-        state = stat[stat.rindex(")") + 2:].split()[0]
-        if state not in ("Z", "X"):
-            found.append(int(d.name))
-    return found
 
 
 def ephemeral_low():
