@@ -38,7 +38,7 @@ TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(B)/tools/%)
 PROGS    := $(B)/chainlab-node $(if $(wildcard sim/main.c),$(B)/chainlab-sim)
 
-.PHONY: all deps check unit integration sanitize bench demo clean format format-check
+.PHONY: all deps check unit integration sanitize bench demo clean format format-check fuzz
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -113,3 +113,54 @@ clean:
 	rm -rf build
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# ---- fuzzing: libFuzzer targets under ASan/UBSan, built with clang in build/fuzz. Not part of
+# all, check or sanitize. Each target is compiled with the sources it needs (no -MMD, so no .d
+# files land under build/). The seeds in tests/fuzz/corpus/<target> are copied into
+# build/fuzz/corpus/<target>, which keeps what libFuzzer adds until `make clean`; crashing inputs
+# are written to build/fuzz/artifacts/<target>/ and the run fails. FUZZ_ARGS adds libFuzzer flags.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_ARGS    ?=
+FUZZ_B       := build/fuzz
+FUZZ_TARGETS := fuzz_block fuzz_chain fuzz_scenario fuzz_peers
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes -O1 -g \
+                -fno-omit-frame-pointer -pthread \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+                -Inode -Isim $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
+FUZZ_BASE    := node/buf.c node/xalloc.c node/log.c node/pyjson.c
+FUZZ_SRC_fuzz_block    := node/block.c
+FUZZ_SRC_fuzz_chain    := node/block.c node/chain.c node/store.c
+FUZZ_SRC_fuzz_scenario := sim/scenario.c sim/nodeset.c
+FUZZ_SRC_fuzz_peers    := node/peers.c node/store.c node/block.c
+
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_BASE) $(wildcard node/*.h sim/*.h) Makefile
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_BASE) $(FUZZ_SRC_fuzz_$*) $(FUZZ_LDLIBS)
+
+# Each target's own sources are prerequisites too (second expansion would be the alternative).
+$(foreach t,$(FUZZ_TARGETS),$(eval $(FUZZ_B)/$(t): $(FUZZ_SRC_$(t))))
+
+# Run every target for FUZZ_SECONDS, print its executions, fail when any target found a crash.
+# libFuzzer's output goes to build/fuzz/<target>.log (to the terminal with V=1).
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ_B)/%)
+	$(Q)failed=; for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_B)/corpus/$$t $(FUZZ_B)/artifacts/$$t; \
+	    cp tests/fuzz/corpus/$$t/* $(FUZZ_B)/corpus/$$t/; \
+	    echo "  FUZZ    $$t ($(FUZZ_SECONDS)s)"; \
+	    if $(FUZZ_B)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=$(FUZZ_B)/artifacts/$$t/ $(FUZZ_ARGS) $(FUZZ_B)/corpus/$$t \
+	        >$(FUZZ_B)/$$t.log 2>&1; then ok=1; else ok=; fi; \
+	    $(if $(Q),,cat $(FUZZ_B)/$$t.log;) \
+	    if [ -n "$$ok" ]; then \
+	        sed -n 's/^stat::number_of_executed_units: */          executions: /p' $(FUZZ_B)/$$t.log; \
+	    else \
+	        echo "  FAIL    $$t: see $(FUZZ_B)/$$t.log and $(FUZZ_B)/artifacts/$$t/"; \
+	        grep -A 14 -e '^==[0-9]*==ERROR' -e 'runtime error' -e 'deadly signal' \
+	            $(FUZZ_B)/$$t.log | head -n 30; \
+	        failed="$$failed $$t"; \
+	    fi; \
+	done; \
+	test -z "$$failed" || { echo "  fuzz: crashes in$$failed"; exit 1; }

@@ -156,8 +156,14 @@ int peers_normalize(const struct peers *p, const char *text, size_t len, char *o
         rc = invalid(err, errsz, "peer URL has a bad port");
         goto out;
     }
-    for (char *c = host; *c; c++)
+    for (char *c = host; *c; c++) {
+        /* libcurl decodes %XX in the host: only a plain name or address may come out. */
+        if (!isalnum((unsigned char)*c) && !strchr(".-_:[]", *c)) {
+            rc = invalid(err, errsz, "peer URL host must be a plain name or address");
+            goto out;
+        }
         *c = (char)tolower((unsigned char)*c);
+    }
     if (is_local_host(p, host) && p->self_port != 0 && atoi(port) == (int)p->self_port) {
         rc = invalid(err, errsz, "peer URL points at this node itself");
         goto out;

@@ -63,6 +63,10 @@ static const struct {
     {"over max_url only before trimming", "  http://example.com:8081/abcdefgh/ \n", 0, SHORT_URL,
      "http://example.com:8081/abcdefgh", NULL},
 
+    /* percent-encoded hosts decode to bytes that are no name (found by tests/fuzz/fuzz_peers) */
+    {"percent-encoded byte as host", "http://%ca", 0, 0, NULL, "plain name or address"},
+    {"percent-encoded UTF-8 host", "http://%c3%a9:1", 0, 0, NULL, "plain name or address"},
+
     /* schemes */
     {"ftp", "ftp://example.com", 0, 0, NULL, ERR_SCHEME},
     {"file", "file:///etc/passwd", 0, 0, NULL, ERR_SCHEME},
