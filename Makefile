@@ -104,10 +104,10 @@ demo: deps
 	$(Q)$(B)/chainlab-sim scenarios/demo.scn
 
 format:
-	$(Q)clang-format -i node/*.[ch] sim/*.[ch] tests/unit/*.c tools/*.c 2>/dev/null || true
+	$(Q)clang-format -i node/*.[ch] sim/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c tools/*.c 2>/dev/null || true
 
 format-check:
-	$(Q)clang-format --dry-run --Werror node/*.[ch] sim/*.[ch] tests/unit/*.c $(wildcard tools/*.c)
+	$(Q)clang-format --dry-run --Werror node/*.[ch] sim/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c $(wildcard tools/*.c)
 
 clean:
 	rm -rf build

@@ -70,7 +70,8 @@ static void usage(FILE *f)
 /* After an argument error: the usage line and where to find the rest (exit 2 follows). */
 static void usage_hint(void)
 {
-    fprintf(stderr, "usage: chainlab-node [OPTIONS] PORT\nTry 'chainlab-node --help' for the options.\n");
+    fprintf(stderr,
+            "usage: chainlab-node [OPTIONS] PORT\nTry 'chainlab-node --help' for the options.\n");
 }
 
 static int parse_num(const char *s, long long min, long long max, long long *out)

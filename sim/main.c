@@ -69,7 +69,9 @@ static void usage(FILE *f)
 /* After an argument error: the usage line and where to find the rest (exit 2 follows). */
 static void usage_hint(void)
 {
-    fprintf(stderr, "usage: chainlab-sim [OPTIONS] SCENARIO...\nTry 'chainlab-sim --help' for the options.\n");
+    fprintf(
+        stderr,
+        "usage: chainlab-sim [OPTIONS] SCENARIO...\nTry 'chainlab-sim --help' for the options.\n");
 }
 
 static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
