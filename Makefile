@@ -135,7 +135,7 @@ FUZZ_SRC_fuzz_chain    := node/block.c node/chain.c node/store.c
 FUZZ_SRC_fuzz_scenario := sim/scenario.c sim/nodeset.c
 FUZZ_SRC_fuzz_peers    := node/peers.c node/store.c node/block.c
 
-$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_BASE) $(wildcard node/*.h sim/*.h) Makefile
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BASE) $(wildcard node/*.h sim/*.h) Makefile
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZCC  $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_BASE) $(FUZZ_SRC_fuzz_$*) $(FUZZ_LDLIBS)

@@ -8,20 +8,12 @@
 
 #include <jansson.h>
 
+#include "fuzz.h"
 #include "block.h"
 #include "buf.h"
 #include "pyjson.h"
 
 #define ERR_SZ 256 /* error sentence buffer, as the node uses */
-
-/* Stop at a broken property: a trap that libFuzzer reports as a crash. A call taking the line,
- * not a bare __builtin_trap(), so the traps are not merged and the stack trace names the line. */
-__attribute__((noinline, noreturn)) static void fuzz_fail(int line)
-{
-    volatile int at = line; /* visible in a debugger */
-    (void)at;
-    __builtin_trap();
-}
 
 static bool block_equal(const struct block *a, const struct block *b)
 {

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "block.h"
 #include "buf.h"
 #include "chain.h"
@@ -21,15 +22,6 @@
 
 #define ERR_SZ     300 /* error sentence buffer, as the node uses */
 #define PAGE_LIMIT 2   /* blocks per page in the paging check */
-
-/* Stop at a broken property: a trap that libFuzzer reports as a crash. A call taking the line,
- * not a bare __builtin_trap(), so the traps are not merged and the stack trace names the line. */
-__attribute__((noinline, noreturn)) static void fuzz_fail(int line)
-{
-    volatile int at = line; /* visible in a debugger */
-    (void)at;
-    __builtin_trap();
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

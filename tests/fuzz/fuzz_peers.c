@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "fuzz.h"
 #include "buf.h"
 #include "log.h"
 #include "peers.h"
@@ -21,15 +22,6 @@
 #define PEERS_FUZZ_URL_MAX 80   /* largest max_url tried */
 #define PEERS_FUZZ_PORT    8080 /* this node's own port: http://127.0.0.1:8080 is rejected */
 #define ERR_SZ             256
-
-/* Stop at a broken property: a trap that libFuzzer reports as a crash. A call taking the line,
- * not a bare __builtin_trap(), so the traps are not merged and the stack trace names the line. */
-__attribute__((noinline, noreturn)) static void fuzz_fail(int line)
-{
-    volatile int at = line; /* visible in a debugger */
-    (void)at;
-    __builtin_trap();
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -6,19 +6,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "scenario.h"
 
 #define FUZZ_PATH "fuzz.scn"
 #define ERR_SZ    1024 /* larger than any message, so the position is never cut */
-
-/* Stop at a broken property: a trap that libFuzzer reports as a crash. A call taking the line,
- * not a bare __builtin_trap(), so the traps are not merged and the stack trace names the line. */
-__attribute__((noinline, noreturn)) static void fuzz_fail(int line)
-{
-    volatile int at = line; /* visible in a debugger */
-    (void)at;
-    __builtin_trap();
-}
 
 /* Skip a decimal number >= 1 at s; returns the byte after it, or NULL when there is none. */
 static const char *skip_position(const char *s)

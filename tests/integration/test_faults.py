@@ -25,12 +25,9 @@ Nothing here sleeps a fixed time: the scenarios may sleep, the tests only poll.
 
 import json
 import os
-import queue
 import re
 import signal
 import subprocess
-import threading
-import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -99,83 +96,8 @@ def get(port, path, timeout):
 
 
 
-class LiveSim:
-    """chainlab-sim running in its own session; its output read line by line in a thread."""
-
-    def __init__(self, args, cwd):
-        self.proc = subprocess.Popen([str(SIM), *map(str, args)], cwd=str(cwd),
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True)
-        self.lines = []
-        self._q = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self._q.put(line)
-        self._q.put(None)
-
-    def wait_line(self, pattern, timeout=RUN_TIMEOUT):
-        rx = re.compile(pattern)
-        for line in self.lines:
-            if rx.search(line):
-                return rx.search(line)
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                pytest.fail(f"no line matching {pattern!r} within {timeout}s:\n"
-                            + "".join(self.lines))
-            try:
-                line = self._q.get(timeout=left)
-            except queue.Empty:
-                continue
-            if line is None:
-                self.proc.wait(timeout=EXIT_GRACE)
-                pytest.fail(f"the sim exited ({self.proc.returncode}) before a line matching "
-                            f"{pattern!r}:\n" + "".join(self.lines))
-            self.lines.append(line)
-            m = rx.search(line)
-            if m:
-                return m
-
-    def seen(self, pattern):
-        """Whether a line already read matches pattern (reads what is queued, never waits)."""
-        while True:
-            try:
-                line = self._q.get_nowait()
-            except queue.Empty:
-                break
-            if line is None:
-                self._q.put(None)
-                break
-            self.lines.append(line)
-        return any(re.search(pattern, line) for line in self.lines)
 
 
-@pytest.fixture
-def live(tmp_path):
-    """Start LiveSims; on teardown end each one's session and any node left with its token."""
-    started = []
-
-    def start(args, token):
-        s = LiveSim(args, tmp_path)
-        started.append((s, token))
-        return s
-
-    yield start
-    for s, token in started:
-        if s.proc.poll() is None:
-            try:
-                os.killpg(s.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            s.proc.wait(timeout=EXIT_GRACE)
-        for pid in pids_with(token):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 # ---- latency ---------------------------------------------------------------------------------

@@ -22,13 +22,11 @@ time: every wait polls a condition against a deadline.
 
 import json
 import os
-import queue
 import random
 import re
 import signal
 import socket
 import subprocess
-import threading
 import time
 import urllib.request
 import uuid
@@ -163,94 +161,8 @@ def free_port_range(n, attempts=200):
     pytest.fail(f"no {n} free sequential ports found")
 
 
-class LiveSim:
-    """chainlab-sim running in its own session, its stdout read line by line in a thread."""
-
-    def __init__(self, args, cwd):
-        self.proc = subprocess.Popen(
-            [str(SIM), *map(str, args)],
-            cwd=str(cwd),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        self.lines = []
-        self._q = queue.Queue()
-        self._t = threading.Thread(target=self._read, daemon=True)
-        self._t.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self._q.put(line)
-        self._q.put(None)
-
-    def wait_line(self, pattern, timeout=15.0):
-        """The first match of pattern in a line of output (waiting for it)."""
-        rx = re.compile(pattern)
-        for line in self.lines:
-            m = rx.search(line)
-            if m:
-                return m
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                pytest.fail(f"no line matching {pattern!r} within {timeout}s; output:\n"
-                            + "".join(self.lines))
-            try:
-                line = self._q.get(timeout=left)
-            except queue.Empty:
-                continue
-            if line is None:
-                self.proc.wait(timeout=EXIT_GRACE)
-                pytest.fail(f"the sim exited ({self.proc.returncode}) before printing a line "
-                            f"matching {pattern!r}; output:\n" + "".join(self.lines))
-            self.lines.append(line)
-            m = rx.search(line)
-            if m:
-                return m
-
-    def output(self):
-        self._t.join(timeout=EXIT_GRACE)
-        while True:
-            try:
-                line = self._q.get_nowait()
-            except queue.Empty:
-                break
-            if line is not None:
-                self.lines.append(line)
-        return "".join(self.lines)
-
-    def ports(self):
-        m = self.wait_line(r"on ports (\d+)-(\d+)")
-        return list(range(int(m.group(1)), int(m.group(2)) + 1))
 
 
-@pytest.fixture
-def live(tmp_path):
-    """Start LiveSims; on teardown end each sim's session and any node left with the token."""
-    started = []
-
-    def start(args, token=None):
-        s = LiveSim(args, tmp_path)
-        started.append((s, token))
-        return s
-
-    yield start
-    for s, token in started:
-        if s.proc.poll() is None:
-            try:
-                os.killpg(s.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            s.proc.wait(timeout=EXIT_GRACE)
-        if token:
-            for pid in pids_with(token):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
 
 
 # ---- the scenario files ----------------------------------------------------------------------
