@@ -8,6 +8,7 @@
 #include "api.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,10 @@ struct api {
     struct MHD_Daemon *mhd;
     int listen_fd;
     struct timespec started;
+    /* rate limit of the warnings about refused clients (mhd_log_cb) */
+    pthread_mutex_t refused_lock;
+    time_t refused_next_s;
+    unsigned long refused_left_out;
 };
 
 /* The answer when the store (--db) fails a write; the log has SQLite's reason. */
@@ -386,13 +391,36 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/* libmicrohttpd's messages. Those about a limit (connections, per-address connections, header
+ * memory) say what a client was refused and why, so they are warnings; under a flood they are
+ * rate-limited to one a second with a count of the ones left out. The rest are debug. */
 static void mhd_log_cb(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    struct api *a = cls;
     char line[512];
     vsnprintf(line, sizeof(line), fmt, ap);
     line[strcspn(line, "\n")] = '\0';
-    log_debug("http: %s", line);
+    if (strstr(line, "limit") == NULL && strstr(line, "too big") == NULL &&
+        strstr(line, "too large") == NULL) {
+        log_debug("http: %s", line);
+        return;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    pthread_mutex_lock(&a->refused_lock);
+    bool say = now.tv_sec >= a->refused_next_s;
+    unsigned long left_out = a->refused_left_out;
+    if (say) {
+        a->refused_next_s = now.tv_sec + 1;
+        a->refused_left_out = 0;
+    } else {
+        a->refused_left_out++;
+    }
+    pthread_mutex_unlock(&a->refused_lock);
+    if (say && left_out > 0)
+        log_warn("http: %s (and %lu more refusals in the last second)", line, left_out);
+    else if (say)
+        log_warn("http: %s", line);
 }
 
 struct api *api_new(const struct config *cfg, struct chain *c, struct peers *p, struct gossip *g)
@@ -403,6 +431,7 @@ struct api *api_new(const struct config *cfg, struct chain *c, struct peers *p, 
     a->peers = p;
     a->gossip = g;
     a->listen_fd = -1;
+    pthread_mutex_init(&a->refused_lock, NULL);
     clock_gettime(CLOCK_MONOTONIC, &a->started);
     return a;
 }
@@ -416,8 +445,9 @@ int api_start(struct api *a, int listen_fd, char *err, size_t errsz)
         flags, 0, NULL, NULL, access_cb, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, a,
         MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)(a->cfg.threads > 1 ? a->cfg.threads : 1), MHD_OPTION_CONNECTION_LIMIT,
-        a->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, a->cfg.idle_timeout_s,
-        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, a, MHD_OPTION_END);
+        a->cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, a->cfg.max_per_ip,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, a->cfg.conn_memory, MHD_OPTION_CONNECTION_TIMEOUT,
+        a->cfg.idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, a, MHD_OPTION_END);
     if (a->mhd == NULL) {
         snprintf(err, errsz, "cannot start the HTTP server (libmicrohttpd)");
         return -1;
@@ -439,5 +469,6 @@ void api_free(struct api *a)
         MHD_stop_daemon(a->mhd);
     if (a->listen_fd >= 0)
         close(a->listen_fd);
+    pthread_mutex_destroy(&a->refused_lock);
     free(a);
 }

@@ -105,16 +105,18 @@ static size_t common_prefix(const struct chain *a, const struct chain *b)
     return lo;
 }
 
-/* Rewrite the stored blocks from index from on with cand's, in one transaction. */
+/* Rewrite the stored blocks from cand's position from on (index cand->base + from) with cand's,
+ * in one transaction. */
 static int store_suffix(struct store *s, const struct chain *cand, size_t from, char *err,
                         size_t errsz)
 {
-    if (store_replace_begin(s, from, err, errsz) < 0)
+    if (store_replace_begin(s, cand->base + from, err, errsz) < 0)
         return -1;
     for (size_t i = from; i < cand->n; i++) {
         size_t start, end;
         block_span(cand, i, &start, &end);
-        if (store_replace_put(s, i, cand->json.data + start, end - start, err, errsz) < 0) {
+        if (store_replace_put(s, cand->base + i, cand->json.data + start, end - start, err, errsz) <
+            0) {
             store_replace_abort(s);
             return -1;
         }
@@ -343,6 +345,61 @@ bool chain_adopt_if_longer(struct chain *c, struct chain *cand, struct buf *tip_
 out:
     pthread_rwlock_unlock(&c->lock);
     return replaced;
+}
+
+bool chain_links_at(struct chain *c, uint64_t index, const char *prev)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    bool ok = c->base == 0 && index > 0 && index <= c->n &&
+              memcmp(hash_at(c, (size_t)index - 1), prev, BLOCK_HASH_HEX) == 0;
+    pthread_rwlock_unlock(&c->lock);
+    return ok;
+}
+
+uint64_t chain_base(const struct chain *c, char prev[BLOCK_HASH_HEX + 1])
+{
+    if (prev)
+        memcpy(prev, c->base_prev, BLOCK_HASH_HEX + 1);
+    return c->base;
+}
+
+bool chain_extend_if_longer(struct chain *c, struct chain *seg, struct buf *tip_json)
+{
+    bool extended = false;
+    pthread_rwlock_wrlock(&c->lock);
+    size_t keep = (size_t)seg->base; /* blocks of c kept: 0 .. base-1 */
+    if (c->base != 0 || seg->base == 0 || keep > c->n || keep + seg->n <= c->n ||
+        memcmp(hash_at(c, keep - 1), seg->base_prev, BLOCK_HASH_HEX) != 0)
+        goto out;
+    char err[300];
+    if (c->store != NULL && store_suffix(c->store, seg, 0, err, sizeof(err)) < 0) {
+        log_error("store: the longer chain was not adopted: %s", err);
+        goto out;
+    }
+    /* Cut c back to its first keep blocks (at least genesis), then append seg's text. */
+    size_t start, end;
+    block_span(c, keep - 1, &start, &end);
+    c->json.len = end;
+    c->json.data[end] = '\0';
+    c->n = keep;
+    size_t shift = c->json.len + 2 - 1;
+    if (c->n + seg->n > c->cap) {
+        c->cap = c->n + seg->n;
+        c->off = xrealloc(c->off, c->cap * sizeof(*c->off));
+    }
+    for (size_t i = 0; i < seg->n; i++)
+        c->off[c->n + i] = seg->off[i] + shift;
+    buf_reserve(&c->json, seg->json.len + 1);
+    buf_append(&c->json, ", ", 2);
+    buf_append(&c->json, seg->json.data + 1, seg->json.len - 1);
+    c->n += seg->n;
+    memcpy(c->tip_hash, seg->tip_hash, sizeof(c->tip_hash));
+    if (tip_json)
+        write_tip_locked(c, tip_json);
+    extended = true;
+out:
+    pthread_rwlock_unlock(&c->lock);
+    return extended;
 }
 
 uint64_t chain_tip(struct chain *c, char hash[BLOCK_HASH_HEX + 1])

@@ -74,6 +74,20 @@ enum chain_offer chain_offer_block(struct chain *c, const struct block *b, struc
  * it fails (logged) c is kept and false is returned. */
 bool chain_adopt_if_longer(struct chain *c, struct chain *cand, struct buf *tip_json);
 
+/* Make c the chain [c's blocks 0 .. seg->base-1] + seg when that is strictly longer than c and
+ * seg links to it: seg is a segment (base > 0) whose first block's prev_hash is the hash of c's
+ * block base-1. This is the chain of a peer that shares c's blocks up to base-1 (hash-linked
+ * prefixes are equal), fetched without that prefix. Returns true when c changed; appends the
+ * new tip's JSON to tip_json when not NULL. seg stays owned by the caller (its contents are
+ * left unspecified: free it). With a store, the blocks from base on are rewritten in one
+ * transaction; when that fails (logged) c is kept and false is returned. */
+bool chain_extend_if_longer(struct chain *c, struct chain *seg, struct buf *tip_json);
+/* Whether c holds block index - 1 and its hash is prev (BLOCK_HASH_HEX characters): a segment
+ * starting at index with that base prev_hash would link to c. False for index 0. */
+bool chain_links_at(struct chain *c, uint64_t index, const char *prev);
+/* A segment's base index and the prev_hash of its first block ("" for a chain from genesis). */
+uint64_t chain_base(const struct chain *c, char prev[BLOCK_HASH_HEX + 1]);
+
 /* Tip index and hash (hash may be NULL). For a segment too: the index of its last block. */
 uint64_t chain_tip(struct chain *c, char hash[BLOCK_HASH_HEX + 1]);
 /* Number of bytes of the full JSON encoding (the GET /blocks body). */

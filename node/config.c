@@ -15,6 +15,8 @@ void config_defaults(struct config *c)
         .connect_timeout_ms = CONFIG_CONNECT_MS,
         .timeout_ms = CONFIG_TIMEOUT_MS,
         .max_connections = CONFIG_MAX_CONNECTIONS,
+        .max_per_ip = CONFIG_MAX_PER_IP,
+        .conn_memory = CONFIG_CONN_MEMORY,
         .idle_timeout_s = CONFIG_IDLE_TIMEOUT_S,
         .queue = CONFIG_QUEUE,
         .broadcast_wait_ms = CONFIG_BROADCAST_WAIT,

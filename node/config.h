@@ -13,11 +13,13 @@
 #define CONFIG_MAX_CHAIN_BYTES (256 * 1024 * 1024) /* bytes of GET /blocks read from one peer */
 #define CONFIG_CONNECT_MS      1000                /* connect timeout per peer request */
 #define CONFIG_TIMEOUT_MS      5000                /* total timeout per peer request */
-#define CONFIG_MAX_CONNECTIONS 1024                /* concurrent inbound connections */
-#define CONFIG_IDLE_TIMEOUT_S  30                  /* an idle inbound connection is closed */
-#define CONFIG_QUEUE           1024 /* blocks queued per peer before the oldest drop */
-#define CONFIG_BROADCAST_WAIT  1000 /* ms an answer waits for its broadcast */
-#define CONFIG_SYNC_PAGE       5000 /* blocks per GET /blocks page in a sync */
+#define CONFIG_MAX_CONNECTIONS 4096                /* concurrent inbound connections */
+#define CONFIG_MAX_PER_IP      0           /* inbound connections per address; 0: no limit */
+#define CONFIG_CONN_MEMORY     (32 * 1024) /* bytes for one connection's request headers */
+#define CONFIG_IDLE_TIMEOUT_S  30          /* an idle inbound connection is closed */
+#define CONFIG_QUEUE           1024        /* blocks queued per peer before the oldest drop */
+#define CONFIG_BROADCAST_WAIT  1000        /* ms an answer waits for its broadcast */
+#define CONFIG_SYNC_PAGE       5000        /* blocks per GET /blocks page in a sync */
 
 struct config {
     const char *host;         /* address to listen on (borrowed) */
@@ -31,6 +33,8 @@ struct config {
     long connect_timeout_ms;  /* CONFIG_CONNECT_MS */
     long timeout_ms;          /* CONFIG_TIMEOUT_MS */
     unsigned max_connections; /* CONFIG_MAX_CONNECTIONS */
+    unsigned max_per_ip;      /* CONFIG_MAX_PER_IP */
+    size_t conn_memory;       /* CONFIG_CONN_MEMORY */
     unsigned idle_timeout_s;  /* CONFIG_IDLE_TIMEOUT_S */
     size_t queue;             /* CONFIG_QUEUE */
     long broadcast_wait_ms;   /* CONFIG_BROADCAST_WAIT; 0 answers at once */

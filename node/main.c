@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,7 +43,14 @@ static void usage(FILE *f)
         "  --max-chain-bytes BYTES most bytes read from a peer's /blocks (default %d)\n"
         "  --connect-timeout MS    connect timeout per peer request (default %d)\n"
         "  --timeout MS            total timeout per peer request (default %d)\n"
-        "  --max-connections N     concurrent inbound connections (default %d)\n"
+        "  --max-connections N     concurrent inbound connections; more are closed at once\n"
+        "                          (default %d; the open-files limit is raised to fit)\n"
+        "  --max-connections-per-ip N\n"
+        "                          concurrent inbound connections from one address; 0: no\n"
+        "                          limit (default %d: nodes on one host share 127.0.0.1)\n"
+        "  --connection-memory BYTES\n"
+        "                          memory for one connection's request line and headers;\n"
+        "                          larger headers get 431 (default %d)\n"
         "  --idle-timeout S        close inbound connections idle this long (default %d)\n"
         "  --queue N               blocks queued per peer before the oldest drop (default %d)\n"
         "  --broadcast-wait MS     hold the answer to /append and POST /block until the\n"
@@ -62,8 +70,9 @@ static void usage(FILE *f)
         "  -h, --help              this help\n"
         "  -V, --version           print the version\n",
         CONFIG_MAX_BODY, CONFIG_MAX_PEERS, CONFIG_MAX_URL, CONFIG_MAX_CHAIN_BYTES,
-        CONFIG_CONNECT_MS, CONFIG_TIMEOUT_MS, CONFIG_MAX_CONNECTIONS, CONFIG_IDLE_TIMEOUT_S,
-        CONFIG_QUEUE, CONFIG_BROADCAST_WAIT, CONFIG_SYNC_PAGE);
+        CONFIG_CONNECT_MS, CONFIG_TIMEOUT_MS, CONFIG_MAX_CONNECTIONS, CONFIG_MAX_PER_IP,
+        CONFIG_CONN_MEMORY, CONFIG_IDLE_TIMEOUT_S, CONFIG_QUEUE, CONFIG_BROADCAST_WAIT,
+        CONFIG_SYNC_PAGE);
 }
 
 /* Parse a whole decimal number in [min, max]. Returns 0, or -1 when it is not one. */
@@ -114,6 +123,32 @@ static int load_db(const struct config *cfg, struct store **store, struct chain 
              (unsigned long long)chain_tip(*chain, NULL) + 1, peers_count(p),
              (long long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
     return 0;
+}
+
+/* Descriptors kept free of inbound connections: peers' connections, the database, logs. */
+#define FD_RESERVE 256
+
+/* Raise the open-files limit so that max_connections inbound connections fit beside
+ * FD_RESERVE others; when the hard limit is too low, lower max_connections to what fits and
+ * say so. */
+static void fit_fd_limit(struct config *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    rlim_t need = (rlim_t)cfg->max_connections + FD_RESERVE;
+    if (rl.rlim_cur >= need)
+        return;
+    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    if (rl.rlim_cur >= need)
+        return;
+    unsigned fit = rl.rlim_cur > 2 * FD_RESERVE ? (unsigned)(rl.rlim_cur - FD_RESERVE)
+                                                : (unsigned)(rl.rlim_cur / 2);
+    log_warn("--max-connections %u does not fit the open-files limit of %llu: using %u",
+             cfg->max_connections, (unsigned long long)rl.rlim_cur, fit);
+    cfg->max_connections = fit;
 }
 
 /* Bind and listen on host:port. Returns the fd, or -1 with err set. */
@@ -173,6 +208,8 @@ int main(int argc, char **argv)
         {"connect-timeout", required_argument, NULL, 'C'},
         {"timeout", required_argument, NULL, 'T'},
         {"max-connections", required_argument, NULL, 'm'},
+        {"max-connections-per-ip", required_argument, NULL, 'A'},
+        {"connection-memory", required_argument, NULL, 'M'},
         {"idle-timeout", required_argument, NULL, 'I'},
         {"queue", required_argument, NULL, 'q'},
         {"broadcast-wait", required_argument, NULL, 'w'},
@@ -241,6 +278,14 @@ int main(int argc, char **argv)
         case 'm':
             bad = parse_num(optarg, 1, 1000000, &v) < 0;
             cfg.max_connections = (unsigned)v;
+            break;
+        case 'A':
+            bad = parse_num(optarg, 0, 1000000, &v) < 0;
+            cfg.max_per_ip = (unsigned)v;
+            break;
+        case 'M':
+            bad = parse_num(optarg, 4096, 16 * 1024 * 1024, &v) < 0;
+            cfg.conn_memory = (size_t)v;
             break;
         case 'I':
             bad = parse_num(optarg, 1, 86400, &v) < 0;
@@ -313,6 +358,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "chainlab-node: cannot initialise libcurl\n");
         goto out;
     }
+    fit_fd_limit(&cfg);
     peers = peers_new(cfg.max_peers, cfg.max_url, cfg.host, cfg.port);
     if (cfg.db_path == NULL) {
         chain = chain_new();

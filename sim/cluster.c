@@ -22,6 +22,7 @@ struct cluster {
     char *run_dir;
     char *node_bin;
     char *node_cmd;
+    long grace_ms; /* at teardown */
     char **node_args;
     int *held; /* per node: the socket holding its port until it starts, or -1 */
 };
@@ -41,6 +42,7 @@ struct cluster *cluster_new(const struct cluster_spec *spec, char *err, size_t e
     c->run_dir = xstrdup(spec->run_dir);
     c->node_bin = spec->node_bin ? xstrdup(spec->node_bin) : NULL;
     c->node_cmd = spec->node_cmd ? xstrdup(spec->node_cmd) : NULL;
+    c->grace_ms = spec->grace_ms > 0 ? spec->grace_ms : CLUSTER_GRACE_MS;
     size_t na = 0;
     while (spec->node_args && spec->node_args[na])
         na++;
@@ -434,6 +436,26 @@ void cluster_stop_all(struct cluster *c, long grace_ms)
     }
 }
 
+int cluster_rss(const struct cluster *c, unsigned i, long *rss_kib, long *peak_kib)
+{
+    const struct cluster_node *nd = &c->nodes[i];
+    if (nd->pid <= 0 || nd->state == NODE_EXITED)
+        return -1;
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)nd->pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    int found = 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "VmRSS: %ld kB", rss_kib) == 1 ||
+            sscanf(line, "VmHWM: %ld kB", peak_kib) == 1)
+            found++;
+    }
+    fclose(f);
+    return found == 2 ? 0 : -1;
+}
+
 const struct cluster_node *cluster_node(const struct cluster *c, unsigned i)
 {
     return &c->nodes[i];
@@ -448,7 +470,7 @@ void cluster_free(struct cluster *c)
 {
     if (c == NULL)
         return;
-    cluster_stop_all(c, CLUSTER_GRACE_MS);
+    cluster_stop_all(c, c->grace_ms);
     for (unsigned i = 0; i < c->n; i++) {
         ports_release(&c->held[i]);
         free(c->nodes[i].dir);

@@ -13,7 +13,7 @@
 #include "buf.h"
 #include "probe.h"
 
-#define CLUSTER_GRACE_MS 2000  /* SIGTERM to SIGKILL at teardown */
+#define CLUSTER_GRACE_MS 2000  /* SIGTERM to SIGKILL by default (--stop-grace) */
 #define CLUSTER_READY_MS 10000 /* how long a node may take to answer GET /block */
 #define CLUSTER_LOG_HEAD 5     /* first lines of a log shown when a node dies (usage errors) */
 #define CLUSTER_LOG_TAIL 10    /* last lines shown */
@@ -43,6 +43,7 @@ struct cluster_spec {
     const char *node_bin;   /* chainlab-node to run, or NULL when node_cmd is given */
     const char *node_cmd;   /* shell template with {port} {host} {node} {dir}, or NULL */
     char *const *node_args; /* extra words for every node ({node} {port} {dir} substituted) */
+    long grace_ms;          /* SIGTERM to SIGKILL at teardown; 0: CLUSTER_GRACE_MS */
     int *held_ports;        /* n sockets holding the ports (ports_reserve), or NULL; the cluster
                              * takes them and releases all of them when the first node starts */
 };
@@ -82,6 +83,9 @@ const char *cluster_state_name(enum node_state s);
 /* SIGTERM every running node, SIGKILL what is left after grace_ms, reap all. */
 void cluster_stop_all(struct cluster *c, long grace_ms);
 /* Node i (borrowed). */
+/* Node i's resident memory in KiB now and at its peak (VmRSS, VmHWM of /proc/PID/status).
+ * Returns 0, or -1 when it is not running or the numbers cannot be read. */
+int cluster_rss(const struct cluster *c, unsigned i, long *rss_kib, long *peak_kib);
 const struct cluster_node *cluster_node(const struct cluster *c, unsigned i);
 unsigned cluster_size(const struct cluster *c);
 /* Append the first CLUSTER_LOG_HEAD and last CLUSTER_LOG_TAIL lines of node i's log to out

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cluster.h"
 #include "generate.h"
 #include "log.h"
 #include "ports.h"
@@ -47,6 +48,8 @@ static void usage(FILE *f)
             "  --run-dir DIR       logs of this run (default runs/<scenario>-<time>-<pid>/);\n"
             "                      with several files, one folder per scenario inside DIR\n"
             "  --seed N            seed for everything random (overrides the file's seed)\n"
+            "  --stop-grace MS     SIGTERM to SIGKILL when stopping a node (default %d;\n"
+            "                      raise it for nodes under valgrind)\n"
             "  --keep              leave the cluster up after the last step, until Ctrl-C\n"
             "  --check             parse and validate the files only; run nothing\n"
             "  --report FILE       write a JSON report\n"
@@ -63,7 +66,7 @@ static void usage(FILE *f)
             "\n"
             "Exit status: 0 all held, 1 an assertion failed, 2 bad scenario or arguments,\n"
             "3 the cluster could not be run, 130 interrupted.\n",
-            GENERATE_NODES, GENERATE_STEPS);
+            CLUSTER_GRACE_MS, GENERATE_NODES, GENERATE_STEPS);
 }
 
 /* After an argument error: the usage line and where to find the rest (exit 2 follows). */
@@ -273,15 +276,25 @@ static int run_all(struct scenario **scs, size_t n, const struct runner_opts *ba
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"node-bin", required_argument, NULL, 'b'},  {"node-cmd", required_argument, NULL, 'c'},
-        {"base-port", required_argument, NULL, 'p'}, {"run-dir", required_argument, NULL, 'd'},
-        {"seed", required_argument, NULL, 's'},      {"keep", no_argument, NULL, 'k'},
-        {"check", no_argument, NULL, 'C'},           {"report", required_argument, NULL, 'r'},
-        {"junit", required_argument, NULL, 'J'},     {"jobs", required_argument, NULL, 'j'},
-        {"quiet", no_argument, NULL, 'q'},           {"verbose", no_argument, NULL, 'v'},
-        {"generate", required_argument, NULL, 'g'},  {"nodes", required_argument, NULL, 'N'},
-        {"steps", required_argument, NULL, 'S'},     {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
+        {"node-bin", required_argument, NULL, 'b'},
+        {"node-cmd", required_argument, NULL, 'c'},
+        {"base-port", required_argument, NULL, 'p'},
+        {"run-dir", required_argument, NULL, 'd'},
+        {"seed", required_argument, NULL, 's'},
+        {"keep", no_argument, NULL, 'k'},
+        {"check", no_argument, NULL, 'C'},
+        {"report", required_argument, NULL, 'r'},
+        {"junit", required_argument, NULL, 'J'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"generate", required_argument, NULL, 'g'},
+        {"nodes", required_argument, NULL, 'N'},
+        {"steps", required_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"stop-grace", required_argument, NULL, 'G'},
+        {NULL, 0, NULL, 0},
     };
     struct runner_opts o = {.runs_root = "runs", .out = stdout, .interrupted = &interrupted};
     const char *report = NULL, *junit = NULL;
@@ -309,6 +322,10 @@ int main(int argc, char **argv)
             break;
         case 'd':
             o.run_dir = optarg;
+            break;
+        case 'G':
+            bad = parse_u64(optarg, 3600000, &v) < 0 || v == 0;
+            o.grace_ms = (long)v;
             break;
         case 's':
             bad = parse_u64(optarg, UINT64_MAX, &v) < 0;

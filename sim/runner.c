@@ -101,9 +101,15 @@ struct run {
     int code;                         /* RUNNER_* */
     json_t *failure;
     char *error;
+    long *ready_rss_kib; /* n: each node's RSS when the cluster was first ready; -1 unknown */
 };
 
 /* ---- time and output ---- */
+
+static long grace_ms(const struct run *r)
+{
+    return r->o->grace_ms > 0 ? r->o->grace_ms : CLUSTER_GRACE_MS;
+}
 
 static int64_t now_ms(void)
 {
@@ -318,14 +324,19 @@ static json_t *node_status(struct run *r, unsigned i)
 
 /* The table of every node: state, height, tip, and the sync and broadcast counters of its
  * /status where it has one. Appends lines to out and entries to arr (when not NULL). */
+static json_t *kib_or_null(long kib)
+{
+    return kib >= 0 ? json_integer(kib) : json_null();
+}
+
 static void node_table(struct run *r, struct buf *out, json_t *arr)
 {
     struct nodeset all;
     struct snap *snaps = xcalloc(r->n, sizeof(*snaps));
     nodeset_fill(&all, r->n);
     fetch(r, &all, false, snaps);
-    buf_printf(out, "    %-6s %-6s %-8s %-8s %-6s %-6s %s\n", "node", "port", "state", "height",
-               "syncs", "posts", "tip");
+    buf_printf(out, "    %-6s %-6s %-8s %-8s %-6s %-6s %-8s %s\n", "node", "port", "state",
+               "height", "syncs", "posts", "rss MiB", "tip");
     for (unsigned i = 0; i < r->n; i++) {
         const struct cluster_node *nd = cluster_node(r->cl, i);
         const char *state = cluster_state_name(nd->state);
@@ -333,24 +344,29 @@ static void node_table(struct run *r, struct buf *out, json_t *arr)
         json_t *syncs = json_object_get(st, "syncs");
         json_int_t posts = json_integer_value(json_object_get(st, "posts_sent")) +
                            json_integer_value(json_object_get(st, "posts_failed"));
-        char h[24] = "-", sy[24] = "-", po[24] = "-";
+        char h[24] = "-", sy[24] = "-", po[24] = "-", rs[24] = "-";
+        long rss = -1, peak = -1;
+        if (cluster_rss(r->cl, i, &rss, &peak) == 0)
+            snprintf(rs, sizeof(rs), "%.1f", (double)rss / 1024.0);
+        long ready = r->ready_rss_kib ? r->ready_rss_kib[i] : -1;
         if (snaps[i].ok)
             snprintf(h, sizeof(h), "%" PRIu64, snaps[i].height);
         if (st) {
             snprintf(sy, sizeof(sy), "%" JSON_INTEGER_FORMAT, json_integer_value(syncs));
             snprintf(po, sizeof(po), "%" JSON_INTEGER_FORMAT, posts);
         }
-        buf_printf(out, "    n%-5u %-6u %-8s %-8s %-6s %-6s %s\n", i, nd->port, state, h, sy, po,
-                   snaps[i].ok ? snaps[i].tip : snaps[i].err);
+        buf_printf(out, "    n%-5u %-6u %-8s %-8s %-6s %-6s %-8s %s\n", i, nd->port, state, h, sy,
+                   po, rs, snaps[i].ok ? snaps[i].tip : snaps[i].err);
         if (arr)
             json_array_append_new(
                 arr,
-                json_pack("{s:o, s:i, s:s, s:o, s:o, s:o, s:o}", "node", json_sprintf("n%u", i),
-                          "port", (int)nd->port, "state", state, "height",
+                json_pack("{s:o, s:i, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "node",
+                          json_sprintf("n%u", i), "port", (int)nd->port, "state", state, "height",
                           snaps[i].ok ? json_integer((json_int_t)snaps[i].height) : json_null(),
                           "tip", snaps[i].ok ? json_string(snaps[i].tip) : json_null(), "syncs",
                           st ? json_incref(syncs) : json_null(), "posts",
-                          st ? json_integer(posts) : json_null()));
+                          st ? json_integer(posts) : json_null(), "rss_kib", kib_or_null(rss),
+                          "peak_rss_kib", kib_or_null(peak), "ready_rss_kib", kib_or_null(ready)));
         json_decref(st);
         snap_clear(&snaps[i]);
     }
@@ -1021,7 +1037,7 @@ static int step_node_fault(struct run *r, const struct scenario_step *st, struct
             what = cluster_kill(r->cl, u) == 0 ? "killed" : "was not running";
             break;
         case SCENARIO_STEP_STOP: {
-            int rc = cluster_stop(r->cl, u, CLUSTER_GRACE_MS);
+            int rc = cluster_stop(r->cl, u, grace_ms(r));
             what = rc == 0  ? "stopped"
                    : rc > 0 ? "killed after the grace period"
                             : "was not running";
@@ -1035,7 +1051,7 @@ static int step_node_fault(struct run *r, const struct scenario_step *st, struct
             break;
         case SCENARIO_STEP_RESTART:
             if (before == NODE_RUNNING || before == NODE_PAUSED)
-                cluster_stop(r->cl, u, CLUSTER_GRACE_MS);
+                cluster_stop(r->cl, u, grace_ms(r));
             if (cluster_start(r->cl, u, err, sizeof(err)) < 0)
                 return fail_run(r, RUNNER_CLUSTER, "restart n%u: %s", u, err);
             if (cluster_wait_ready(r->cl, r->probe, CLUSTER_READY_MS, err, sizeof(err)) < 0)
@@ -1288,6 +1304,7 @@ static int setup(struct run *r)
                                 .node_bin = r->o->node_bin,
                                 .node_cmd = r->o->node_cmd,
                                 .node_args = sc->node_args,
+                                .grace_ms = r->o->grace_ms,
                                 .held_ports = held};
     r->cl = cluster_new(&spec, err, sizeof(err));
     free(held);
@@ -1319,6 +1336,12 @@ static int setup(struct run *r)
         return fail_run(r, RUNNER_CLUSTER, "%s", err);
     if (wire(r) < 0)
         return -1;
+    r->ready_rss_kib = xcalloc(r->n, sizeof(long));
+    for (unsigned i = 0; i < r->n; i++) {
+        long peak;
+        if (cluster_rss(r->cl, i, &r->ready_rss_kib[i], &peak) < 0)
+            r->ready_rss_kib[i] = -1;
+    }
     say(r, 0, "%8.3fs  ready: %u nodes up, %zu edges wired\n", elapsed(r), r->n,
         topology_edge_count(r->topo));
     return 0;
@@ -1558,6 +1581,7 @@ int runner_run(const struct scenario *sc, const struct runner_opts *o, json_t **
     free(r->acks);
     free(r->edges);
     free(r->side);
+    free(r->ready_rss_kib);
     free(r->bridge);
     free(r->cut);
     free(r->wired);

@@ -1048,6 +1048,100 @@ START_TEST(test_adopt_refuses_a_segment)
 }
 END_TEST
 
+/* ---- chain_extend_if_longer ------------------------------------------------------------------ */
+
+/* A chain "x1".."x<common>" then "y<common+1>".."y<height>" (all x when common >= height). */
+static struct chain *forked_chain(size_t common, size_t height)
+{
+    struct chain *c = chain_new();
+    char data[64];
+    for (size_t i = 1; i <= height; i++) {
+        int n = snprintf(data, sizeof(data), "%s%zu", i <= common ? "x" : "y", i);
+        chain_append_data(c, data, (size_t)n, NULL);
+    }
+    return c;
+}
+
+static const struct extend_row {
+    size_t ours;        /* our chain: x1..x<ours> */
+    size_t peer_common; /* the peer's: x1..x<peer_common>, then y.. */
+    size_t peer_height; /* up to here */
+    uint64_t from;      /* the segment of the peer's chain fetched: [from, tip] */
+    bool extended;      /* and then ours equals the peer's */
+} extend_rows[] = {
+    {5, 10, 10, 6, true},   /* the blocks after our tip */
+    {5, 10, 10, 3, true},   /* overlapping blocks we hold already */
+    {5, 10, 10, 1, true},   /* everything after genesis */
+    {5, 5, 10, 6, true},    /* the peer forked above our tip */
+    {8, 3, 10, 4, true},    /* the peer forked below our tip: our x4..x8 are replaced */
+    {8, 3, 10, 6, false},   /* its block 5 is not ours: the segment does not link */
+    {8, 3, 10, 9, false},   /* past our tip and not linking either */
+    {5, 10, 10, 7, false},  /* a gap: we do not hold block 6 */
+    {10, 10, 10, 6, false}, /* not longer */
+    {12, 10, 10, 6, false}, /* shorter */
+    {0, 10, 10, 1, true},   /* from genesis only */
+};
+
+START_TEST(test_extend)
+{
+    const struct extend_row *row = &extend_rows[_i];
+    char err[ERR_SZ] = "";
+    struct chain *ours = forked_chain(row->ours, row->ours);
+    struct chain *peer = forked_chain(row->peer_common, row->peer_height);
+    char *before = chain_text(ours), *peer_text = chain_text(peer);
+    struct buf page = BUF_INIT, tip = BUF_INIT;
+    chain_write_json(peer, row->from, UINT64_MAX, &page);
+    struct chain *seg = chain_parse_segment(page.data, page.len, row->from, err, sizeof(err));
+    ck_assert_msg(seg != NULL, "%s", err);
+    char prev[BLOCK_HASH_HEX + 1];
+    ck_assert_uint_eq(chain_base(seg, prev), row->from);
+    ck_assert_int_eq(chain_links_at(ours, row->from, prev),
+                     row->from <= row->ours + 1 &&
+                         (row->from - 1 <= row->peer_common || row->from - 1 == 0));
+
+    ck_assert_int_eq(chain_extend_if_longer(ours, seg, &tip), row->extended);
+    char *after = chain_text(ours);
+    if (row->extended) {
+        ck_assert_str_eq(after, peer_text);
+        struct buf want = BUF_INIT;
+        chain_write_tip(peer, &want);
+        ck_assert_uint_eq(tip.len, want.len);
+        ck_assert_mem_eq(tip.data, want.data, want.len);
+        buf_free(&want);
+    } else {
+        ck_assert_str_eq(after, before);
+        ck_assert_uint_eq(tip.len, 0);
+    }
+    assert_consistent(ours);
+    /* the extended chain goes on working: a block appended to it chains */
+    ck_assert_int_eq(chain_append_data(ours, "more", 4, NULL), 0);
+    assert_consistent(ours);
+    free(before);
+    free(after);
+    free(peer_text);
+    buf_free(&page);
+    buf_free(&tip);
+    chain_free(seg);
+    chain_free(peer);
+    chain_free(ours);
+}
+END_TEST
+
+START_TEST(test_extend_refuses_a_whole_chain)
+{
+    struct chain *ours = tagged_chain(3, "x"), *cand = tagged_chain(6, "x");
+    char *before = chain_text(ours);
+    ck_assert(!chain_extend_if_longer(ours, cand, NULL)); /* base 0: chain_adopt_if_longer's */
+    char *after = chain_text(ours);
+    ck_assert_str_eq(after, before);
+    ck_assert(!chain_links_at(ours, 0, ""));
+    free(before);
+    free(after);
+    chain_free(cand);
+    chain_free(ours);
+}
+END_TEST
+
 static Suite *chain_suite(void)
 {
     Suite *s = suite_create("chain");
@@ -1089,6 +1183,11 @@ static Suite *chain_suite(void)
     tcase_add_loop_test(tc, test_join, 0, ARRAY_LEN(join_rows));
     tcase_add_loop_test(tc, test_join_every_cut, 1, ARRAY_LEN(vector_rows));
     tcase_add_test(tc, test_adopt_refuses_a_segment);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("extend");
+    tcase_add_loop_test(tc, test_extend, 0, ARRAY_LEN(extend_rows));
+    tcase_add_test(tc, test_extend_refuses_a_whole_chain);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -231,6 +231,43 @@ START_TEST(test_replace)
 }
 END_TEST
 
+/* The same replacements fetched as a segment: the candidate's blocks after the common prefix,
+ * joined to the held prefix by chain_extend_if_longer() and rewritten in the store. */
+START_TEST(test_extend)
+{
+    struct store *s = NULL;
+    struct chain *c = open_chain(&s);
+    for (size_t i = 1; i <= replace_rows[_i].held; i++) {
+        char data[16];
+        int n = snprintf(data, sizeof(data), "a%zu", i);
+        ck_assert_int_eq(chain_append_data(c, data, (size_t)n, NULL), 0);
+    }
+    char *before = chain_text(c), err[ERR_SZ] = "";
+    struct chain *cand = tagged(c, replace_rows[_i].keep, replace_rows[_i].extra, "b");
+    char *cand_text = chain_text(cand);
+    uint64_t from = replace_rows[_i].keep + 1;
+    struct buf page = BUF_INIT;
+    chain_write_json(cand, from, UINT64_MAX, &page);
+    struct chain *seg = chain_parse_segment(page.data, page.len, from, err, sizeof(err));
+    ck_assert_msg(seg != NULL, "%s", err);
+    ck_assert_int_eq(chain_extend_if_longer(c, seg, NULL), replace_rows[_i].replaced);
+    char *held = chain_text(c);
+    ck_assert_str_eq(held, replace_rows[_i].replaced ? cand_text : before);
+    chain_free(seg);
+    chain_free(c);
+    chain_free(cand);
+    store_close(s);
+
+    char *got = reload_text();
+    ck_assert_str_eq(got, held);
+    free(got);
+    free(held);
+    free(cand_text);
+    free(before);
+    buf_free(&page);
+}
+END_TEST
+
 /* A replacement is one transaction: aborted half way (a put that fails), nothing changed. */
 START_TEST(test_replace_is_one_transaction)
 {
@@ -500,6 +537,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_create_holds_genesis);
     tcase_add_test(tc, test_append_and_reload_equal);
     tcase_add_loop_test(tc, test_replace, 0, ARRAY_LEN(replace_rows));
+    tcase_add_loop_test(tc, test_extend, 0, ARRAY_LEN(replace_rows));
     tcase_add_test(tc, test_replace_is_one_transaction);
     tcase_add_test(tc, test_failed_write_appends_nothing);
     tcase_add_test(tc, test_peers_persist_in_order);
