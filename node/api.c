@@ -71,10 +71,11 @@ struct request {
 static void resume_cb(void *arg, bool ok, uint64_t height)
 {
     struct request *r = arg;
+    struct MHD_Connection *conn = r->conn; /* r is not touched once resumed is set */
     r->ok = ok;
     r->height = height;
     __atomic_store_n(&r->resumed, true, __ATOMIC_RELEASE);
-    MHD_resume_connection(r->conn);
+    MHD_resume_connection(conn);
 }
 
 /* Suspend the connection until the worker calls resume_cb. Call before handing r->waiter over. */

@@ -412,11 +412,21 @@ int store_read_peers(struct store *s, store_peer_cb cb, void *arg, char *err, si
 {
     sqlite3_stmt *st = s->st[ST_SELECT_PEERS];
     int ret = -1, rc;
+    char **urls = NULL;
+    size_t n = 0, cap = 0;
+    /* The URLs are copied under the lock and cb runs after it is released: cb may take other
+     * locks (peers_add() takes the peer set's), and those are held around store_peer_add(), in
+     * the other order. */
     pthread_mutex_lock(&s->lock);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *url = (const char *)sqlite3_column_text(st, 0);
-        if (url != NULL)
-            cb(arg, url);
+        if (url == NULL)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            urls = xrealloc(urls, cap * sizeof(*urls));
+        }
+        urls[n++] = xstrdup(url);
     }
     if (rc != SQLITE_DONE)
         db_fail(s->db, "cannot read the peers", err, errsz);
@@ -424,6 +434,12 @@ int store_read_peers(struct store *s, store_peer_cb cb, void *arg, char *err, si
         ret = 0;
     sqlite3_reset(st);
     pthread_mutex_unlock(&s->lock);
+    for (size_t i = 0; i < n; i++) {
+        if (ret == 0)
+            cb(arg, urls[i]);
+        free(urls[i]);
+    }
+    free(urls);
     return ret;
 }
 

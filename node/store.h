@@ -63,7 +63,8 @@ int store_replace_commit(struct store *s, char *err, size_t errsz);
 /* Roll the replacement back and release the store. */
 void store_replace_abort(struct store *s);
 
-/* Call cb for each stored peer URL. Returns 0, or -1 with err set. */
+/* Call cb for each stored peer URL, with the store's lock released (cb may take locks that are
+ * held around store calls). Returns 0, or -1 with err set (then cb was not called). */
 int store_read_peers(struct store *s, store_peer_cb cb, void *arg, char *err, size_t errsz);
 /* Store a peer URL (a no-op when already stored) or delete one (a no-op when absent); each is
  * committed on return. Returns 0, or -1 with err set. */

@@ -16,7 +16,8 @@ Everything here is meant to be reused by later suites (the simulator tests):
   vectors.
 
 The build directory is $CHAINLAB_BUILD (default <repo>/build), as `make integration`
-sets it. When a test fails, the tail of every node's log is added to its report.
+sets it. When a test fails, the tail of every node's log is added to its report. A node whose log
+holds a sanitizer report (a data race, a memory error, undefined behaviour) fails the test.
 """
 
 import atexit
@@ -54,6 +55,8 @@ STOP_GRACE = float(os.environ.get("CHAINLAB_STOP_GRACE", "3"))  # s between SIGT
 HTTP_TIMEOUT = 10.0  # s for one request of a test to a node
 LOG_LEVEL = os.environ.get("CHAINLAB_LOG_LEVEL", "debug")
 LOG_TAIL_LINES = 40
+# A line a sanitizer writes (TSan, ASan, LSan, UBSan): a node's log holding one fails the test.
+SANITIZER_RE = re.compile(r"(Thread|Address|Leak|UndefinedBehavior)Sanitizer|runtime error")
 
 GENESIS_HASH = "6b6124d09063c27d7bd62c714759c465c55f5c93c826a3b1cce5f046c0fd463c"
 GENESIS = {"index": 0, "data": None, "prev_hash": None, "hash": GENESIS_HASH}
@@ -347,6 +350,7 @@ class NodeProcess:
         self.log_level = log_level
         self.proc = None
         self.log_path = None
+        self.log_paths = []  # every log written, one per start: searched for sanitizer reports
         self.starts = 0
         self.expected_exit = True  # False while running: an exit by itself is a crash
         self.session = requests.Session()
@@ -375,6 +379,7 @@ class NodeProcess:
         self.starts += 1
         suffix = "" if self.starts == 1 else f".{self.starts}"
         self.log_path = self.log_dir / f"{self.name}{suffix}.log"
+        self.log_paths.append(self.log_path)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
@@ -475,6 +480,19 @@ class NodeProcess:
                 return f.read().decode("utf-8", errors="replace")
         except (OSError, TypeError):
             return ""
+
+    def sanitizer_report(self, context=30):
+        """The first sanitizer report in any of this node's logs (the matching line and the
+        context lines after it), or "" when there is none."""
+        for path in self.log_paths:
+            try:
+                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                continue
+            for i, line in enumerate(lines):
+                if SANITIZER_RE.search(line):
+                    return f"--- {path}, line {i + 1}:\n" + "\n".join(lines[i : i + context])
+        return ""
 
     def log_tail(self, n=LOG_TAIL_LINES):
         return "\n".join(self.log_text().splitlines()[-n:])
@@ -627,6 +645,9 @@ class NodeFactory:
                 problems.append(f"{node.name} exited by itself with {rc}\n{node.describe_log()}")
             elif was_running and rc != 0:
                 problems.append(f"{node.name} exited with {rc} on SIGTERM (expected 0)\n{node.describe_log()}")
+            report = node.sanitizer_report()
+            if report:
+                problems.append(f"{node.name} logged a sanitizer report\n{report}")
             node.session.close()
         for node in self.nodes:
             if node in _live_nodes:

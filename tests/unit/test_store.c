@@ -368,6 +368,24 @@ START_TEST(test_peers_persist_in_order)
 }
 END_TEST
 
+/* The callback runs without the store's lock: here it saves each peer again (a no-op), through a
+ * peer set already attached to the store, which would deadlock under the lock. */
+START_TEST(test_read_peers_callback_may_use_the_store)
+{
+    char err[ERR_SZ] = "";
+    struct store *s = NULL;
+    ck_assert_int_eq(store_open(path, STORE_SYNC_NORMAL, &s, err, sizeof(err)), 0);
+    ck_assert_int_eq(store_peer_add(s, "http://a:1", err, sizeof(err)), 0);
+    ck_assert_int_eq(store_peer_add(s, "http://b:2", err, sizeof(err)), 0);
+    struct peers *p = peers_new(8, 512, "127.0.0.1", 9000);
+    peers_set_store(p, s);
+    ck_assert_int_eq(store_read_peers(s, add_peer_cb, p, err, sizeof(err)), 0);
+    ck_assert_uint_eq(peers_count(p), 2);
+    peers_free(p);
+    store_close(s);
+}
+END_TEST
+
 /* ---- bad files ------------------------------------------------------------------------------ */
 
 enum damage {
@@ -541,6 +559,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_replace_is_one_transaction);
     tcase_add_test(tc, test_failed_write_appends_nothing);
     tcase_add_test(tc, test_peers_persist_in_order);
+    tcase_add_test(tc, test_read_peers_callback_may_use_the_store);
     tcase_add_loop_test(tc, test_bad_file, 0, ARRAY_LEN(bad_rows));
     tcase_add_test(tc, test_path_is_a_directory);
     tcase_add_test(tc, test_sync_parse);
