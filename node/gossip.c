@@ -75,6 +75,7 @@ struct xfer {
     size_t cap;              /* GET: bytes allowed (for a page: over all pages of the fetch) */
     bool too_big;            /* the answer passed cap */
     bool at_genesis;         /* XFER_GET_PAGE past the first: the answer starts at genesis */
+    char curl_err[CURL_ERROR_SIZE]; /* libcurl's detail on a failure, or "" */
     CURL *easy;
 };
 
@@ -290,8 +291,27 @@ static CURL *easy_for(struct gossip *g, struct xfer *x, const char *base, const 
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, g->cfg.connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, g->cfg.timeout_ms);
+    x->curl_err[0] = '\0';
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->curl_err);
     x->easy = e;
     return e;
+}
+
+/* Why x failed with rc, for the log: libcurl's text for the code and, escaped, its detail when
+ * that says more (which limit a peer's answer broke, the timeout that passed). Returns out. */
+static const char *xfer_strerror(const struct xfer *x, CURLcode rc, char *out, size_t outsz)
+{
+    char esc[200];
+    const char *what = curl_easy_strerror(rc);
+    size_t n = strcspn(x->curl_err, "\r\n");
+    if (rc == CURLE_OUT_OF_MEMORY && n == 0) /* all libcurl says of an over-long header line */
+        snprintf(out, outsz, "%s (or a response header line over %d bytes)", what,
+                 CURL_MAX_HTTP_HEADER);
+    else if (n == 0 || strcmp(x->curl_err, what) == 0)
+        snprintf(out, outsz, "%s", what);
+    else
+        snprintf(out, outsz, "%s (%s)", what, log_escape(x->curl_err, n, 120, esc, sizeof(esc)));
+    return out;
 }
 
 static void xfer_free(struct xfer *x)
@@ -793,7 +813,8 @@ static void tip_fetched(struct gossip *g, struct fetch *f, struct xfer *x, CURLc
     block_clear(&b);
 
     if (rc != CURLE_OK && !too_big) {
-        fetch_fail(g, f, true, "sync: GET /block failed: %s", curl_easy_strerror(rc));
+        fetch_fail(g, f, true, "sync: GET /block failed: %s",
+                   xfer_strerror(x, rc, why, sizeof(why)));
     } else if (parsed < 0) {
         /* No height to go by: ask for the whole chain, as the original does. */
         log_debug("peer %s: no height from GET /block (%s): fetching its whole chain", f->url, why);
@@ -823,7 +844,7 @@ static void tip_fetched(struct gossip *g, struct fetch *f, struct xfer *x, CURLc
 static void page_fetched(struct gossip *g, struct fetch *f, struct xfer *x, CURLcode rc,
                          long status)
 {
-    char path[96];
+    char path[96], why[200];
     size_t k = x->page;
     f->in_flight--;
     f->pages[k].xfer = NULL;
@@ -835,7 +856,8 @@ static void page_fetched(struct gossip *g, struct fetch *f, struct xfer *x, CURL
         fetch_fail(g, f, false, "sync: ignoring the chain: more than %zu bytes",
                    g->cfg.max_chain_bytes);
     } else if (rc != CURLE_OK) {
-        fetch_fail(g, f, true, "sync: GET %s failed: %s", path, curl_easy_strerror(rc));
+        fetch_fail(g, f, true, "sync: GET %s failed: %s", path,
+                   xfer_strerror(x, rc, why, sizeof(why)));
     } else if (status != 200) {
         fetch_fail(g, f, false, "sync: GET %s answered HTTP %ld", path, status);
     } else if (!f->failed && !(f->whole && k > 0)) {
@@ -860,8 +882,11 @@ static void fetch_join(struct gossip *g, struct fetch *f)
             if (f->page_blocks > 0 && chain_tip(seg, NULL) >= f->page_blocks)
                 fetch_whole(g, f);
         } else if (chain_join(f->chain, seg, why, sizeof(why)) < 0) {
+            /* Each page is valid alone: the peer's chain changed between pages, or it was never
+             * valid (a broken link right at a page boundary). The log must not guess. */
             fetch_fail(g, f, false,
-                       "sync: ignoring the chain: it changed while its pages were fetched (%s)",
+                       "sync: ignoring the chain: its pages do not join (%s): it changed while "
+                       "its pages were fetched, or it is invalid",
                        why);
         }
     }
@@ -954,9 +979,10 @@ static void done(struct gossip *g, CURL *e, CURLcode rc)
             settle(g, x->b, ok);
         if (rc == CURLE_OK)
             p->lagging = false;
-        char what[160];
+        char what[256], why[200];
         if (rc != CURLE_OK)
-            snprintf(what, sizeof(what), "POST /block failed: %s", curl_easy_strerror(rc));
+            snprintf(what, sizeof(what), "POST /block failed: %s",
+                     xfer_strerror(x, rc, why, sizeof(why)));
         else
             snprintf(what, sizeof(what), "POST /block answered HTTP %ld", status);
         mark_peer(p, rc == CURLE_OK, what);
