@@ -21,10 +21,18 @@
  * parses is outstanding. A peer that ignores ?from=&limit= answers every page with its whole
  * chain: a page past the first that begins with "[" and the genesis block (json.dumps bytes) is
  * cut off after those bytes, and a first page holding more blocks than asked is the whole chain.
- * Either way the first answer is used and the other pages are dropped. */
+ * Either way the first answer is used and the other pages are dropped.
+ *
+ * A node that holds blocks asks only for the ones it lacks: pages from its tip index + 1. The
+ * segment fetched is kept when its first block's prev_hash is the hash of our block before it
+ * (the peer then holds our chain up to there, hash links being unforgeable) and is joined to our
+ * prefix by chain_extend_if_longer(); otherwise the peer forked below our tip and its whole
+ * chain is fetched from genesis. A peer that ignores the query answers with its whole chain,
+ * which is used as such. So after a partition a node downloads what it missed, not the chain. */
 #include "gossip.h"
 
 #include <curl/curl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -74,7 +82,7 @@ struct xfer {
     struct buf body;         /* GET: the answer so far */
     size_t cap;              /* GET: bytes allowed (for a page: over all pages of the fetch) */
     bool too_big;            /* the answer passed cap */
-    bool at_genesis;         /* XFER_GET_PAGE past the first: the answer starts at genesis */
+    bool at_genesis;         /* XFER_GET_PAGE: starts at genesis though asked from further on */
     char curl_err[CURL_ERROR_SIZE]; /* libcurl's detail on a failure, or "" */
     CURL *easy;
 };
@@ -101,6 +109,9 @@ struct fetch {
     struct peer_state *peer; /* NULL once the peer has left the peer set */
     char *url;               /* the peer's URL (owned) */
     struct xfer *tip;        /* GET /block in flight */
+    uint64_t height;         /* the peer's tip index, from GET /block */
+    uint64_t from;           /* index of the first block asked: 0, or our tip + 1 */
+    bool refetch;            /* what came from `from` on is of no use: start again from genesis */
     uint64_t page_blocks;    /* blocks per page asked; 0: one GET /blocks without a query */
     struct page *pages;      /* npages entries */
     size_t npages;
@@ -177,7 +188,9 @@ struct gossip {
     uint64_t peers_gen;
     bool syncing;
     size_t fetches_left; /* fetches of the running sync not yet settled */
-    struct chain *best;  /* the longest valid chain fetched in this sync */
+    struct chain *best;  /* the longest valid chain fetched in this sync, or a segment of it
+                          * that links to ours (chain_base() > 0) */
+    size_t sync_bytes;   /* fetched in this sync, over all peers */
     uint64_t best_height;
     struct bcast **waiting; /* broadcasts whose waiter has not been answered */
     size_t nwaiting, capwaiting;
@@ -263,15 +276,19 @@ static size_t collect_cb(char *ptr, size_t size, size_t nmemb, void *arg)
     buf_append(&x->body, ptr, n);
     if (x->kind == XFER_GET_PAGE)
         x->fetch->bytes += n;
-    /* A page past the first that starts at genesis: the peer ignores the query and sends its
-     * whole chain again. Only a shortcut: the first page is used as the whole chain anyway. */
-    if (x->kind == XFER_GET_PAGE && x->page > 0 && before < GENESIS_ARRAY_LEN &&
-        x->body.len >= GENESIS_ARRAY_LEN) {
+    /* A page that starts at genesis although it was asked from a later index: the peer ignores
+     * the query and sends its whole chain. Past the first page that is only a shortcut (the
+     * first page is used as the whole chain): the transfer stops. The first page, asked from
+     * our tip on, is the whole chain and is read to its end. */
+    if (x->kind == XFER_GET_PAGE && (x->page > 0 || x->fetch->from > 0) &&
+        before < GENESIS_ARRAY_LEN && x->body.len >= GENESIS_ARRAY_LEN) {
         if (memcmp(x->body.data, genesis_array, GENESIS_ARRAY_LEN) == 0) {
             x->at_genesis = true;
-            return 0;
+            if (x->page > 0)
+                return 0;
+        } else {
+            x->fetch->paging = true;
         }
-        x->fetch->paging = true;
     }
     return n;
 }
@@ -433,7 +450,7 @@ static void submit_page(struct gossip *g, struct fetch *f, size_t page, struct b
     struct job *j = xcalloc(1, sizeof(*j));
     j->fetch = f;
     j->page = page;
-    j->from = page * f->page_blocks;
+    j->from = f->whole ? 0 : f->from + page * f->page_blocks;
     j->text = *body;
     *body = (struct buf)BUF_INIT;
     f->pages[page].state = PAGE_PARSING;
@@ -641,7 +658,8 @@ static void page_path(const struct fetch *f, size_t k, char *out, size_t outsz)
         snprintf(out, outsz, "/blocks");
     else
         snprintf(out, outsz, "/blocks?from=%llu&limit=%llu",
-                 (unsigned long long)(k * f->page_blocks), (unsigned long long)f->page_blocks);
+                 (unsigned long long)(f->from + k * f->page_blocks),
+                 (unsigned long long)f->page_blocks);
 }
 
 /* Request no more pages; abort the transfers of pages [first, npages) and drop those pages.
@@ -721,13 +739,64 @@ static void fetch_plan(struct gossip *g, struct fetch *f, uint64_t page_blocks, 
     fetch_pump(g, f);
 }
 
+/* Fetch blocks [f->from, f->height]: from genesis, a chain under cfg.sync_page blocks comes in one
+ * GET /blocks (as the original asks); anything else in pages, at most GOSSIP_MAX_PAGES of them. */
+static void fetch_range(struct gossip *g, struct fetch *f)
+{
+    uint64_t count = f->height - f->from + 1, page = g->cfg.sync_page;
+    if (f->from == 0 && count <= page) {
+        fetch_plan(g, f, 0, 1);
+        return;
+    }
+    if (count / GOSSIP_MAX_PAGES >= page)
+        page = (count + GOSSIP_MAX_PAGES - 1) / GOSSIP_MAX_PAGES;
+    size_t n = (size_t)((count - 1) / page) + 1;
+    log_debug("peer %s: height %llu: fetching %zu pages of %llu blocks from block %llu", f->url,
+              (unsigned long long)f->height, n, (unsigned long long)page,
+              (unsigned long long)f->from);
+    fetch_plan(g, f, page, n);
+}
+
+/* What f fetched from f->from on is of no use (why says what): start again from genesis. Call
+ * with nothing of f outstanding. */
+static void fetch_from_genesis(struct gossip *g, struct fetch *f, const char *why)
+{
+    log_debug("peer %s: %s: fetching its whole chain", f->url, why);
+    f->refetch = false;
+    for (size_t k = 0; k < f->npages; k++)
+        chain_free(f->pages[k].seg);
+    free(f->pages);
+    f->pages = NULL;
+    chain_free(f->chain);
+    f->chain = NULL;
+    f->npages = f->next_page = f->joined = 0;
+    f->bytes = 0;
+    f->from = 0;
+    f->whole = f->stopped = false;
+    f->page_err[0] = '\0';
+    __atomic_store_n(&f->cancel, CANCEL_NONE, __ATOMIC_RELEASE);
+    fetch_range(g, f);
+}
+
 /* Log the outcome of f, keep its chain if it is the best so far, and free f. */
 static void fetch_settle(struct gossip *g, struct fetch *f)
 {
     struct peer_state *p = f->peer;
     struct chain *c = NULL;
+    if (f->refetch && !f->failed) {
+        fetch_from_genesis(g, f, f->page_err);
+        return;
+    }
     if (!f->failed && !f->skipped) {
         if (f->chain && (f->whole || f->joined == f->npages)) {
+            char prev[BLOCK_HASH_HEX + 1];
+            uint64_t base = chain_base(f->chain, prev);
+            if (base > 0 && !chain_links_at(g->chain, base, prev)) {
+                fetch_from_genesis(g, f,
+                                   "its blocks after our tip do not follow ours (it forked "
+                                   "below our tip)");
+                return;
+            }
             c = f->chain;
             f->chain = NULL;
         } else if (f->page_err[0]) {
@@ -760,6 +829,7 @@ static void fetch_settle(struct gossip *g, struct fetch *f)
     }
     if (p)
         p->fetch = NULL;
+    g->sync_bytes += f->bytes;
     fetch_free(f);
     g->fetches_left--;
 }
@@ -787,6 +857,7 @@ static void start_sync(struct gossip *g)
     g->fetches_left = 0;
     g->best = NULL;
     g->best_height = chain_tip(g->chain, NULL);
+    g->sync_bytes = 0;
     for (size_t i = 0; i < g->nps; i++) {
         struct fetch *f = fetch_new(g, g->ps[i]);
         f->tip = start_get(g, f, XFER_GET_TIP, "/block", GOSSIP_TIP_BYTES);
@@ -809,7 +880,7 @@ static void tip_fetched(struct gossip *g, struct fetch *f, struct xfer *x, CURLc
         snprintf(why, sizeof(why), "HTTP %ld", status);
     else if (rc == CURLE_OK)
         parsed = block_parse(x->body.data ? x->body.data : "", x->body.len, &b, why, sizeof(why));
-    uint64_t h = b.index, page = g->cfg.sync_page;
+    uint64_t h = b.index;
     block_clear(&b);
 
     if (rc != CURLE_OK && !too_big) {
@@ -827,15 +898,17 @@ static void tip_fetched(struct gossip *g, struct fetch *f, struct xfer *x, CURLc
     } else if (h >= g->cfg.max_chain_bytes / GOSSIP_MIN_BLOCK_BYTES) {
         fetch_fail(g, f, false, "sync: ignoring the chain: more than %zu bytes (height %llu)",
                    g->cfg.max_chain_bytes, (unsigned long long)h);
-    } else if (h < page) {
-        fetch_plan(g, f, 0, 1);
     } else {
-        if ((h + 1) / GOSSIP_MAX_PAGES >= page)
-            page = (h + GOSSIP_MAX_PAGES) / GOSSIP_MAX_PAGES; /* ceil((h+1) / MAX) */
-        size_t n = (size_t)(h / page) + 1;
-        log_debug("peer %s: height %llu: fetching %zu pages of %llu blocks", f->url,
-                  (unsigned long long)h, n, (unsigned long long)page);
-        fetch_plan(g, f, page, n);
+        /* our tip now: blocks appended since the sync started need not be fetched either */
+        uint64_t held = chain_tip(g->chain, NULL);
+        f->height = h;
+        f->from = held > 0 ? held + 1 : 0;
+        if (f->from > h) {
+            f->skipped = true;
+            f->stopped = true;
+        } else {
+            fetch_range(g, f);
+        }
     }
     fetch_check(g, f);
 }
@@ -850,7 +923,7 @@ static void page_fetched(struct gossip *g, struct fetch *f, struct xfer *x, CURL
     f->pages[k].xfer = NULL;
     f->pages[k].state = PAGE_DROPPED;
     page_path(f, k, path, sizeof(path));
-    if (x->at_genesis) {
+    if (x->at_genesis && k > 0) {
         fetch_whole(g, f);
     } else if (x->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
         fetch_fail(g, f, false, "sync: ignoring the chain: more than %zu bytes",
@@ -861,6 +934,8 @@ static void page_fetched(struct gossip *g, struct fetch *f, struct xfer *x, CURL
     } else if (status != 200) {
         fetch_fail(g, f, false, "sync: GET %s answered HTTP %ld", path, status);
     } else if (!f->failed && !(f->whole && k > 0)) {
+        if (x->at_genesis) /* asked from our tip on, the peer sent its whole chain */
+            fetch_whole(g, f);
         submit_page(g, f, k, &x->body);
     }
     fetch_pump(g, f);
@@ -879,7 +954,7 @@ static void fetch_join(struct gossip *g, struct fetch *f)
         if (k == 0) {
             f->chain = seg;
             /* more blocks than asked for: the peer ignored the query */
-            if (f->page_blocks > 0 && chain_tip(seg, NULL) >= f->page_blocks)
+            if (f->page_blocks > 0 && chain_tip(seg, NULL) >= f->from + f->page_blocks)
                 fetch_whole(g, f);
         } else if (chain_join(f->chain, seg, why, sizeof(why)) < 0) {
             /* Each page is valid alone: the peer's chain changed between pages, or it was never
@@ -901,6 +976,15 @@ static void page_parsed(struct gossip *g, struct job *j)
     pg->state = PAGE_DROPPED;
     if (f->failed || j->skipped || (f->whole && j->page > 0)) {
         chain_free(j->seg);
+    } else if (j->seg == NULL && j->page == 0 && f->from > 0 && !f->whole) {
+        /* Asked from our tip on, the answer is no segment from there: perhaps a peer that ignores
+         * the query and sends its whole chain (in some other formatting). Ask from genesis. */
+        snprintf(f->page_err, sizeof(f->page_err),
+                 "its answer from block %llu is not the blocks from there (%.150s)",
+                 (unsigned long long)f->from, j->err);
+        f->refetch = true;
+        drop_pages(g, f, 1);
+        __atomic_store_n(&f->cancel, CANCEL_LATER_PAGES, __ATOMIC_RELEASE);
     } else if (j->seg == NULL && (j->page == 0 || f->pages[0].state == PAGE_JOINED)) {
         fetch_fail(g, f, false, "sync: ignoring an invalid chain: %s", j->err);
     } else if (j->seg == NULL) {
@@ -925,10 +1009,14 @@ static void finish_sync(struct gossip *g)
     struct buf tip = BUF_INIT;
     bool replaced = false;
     if (g->best) {
-        replaced = chain_adopt_if_longer(g->chain, g->best, &tip);
+        replaced = chain_base(g->best, NULL) > 0 ? chain_extend_if_longer(g->chain, g->best, &tip)
+                                                 : chain_adopt_if_longer(g->chain, g->best, &tip);
         chain_free(g->best);
         g->best = NULL;
     }
+    /* A sync that fetched much leaves freed pages behind: hand them back to the system. */
+    if (g->sync_bytes >= GOSSIP_TRIM_BYTES)
+        malloc_trim(0);
     uint64_t height = chain_tip(g->chain, NULL);
     if (replaced) {
         log_info("sync: replaced the chain, height now %llu", (unsigned long long)height);

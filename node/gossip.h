@@ -25,6 +25,7 @@
 #define GOSSIP_MAX_PAGES       1024      /* pages per peer and sync; longer chains: larger pages */
 #define GOSSIP_TIP_BYTES       (1 << 20) /* bytes of a peer's GET /block read to learn its height */
 #define GOSSIP_MIN_BLOCK_BYTES 120       /* a block's JSON is never shorter (genesis: 121 bytes) */
+#define GOSSIP_TRIM_BYTES      (1 << 20) /* a sync fetching this much returns freed memory */
 
 struct gossip;
 

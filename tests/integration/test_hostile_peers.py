@@ -155,7 +155,8 @@ def test_stalling_peer_is_given_up_at_the_timeout(nodes, hostile, path, stall):
     assert n.blocks() == chain + [appended]
     assert serving(n) == appended
     assert peer.requests_to("POST", "/block")[-1].body == encode(appended), "the broadcast went out meanwhile"
-    line = logged(n, off, peer, f"sync: GET {path} failed: Timeout was reached")
+    # a node holding blocks asks GET /blocks?from=<its tip + 1>&limit=...
+    line = logged(n, off, peer, f"sync: GET {path}", "failed: Timeout was reached")
     assert re.search(r"timed out after \d+ milliseconds", line), line
 
 
@@ -175,11 +176,11 @@ def cut_page_20(conn, req):
 # (id, the peer's routes, its honest chain, what the log says failed)
 CUTS = [
     ("tip-content-length", {("GET", "/block"): cut(200, TIP)}, LONGER,
-     "GET /block failed: Transferred a partial file"),
+     ("GET /block failed: Transferred a partial file",)),
     ("chain-chunked", {("GET", "/block"): answer(200, TIP), ("GET", "/blocks"): cut(200, dumps(LONGER), chunked=True)},
-     LONGER, "GET /blocks failed: Transferred a partial file"),
+     LONGER, ("GET /blocks?from=3&limit=20 failed: Transferred a partial file",)),
     ("page-content-length", {("GET", "/block"): answer(200, dumps(PAGED[-1])), ("GET", "/blocks"): cut_page_20},
-     PAGED, "GET /blocks?from=20&limit=20 failed: Transferred a partial file"),
+     PAGED, ("GET /blocks?from=20&limit=20 failed: Transferred a partial file",)),
 ]
 
 
@@ -192,7 +193,7 @@ def test_peer_closing_mid_body_is_ignored_until_it_answers_whole(nodes, hostile,
     assert n.sync() == {"replaced": False, "height": 2}
     assert serving(n) == chain[-1]
     assert n.blocks() == chain
-    line = logged(n, off, peer, failed)
+    line = logged(n, off, peer, *failed)
     assert "remaining" in line, f"the log should say what was missing: {line}"
     # The same peer answering whole again: the next sync takes its longer chain.
     peer.routes.update(serve_chain(honest))
@@ -219,7 +220,7 @@ ENDLESS = [
      {("GET", "/block"): answer(200, dumps(PAGED[-1])), ("GET", "/blocks"): endless(STREAM_START, STREAM_BLOCK)},
      ["--max-chain-bytes", LIMIT, "--sync-page", "10"], [OVER_LIMIT]),
     ("slow-under-the-limit", {("GET", "/blocks"): endless(STREAM_START, STREAM_BLOCK, interval=0.02)},
-     ["--max-chain-bytes", 64 * LIMIT, "--timeout", TIMEOUT_MS], ["sync: GET /blocks failed: Timeout was reached"]),
+     ["--max-chain-bytes", 64 * LIMIT, "--timeout", TIMEOUT_MS], [("sync: GET /blocks", "failed: Timeout was reached")]),
     ("tip-too", {("GET", "/block"): endless(b"{", b" "), ("GET", "/blocks"): endless(STREAM_START, STREAM_BLOCK)},
      ["--max-chain-bytes", LIMIT], ["no height from GET /block (more than 1048576 bytes)", OVER_LIMIT]),
 ]
@@ -238,7 +239,7 @@ def test_endless_body_is_cut_off_by_a_limit(nodes, hostile, routes, flags, reaso
     grew = peak_rss_kb(n.pid) - before_kb
     assert grew < RSS_GROWTH_KB, f"peak RSS grew by {grew} kB reading an endless body"
     for reason in reasons:
-        logged(n, off, peer, reason)
+        logged(n, off, peer, *(reason if isinstance(reason, tuple) else (reason,)))
 
 
 def test_peer_claiming_an_absurd_height_is_not_fetched(nodes, hostile):
@@ -330,10 +331,7 @@ def test_one_bad_block_deep_inside_rejects_the_chain(nodes, hostile, flags, how,
     assert serving(n) == chain[-1]
     assert n.blocks() == chain
     line = logged(n, off, peer, "warn", reason)
-    if how == "link" and flags:  # the broken link is at a page boundary: each page is valid alone
-        assert "its pages do not join (block 500: its prev_hash is not the hash of block 499)" in line, line
-        assert "or it is invalid" in line, line
-    elif how == "link":
+    if how == "link":
         assert "block 500: does not chain to block 499" in line, line
 
 
@@ -466,7 +464,9 @@ def test_flood_of_blocks_far_ahead_coalesces_syncs(nodes, hostile):
     assert 1 <= s["syncs"] <= 100, f"{s['syncs']} syncs for 1000 requests: not coalesced"
     assert peer.max_in_flight("GET", "/block") == 1, "more than one sync at a time"
     assert peer.max_in_flight("GET", "/blocks") == 1
-    assert len(peer.requests_to("GET", "/blocks")) == 1, "the chain is fetched once, then equal tips are skipped"
+    # The node holds a block of its own: it asks for the blocks after it, which do not follow it,
+    # then for the whole chain, once; then equal tips are skipped.
+    assert [r.target for r in peer.requests_to("GET", "/blocks")] == ["/blocks?from=2&limit=5000", "/blocks"]
     assert s["syncs_replaced"] == 1
     assert n.blocks() == peer_chain
     assert serving(n) == peer_chain[-1]
@@ -502,5 +502,5 @@ def test_peer_answering_junk_is_ignored(nodes, hostile, path, junk, detail):
     assert n.blocks() == chain + [appended]
     grew = peak_rss_kb(n.pid) - before_kb
     assert grew < 16 * 1024, f"peak RSS grew by {grew} kB reading junk"
-    logged(n, off, peer, f"sync: GET {path} failed: ", detail)
+    logged(n, off, peer, f"sync: GET {path}", " failed: ", detail)
     logged(n, off, peer, "POST /block failed: ", detail)

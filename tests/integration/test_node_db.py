@@ -144,6 +144,29 @@ def test_replacement_by_sync_survives_a_restart(nodes, tmp_path):
     assert b.blocks_bytes() == want
 
 
+def test_blocks_fetched_after_our_tip_survive_a_restart(nodes, tmp_path):
+    """A node behind its peer fetches only the blocks after its tip; they are saved as well."""
+    a = nodes()
+    b = db_node(nodes, tmp_path / "b.db", "--sync-page", "7")
+    for i in range(5):
+        a.append(f"shared {i}")
+    b.add_peer(a)
+    assert b.sync() == {"replaced": True, "height": 5}
+    b.remove_peer(a)
+    for i in range(30):
+        a.append(f"later {i}")
+    off = b.log_size()
+    b.add_peer(a)
+    assert b.sync() == {"replaced": True, "height": 35}
+    assert "fetching 5 pages of 7 blocks from block 6" in b.log_since(off)
+    want = a.blocks_bytes()
+    assert b.blocks_bytes() == want
+    b.kill()
+    b.restart()
+    assert b.blocks_bytes() == want
+    assert b.append("after")["index"] == 36
+
+
 def test_adopting_a_long_chain_from_genesis_survives_a_restart(nodes, tmp_path):
     a = nodes()
     fill(a, 3000)

@@ -319,7 +319,8 @@ def test_paged_sync_from_a_peer_that_ignores_the_query(nodes, fake_peers, dumps)
     assert n.sync() == {"replaced": True, "height": 40}
     assert n.blocks_bytes() == encode(chain)  # json.dumps bytes, even from compact JSON
     assert any("ignores ?from=&limit=" in line for line in peer_log_lines(n, off, peer))
-    assert "/blocks?from=0&limit=8" in blocks_asked(peer)
+    # asked from its tip + 1 on; compact JSON is no segment from there: asked again from genesis
+    assert blocks_asked(peer)[0] == "/blocks?from=2&limit=8"
 
 
 def test_c_node_syncs_a_long_chain_from_an_original_node(nodes, original):
@@ -583,3 +584,58 @@ def test_mixed_network_with_an_original_node(nodes, original):
     wait_converged(everyone, 5, min_height=len(vectors) - 1)
     for node in everyone:
         assert node.get("/blocks").content == encode(vectors), f"{node.url} differs"
+
+
+# ---- a node that holds blocks asks only for the ones it lacks ---------------------------------
+
+
+def hold(node, chain):
+    """Give node the blocks of chain after genesis, posted in order (they must extend its tip)."""
+    for b in chain[1:]:
+        assert node.post("/block", data=encode(b)).status_code in (200, 201)
+    assert node.blocks() == chain
+
+
+@pytest.mark.parametrize("page, asked", [(10, ["/blocks?from=31&limit=10"]),
+                                         (4, [f"/blocks?from={k}&limit=4" for k in (31, 35, 39)])])
+def test_sync_fetches_only_the_blocks_after_our_tip(nodes, fake_peers, page, asked):
+    chain = make_chain([f"s{i}" for i in range(1, 41)])
+    peer = paged_peer(fake_peers, chain)
+    n = nodes("--sync-page", str(page))
+    hold(n, chain[:31])
+    n.add_peer(peer.url)
+    off = n.log_size()
+    assert n.sync() == {"replaced": True, "height": 40}
+    assert n.blocks_bytes() == encode(chain)
+    assert sorted(blocks_asked(peer), key=lambda p: int(p.split("from=")[1].split("&")[0])) == asked
+    assert f"from block 31" in "\n".join(peer_log_lines(n, off, peer))
+    # the joined chain goes on: an append chains to the fetched tip
+    assert n.append("after")["prev_hash"] == chain[-1]["hash"]
+
+
+def test_peer_forked_below_our_tip_is_fetched_whole(nodes, fake_peers):
+    mine = make_chain([f"m{i}" for i in range(1, 6)])
+    theirs = make_chain([f"m{i}" for i in range(1, 3)] + [f"t{i}" for i in range(3, 13)])
+    peer = paged_peer(fake_peers, theirs)
+    n = nodes()
+    hold(n, mine)
+    n.add_peer(peer.url)
+    off = n.log_size()
+    assert n.sync() == {"replaced": True, "height": 12}
+    assert n.blocks_bytes() == encode(theirs)
+    assert blocks_asked(peer) == ["/blocks?from=6&limit=5000", "/blocks"]
+    assert any("forked below our tip" in line for line in peer_log_lines(n, off, peer))
+
+
+def test_peer_whose_blocks_after_our_tip_are_invalid_is_ignored(nodes, fake_peers):
+    chain = make_chain([f"v{i}" for i in range(1, 21)])
+    bad = [dict(b) for b in chain]
+    bad[15]["data"] = "tampered"  # its hash no longer matches
+    peer = paged_peer(fake_peers, bad)
+    n = nodes()
+    hold(n, chain[:11])
+    n.add_peer(peer.url)
+    off = n.log_size()
+    assert n.sync() == {"replaced": False, "height": 10}
+    assert n.blocks() == chain[:11]
+    assert any("block 15" in line for line in peer_log_lines(n, off, peer))
