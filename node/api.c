@@ -456,12 +456,6 @@ int api_start(struct api *a, int listen_fd, char *err, size_t errsz)
     return 0;
 }
 
-void api_quiesce(struct api *a)
-{
-    if (a->mhd)
-        MHD_quiesce_daemon(a->mhd);
-}
-
 void api_free(struct api *a)
 {
     if (a == NULL)

@@ -17,8 +17,6 @@ struct api *api_new(const struct config *cfg, struct chain *c, struct peers *p, 
 /* Serve on listen_fd, a bound and listening socket (owned by the api from now on). Returns 0, or
  * -1 with err set. */
 int api_start(struct api *a, int listen_fd, char *err, size_t errsz);
-/* Stop accepting connections (in-flight requests go on). */
-void api_quiesce(struct api *a);
 /* Stop serving and free. Call after gossip_stop() so no connection is still suspended in a
  * sync wait. NULL is a no-op. */
 void api_free(struct api *a);

@@ -8,7 +8,8 @@
  * whose earlier blocks are elsewhere (a page of GET /blocks?from=&limit=). A segment knows the
  * prev_hash of its first block, so segments parsed and validated apart (on several threads) are
  * joined into one chain by chain_join(), which checks the links between them. Segments are
- * unshared and only live until joined: the held chain always starts at genesis (base 0). */
+ * unshared; they are joined to one another, or to the held chain's prefix by
+ * chain_extend_if_longer(). The held chain always starts at genesis (base 0). */
 #ifndef CHAINLAB_CHAIN_H
 #define CHAINLAB_CHAIN_H
 
@@ -79,7 +80,7 @@ bool chain_adopt_if_longer(struct chain *c, struct chain *cand, struct buf *tip_
  * block base-1. This is the chain of a peer that shares c's blocks up to base-1 (hash-linked
  * prefixes are equal), fetched without that prefix. Returns true when c changed; appends the
  * new tip's JSON to tip_json when not NULL. seg stays owned by the caller (its contents are
- * left unspecified: free it). With a store, the blocks from base on are rewritten in one
+ * left as they were: free it). With a store, the blocks from base on are rewritten in one
  * transaction; when that fails (logged) c is kept and false is returned. */
 bool chain_extend_if_longer(struct chain *c, struct chain *seg, struct buf *tip_json);
 /* Whether c holds block index - 1 and its hash is prev (BLOCK_HASH_HEX characters): a segment

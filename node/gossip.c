@@ -122,7 +122,7 @@ struct fetch {
     struct chain *chain; /* the pages joined so far (unshared, owned), or NULL */
     size_t bytes;        /* bytes received over all pages */
     bool whole;          /* the first page is the peer's whole chain */
-    bool paging;         /* a page past the first began as asked: the peer honours ?from= */
+    bool paging;         /* a page began as asked (not at genesis): the peer honours ?from= */
     bool stopped;        /* request no more pages */
     bool skipped;        /* nothing to gain from this peer: not fetched */
     bool removed;        /* the peer left the peer set */
@@ -396,11 +396,18 @@ static void abort_xfer(struct gossip *g, struct xfer *x)
 static void parse_job(struct job *j)
 {
     int cancel = __atomic_load_n(&j->fetch->cancel, __ATOMIC_ACQUIRE);
-    if (cancel == CANCEL_ALL || (cancel == CANCEL_LATER_PAGES && j->page > 0))
+    const char *text = j->text.data ? j->text.data : "";
+    if (cancel == CANCEL_ALL || (cancel == CANCEL_LATER_PAGES && j->page > 0)) {
         j->skipped = true;
-    else
-        j->seg = chain_parse_segment(j->text.data ? j->text.data : "", j->text.len, j->from, j->err,
-                                     sizeof(j->err));
+    } else {
+        j->seg = chain_parse_segment(text, j->text.len, j->from, j->err, sizeof(j->err));
+        /* Asked from our tip on, a peer that ignores the query answers its whole chain (in a
+         * formatting collect_cb did not recognise): take it as such when it is one. */
+        if (j->seg == NULL && j->page == 0 && j->from > 0) {
+            char err[sizeof(j->err)];
+            j->seg = chain_parse_segment(text, j->text.len, 0, err, sizeof(err));
+        }
+    }
     buf_free(&j->text);
 }
 
@@ -739,8 +746,9 @@ static void fetch_plan(struct gossip *g, struct fetch *f, uint64_t page_blocks, 
     fetch_pump(g, f);
 }
 
-/* Fetch blocks [f->from, f->height]: from genesis, a chain under cfg.sync_page blocks comes in one
- * GET /blocks (as the original asks); anything else in pages, at most GOSSIP_MAX_PAGES of them. */
+/* Fetch blocks [f->from, f->height]: from genesis, a chain of at most cfg.sync_page blocks comes in
+ * one GET /blocks (as the original asks); anything else in pages, at most GOSSIP_MAX_PAGES of them.
+ */
 static void fetch_range(struct gossip *g, struct fetch *f)
 {
     uint64_t count = f->height - f->from + 1, page = g->cfg.sync_page;
@@ -757,11 +765,22 @@ static void fetch_range(struct gossip *g, struct fetch *f)
     fetch_plan(g, f, page, n);
 }
 
-/* What f fetched from f->from on is of no use (why says what): start again from genesis. Call
- * with nothing of f outstanding. */
-static void fetch_from_genesis(struct gossip *g, struct fetch *f, const char *why)
+/* The blocks f fetched after our tip do not follow our chain: the peer forked below our tip.
+ * Fetch no more of them; fetch_settle() starts f again from genesis. */
+static void fork_below_tip(struct gossip *g, struct fetch *f)
 {
-    log_debug("peer %s: %s: fetching its whole chain", f->url, why);
+    f->refetch = true;
+    drop_pages(g, f, 1);
+    __atomic_store_n(&f->cancel, CANCEL_LATER_PAGES, __ATOMIC_RELEASE);
+}
+
+/* Start f again from genesis, once (from is 0 then). Call with nothing of f outstanding. The
+ * byte cap applies to each attempt. */
+static void fetch_from_genesis(struct gossip *g, struct fetch *f)
+{
+    log_debug("peer %s: its blocks from %llu do not follow ours (it forked below our tip): "
+              "fetching its whole chain",
+              f->url, (unsigned long long)f->from);
     f->refetch = false;
     for (size_t k = 0; k < f->npages; k++)
         chain_free(f->pages[k].seg);
@@ -770,33 +789,34 @@ static void fetch_from_genesis(struct gossip *g, struct fetch *f, const char *wh
     chain_free(f->chain);
     f->chain = NULL;
     f->npages = f->next_page = f->joined = 0;
+    g->sync_bytes += f->bytes;
     f->bytes = 0;
     f->from = 0;
-    f->whole = f->stopped = false;
+    f->whole = f->stopped = f->paging = false;
     f->page_err[0] = '\0';
+    f->page_err_at = 0;
     __atomic_store_n(&f->cancel, CANCEL_NONE, __ATOMIC_RELEASE);
     fetch_range(g, f);
 }
 
-/* Log the outcome of f, keep its chain if it is the best so far, and free f. */
+/* Log the outcome of f, keep its chain if it is the best so far, and free f. Or, when the peer
+ * forked below our tip and can still beat the best chain fetched, start f again from genesis. */
 static void fetch_settle(struct gossip *g, struct fetch *f)
 {
     struct peer_state *p = f->peer;
     struct chain *c = NULL;
     if (f->refetch && !f->failed) {
-        fetch_from_genesis(g, f, f->page_err);
-        return;
+        if (f->height > g->best_height) {
+            fetch_from_genesis(g, f);
+            return;
+        }
+        log_debug("peer %s: forked below our tip, and its height %llu is not above %llu: not "
+                  "fetched whole",
+                  f->url, (unsigned long long)f->height, (unsigned long long)g->best_height);
+        f->skipped = true;
     }
     if (!f->failed && !f->skipped) {
         if (f->chain && (f->whole || f->joined == f->npages)) {
-            char prev[BLOCK_HASH_HEX + 1];
-            uint64_t base = chain_base(f->chain, prev);
-            if (base > 0 && !chain_links_at(g->chain, base, prev)) {
-                fetch_from_genesis(g, f,
-                                   "its blocks after our tip do not follow ours (it forked "
-                                   "below our tip)");
-                return;
-            }
             c = f->chain;
             f->chain = NULL;
         } else if (f->page_err[0]) {
@@ -834,7 +854,7 @@ static void fetch_settle(struct gossip *g, struct fetch *f)
     g->fetches_left--;
 }
 
-/* Settle f once nothing of it is outstanding. f may be freed. */
+/* Settle f once nothing of it is outstanding. f may be freed, or started again from genesis. */
 static void fetch_check(struct gossip *g, struct fetch *f)
 {
     if (f->in_flight == 0 && f->parsing == 0 &&
@@ -952,10 +972,15 @@ static void fetch_join(struct gossip *g, struct fetch *f)
         f->pages[k].seg = NULL;
         f->pages[k].state = PAGE_JOINED;
         if (k == 0) {
+            char prev[BLOCK_HASH_HEX + 1];
+            uint64_t base = chain_base(seg, prev);
             f->chain = seg;
-            /* more blocks than asked for: the peer ignored the query */
-            if (f->page_blocks > 0 && chain_tip(seg, NULL) >= f->from + f->page_blocks)
-                fetch_whole(g, f);
+            if (base > 0 && !chain_links_at(g->chain, base, prev)) {
+                /* known from the first page: the rest would be of no use */
+                fork_below_tip(g, f);
+            } else if (f->page_blocks > 0 && chain_tip(seg, NULL) >= f->from + f->page_blocks) {
+                fetch_whole(g, f); /* more blocks than asked for: the peer ignored the query */
+            }
         } else if (chain_join(f->chain, seg, why, sizeof(why)) < 0) {
             /* Each page is valid alone: the peer's chain changed between pages, or it was never
              * valid (a broken link right at a page boundary). The log must not guess. */
@@ -976,15 +1001,6 @@ static void page_parsed(struct gossip *g, struct job *j)
     pg->state = PAGE_DROPPED;
     if (f->failed || j->skipped || (f->whole && j->page > 0)) {
         chain_free(j->seg);
-    } else if (j->seg == NULL && j->page == 0 && f->from > 0 && !f->whole) {
-        /* Asked from our tip on, the answer is no segment from there: perhaps a peer that ignores
-         * the query and sends its whole chain (in some other formatting). Ask from genesis. */
-        snprintf(f->page_err, sizeof(f->page_err),
-                 "its answer from block %llu is not the blocks from there (%.150s)",
-                 (unsigned long long)f->from, j->err);
-        f->refetch = true;
-        drop_pages(g, f, 1);
-        __atomic_store_n(&f->cancel, CANCEL_LATER_PAGES, __ATOMIC_RELEASE);
     } else if (j->seg == NULL && (j->page == 0 || f->pages[0].state == PAGE_JOINED)) {
         fetch_fail(g, f, false, "sync: ignoring an invalid chain: %s", j->err);
     } else if (j->seg == NULL) {
@@ -996,6 +1012,8 @@ static void page_parsed(struct gossip *g, struct job *j)
         drop_pages(g, f, 1);
         __atomic_store_n(&f->cancel, CANCEL_LATER_PAGES, __ATOMIC_RELEASE);
     } else {
+        if (j->page == 0 && chain_base(j->seg, NULL) == 0 && f->from > 0)
+            fetch_whole(g, f); /* parse_job found the peer's whole chain */
         pg->seg = j->seg;
         pg->state = PAGE_PARSED;
         fetch_join(g, f);

@@ -4,11 +4,13 @@
  * libcurl multi handle and sends to all peers in parallel over reused keep-alive connections,
  * every request bounded by the connect and total timeouts of the config.
  *
- * A sync asks every peer GET /block first. A peer not above the best height known is skipped; a
- * short chain comes in one GET /blocks; a chain longer than cfg.sync_page blocks comes in pages
+ * A sync asks every peer GET /block first. A peer not above the best height known is skipped.
+ * A node holding only genesis fetches a short chain in one GET /blocks, a longer one in pages
  * (GET /blocks?from=&limit=) that a few parser threads validate in parallel, then joined in order.
+ * A node holding blocks asks for the pages after its tip only, and joins them to its chain when
+ * they follow it; when they do not (the peer forked below our tip) the whole chain is fetched.
  * A peer that ignores the query (as the original does) answers with its whole chain, which is
- * then used as is. */
+ * then used as is. --max-chain-bytes bounds what one attempt reads from one peer. */
 #ifndef CHAINLAB_GOSSIP_H
 #define CHAINLAB_GOSSIP_H
 

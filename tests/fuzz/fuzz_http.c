@@ -189,7 +189,6 @@ static void node_start(void)
 /* Stop and free in main.c's order. */
 static void node_stop(void)
 {
-    api_quiesce(node.api);
     gossip_stop(node.gossip);
     api_free(node.api);
     gossip_free(node.gossip);

@@ -498,6 +498,16 @@ def test_signal_exits_0_within_a_second(nodes, sig):
     assert "shutting down" in n.log_text()
 
 
+def test_signal_right_after_start_exits_0(nodes):
+    """Stopping while the HTTP workers are still starting: libmicrohttpd 0.9.75 could abort in
+    MHD_quiesce_daemon() then (a race on its epoll set), which the node no longer calls."""
+    for i in range(30):
+        n = nodes("--threads", "4", name=f"quick{i}")
+        n.send_signal(signal.SIGTERM)
+        rc = n.proc.wait(timeout=10)
+        assert rc == 0, f"start {i}: exit status {rc}\n{n.describe_log()}"
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_exits_0_with_requests_waiting_on_a_hung_peer(nodes, fake_peers, sig):
     """A POST /sync waiting for its sync and an /append waiting for its broadcast, both held by a

@@ -639,3 +639,4 @@ def test_peer_whose_blocks_after_our_tip_are_invalid_is_ignored(nodes, fake_peer
     assert n.sync() == {"replaced": False, "height": 10}
     assert n.blocks() == chain[:11]
     assert any("block 15" in line for line in peer_log_lines(n, off, peer))
+    assert blocks_asked(peer) == ["/blocks?from=11&limit=5000"], "bad blocks are not fetched twice"
