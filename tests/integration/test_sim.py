@@ -314,11 +314,13 @@ def test_check_parses_everything_and_runs_nothing(tmp_path):
         ["--base-port", "0", "x.scn"],
         ["--base-port", "70000", "x.scn"],
         ["--seed", "-1", "x.scn"],
+        ["--stop-grace", "0", "x.scn"],
+        ["--stop-grace", "soon", "x.scn"],
         ["--report"],
         [],
     ],
-    ids=["unknown", "jobs-0", "jobs-word", "port-0", "port-big", "seed-negative", "missing-arg",
-         "no-file"],
+    ids=["unknown", "jobs-0", "jobs-word", "port-0", "port-big", "seed-negative", "grace-0",
+         "grace-word", "missing-arg", "no-file"],
 )
 def test_bad_arguments_exit_2_with_usage(args, tmp_path):
     res = run_sim(args, tmp_path, timeout=QUICK_TIMEOUT)
@@ -669,3 +671,16 @@ def test_base_port_in_use_exits_3(tmp_path):
     assert res.returncode == EX_CLUSTER, describe(res)
     assert f"port {port}" in res.stdout and "in use" in res.stdout, describe(res)
     assert node_logs(run_dir) == []
+
+
+def test_report_has_each_nodes_memory(tmp_path):
+    scn = write_scn(tmp_path, "mem.scn", "nodes 3\ntopology line\nappend n0 100\nawait converged within 10s\nstop n2\n")
+    rep = tmp_path / "r.json"
+    res = run_sim(["--report", rep, "--run-dir", tmp_path / "run", "--stop-grace", "5000", scn], tmp_path)
+    assert res.returncode == 0, describe(res)
+    final = {n["node"]: n for n in load_report(rep)["scenarios"][0]["final"]}
+    for name in ("n0", "n1"):
+        n = final[name]
+        assert 1024 < n["ready_rss_kib"] <= n["peak_rss_kib"], n
+        assert 1024 < n["rss_kib"] <= n["peak_rss_kib"], n
+    assert final["n2"]["state"] == "exited" and final["n2"]["rss_kib"] is None
