@@ -38,7 +38,7 @@ TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(B)/tools/%)
 PROGS    := $(B)/chainlab-node $(if $(wildcard sim/main.c),$(B)/chainlab-sim)
 
-.PHONY: all deps check unit integration sanitize tsan bench soak demo clean format format-check fuzz
+.PHONY: all deps check unit unit-bins integration sanitize tsan bench soak demo clean format format-check fuzz
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -95,18 +95,20 @@ sanitize: deps
 	    SAN="-fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    all unit integration
 
-# The concurrency stress test (tests/integration/test_stress.py) against a node built with
-# ThreadSanitizer: any report ends that node with exit 66 and fails the run (the harness also
-# fails a test whose node logged a report). No suppressions: the tree runs clean. With many bits
-# of mmap randomness (vm.mmap_rnd_bits 32), gcc 12's TSan stops at start with "unexpected memory
-# mapping": when any of a few probes does, the test runs without ASLR (setarch -R, which every
-# node inherits).
-# TSAN_STORM_S: seconds each storm of the test lasts (1.5 in `make integration`).
+# ThreadSanitizer over everything that runs threads: the unit tests, every scenario in
+# scenarios/ (sim and nodes built with TSan) and the concurrency stress test
+# (tests/integration/test_stress.py). Any report ends that process with exit 66 and fails the
+# run (the pytest harness also fails a test whose node logged a report). No suppressions: the
+# tree runs clean. With many bits of mmap randomness (vm.mmap_rnd_bits 32), gcc 12's TSan stops at
+# start with "unexpected memory mapping": when any of a few probes does, everything runs without
+# ASLR (setarch -R, which every child inherits).
+# TSAN_STORM_S: seconds each storm of the stress test lasts (1.5 in `make integration`).
 TSAN_RUN_OPTIONS := halt_on_error=1 exitcode=66 second_deadlock_stack=1
 TSAN_STORM_S     ?= 3
+TSAN_MAKE         = $(MAKE) --no-print-directory B=build/tsan CFLAGS="-O1 -g" \
+                    SAN="-fsanitize=thread -fno-omit-frame-pointer"
 tsan: deps
-	$(Q)$(MAKE) --no-print-directory B=build/tsan CFLAGS="-O1 -g" \
-	    SAN="-fsanitize=thread -fno-omit-frame-pointer" build/tsan/chainlab-node
+	$(Q)$(TSAN_MAKE) all unit-bins
 	$(Q)export TSAN_OPTIONS="$(TSAN_RUN_OPTIONS)"; run=; \
 	for i in 1 2 3 4 5; do \
 	    build/tsan/chainlab-node --version >/dev/null 2>&1 || { run="setarch $$(uname -m) -R"; break; }; \
@@ -115,8 +117,14 @@ tsan: deps
 	    echo "  TSAN    without ASLR ($$run): ThreadSanitizer cannot map its memory otherwise"; \
 	    $$run build/tsan/chainlab-node --version >/dev/null || exit 1; \
 	fi; \
+	$$run $(TSAN_MAKE) unit && \
+	rm -rf build/tsan/runs && \
+	$$run build/tsan/chainlab-sim -q -j 2 --run-dir build/tsan/runs scenarios/*.scn && \
 	CHAINLAB_BUILD=$(abspath build/tsan) CHAINLAB_STRESS_SECONDS=$(TSAN_STORM_S) \
 	    $$run $(PYTHON) -m pytest -q -x -p no:cacheprovider tests/integration/test_stress.py $(PYTEST_ARGS)
+
+# The unit-test programs, built and not run.
+unit-bins: $(TEST_BIN)
 
 bench: all
 	$(Q)CHAINLAB_BUILD=$(abspath $(B)) $(PYTHON) tools/bench.py $(BENCH)
