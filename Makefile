@@ -187,7 +187,7 @@ $(foreach t,$(FUZZ_TARGETS),$(eval $(FUZZ_B)/$(t): $(FUZZ_SRC_$(t))))
 
 # Run every target for FUZZ_SECONDS, print its executions, fail when any target found a crash.
 # libFuzzer's output goes to build/fuzz/<target>.log (to the terminal with V=1).
-fuzz: $(FUZZ_TARGETS:%=$(FUZZ_B)/%)
+fuzz: deps $(FUZZ_TARGETS:%=$(FUZZ_B)/%)
 	$(Q)failed=; for t in $(FUZZ_TARGETS); do \
 	    mkdir -p $(FUZZ_B)/corpus/$$t $(FUZZ_B)/artifacts/$$t; \
 	    cp tests/fuzz/corpus/$$t/* $(FUZZ_B)/corpus/$$t/; \

@@ -406,6 +406,10 @@ static void mhd_log_cb(void *cls, const char *fmt, va_list ap)
         log_debug("http: %s", line);
         return;
     }
+    /* "... code is 431 ('<html>...</html>')). ...": the code says it, the page adds nothing */
+    char *page = strstr(line, " ('<html"), *end = page ? strstr(page, "')") : NULL;
+    if (end)
+        memmove(page, end + 2, strlen(end + 2) + 1);
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     pthread_mutex_lock(&a->refused_lock);
