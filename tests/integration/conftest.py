@@ -143,6 +143,22 @@ def free_ports(n, host=HOST, lo=20000, hi=32000, attempts=500):
     raise RuntimeError(f"no {n} free sequential ports on {host} in [{lo}, {hi})")
 
 
+def listening_socket(backlog, host=HOST, attempts=20):
+    """A TCP socket bound to a free port (free_ports) and listening. A free port can be taken by
+    another process meanwhile: then another is tried."""
+    for attempt in range(attempts):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind((host, free_ports(1, host)[0]))
+        except OSError as e:
+            s.close()
+            if e.errno != errno.EADDRINUSE or attempt == attempts - 1:
+                raise
+            continue
+        s.listen(backlog)
+        return s
+
+
 # ---- waiting --------------------------------------------------------------------------------
 
 
@@ -923,17 +939,7 @@ class HangingPeer:
         self.thread = None
 
     def start(self):
-        for attempt in range(20):  # a free port can be taken by another process meanwhile
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                s.bind((HOST, free_ports(1)[0]))
-                break
-            except OSError:
-                s.close()
-                if attempt == 19:
-                    raise
-        s.listen(128)
-        self.sock = s
+        self.sock = listening_socket(128)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
         return self

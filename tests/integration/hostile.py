@@ -18,14 +18,13 @@ answer and send its next request, which must not count as overlapping). stop() w
 behaviour that waits, closes every socket and joins the threads; use as a context manager.
 """
 
-import errno
 import json
 import socket
 import threading
 import time
 import urllib.parse
 
-from conftest import HOST, free_ports
+from conftest import HOST, listening_socket
 
 HEAD_LIMIT = 64 * 1024  # bytes of a request head read before giving up on it
 BODY_LIMIT = 1024 * 1024  # bytes of a request body read (the node posts single blocks)
@@ -119,18 +118,8 @@ class HostilePeer:
     # -- life --
 
     def start(self):
-        for attempt in range(20):  # a free port can be taken by another process meanwhile
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                s.bind((HOST, free_ports(1)[0]))
-                break
-            except OSError as e:
-                s.close()
-                if e.errno != errno.EADDRINUSE or attempt == 19:
-                    raise
-        s.listen(256)
-        s.settimeout(0.05)
-        self.sock = s
+        self.sock = listening_socket(256)
+        self.sock.settimeout(0.05)
         self._accept_thread = threading.Thread(target=self._accept_loop, name="hostile-accept", daemon=True)
         self._accept_thread.start()
         return self

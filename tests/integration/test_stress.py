@@ -365,11 +365,9 @@ def add_chaos(storm, mesh, lag):
 # ---- the storms --------------------------------------------------------------------------------
 
 
-def test_forking_storm_converges(nodes, tmp_path):
-    """Appends on three nodes at once and blocks POSTed to the fourth: the chains fork, the
-    network converges on one valid chain, and no node ends below the blocks it acknowledged."""
-    mesh, lag, wiring = start_network(nodes, tmp_path)
-    all_nodes = mesh + [lag]
+def forking_storm(mesh, lag):
+    """A Storm (not yet run) whose appenders go to m0-m2 and whose posting peers go to m3, with
+    the chaos workers. Returns (storm, acked appends, appended posted blocks)."""
     storm = Storm()
     acked, appended = [], []
     for t in range(APPENDERS):
@@ -378,6 +376,15 @@ def test_forking_storm_converges(nodes, tmp_path):
     for t in range(POSTERS):
         storm.worker(f"poster{t}", poster(storm, mesh[3], f"p{t}", appended))
     add_chaos(storm, mesh, lag)
+    return storm, acked, appended
+
+
+def test_forking_storm_converges(nodes, tmp_path):
+    """Appends on three nodes at once and blocks POSTed to the fourth: the chains fork, the
+    network converges on one valid chain, and no node ends below the blocks it acknowledged."""
+    mesh, lag, wiring = start_network(nodes, tmp_path)
+    all_nodes = mesh + [lag]
+    storm, acked, appended = forking_storm(mesh, lag)
     storm.run(STORM_S)
     storm.check()
     assert all(n.alive() for n in all_nodes), [n.name for n in all_nodes if not n.alive()]
@@ -437,14 +444,7 @@ def test_sigterm_in_a_storm_exits_0_and_the_db_nodes_restart_whole(nodes, tmp_pa
     answered 5xx), restarts from its database with a valid chain, and the network converges."""
     mesh, lag, wiring = start_network(nodes, tmp_path)
     all_nodes = mesh + [lag]
-    storm = Storm()
-    acked, appended = [], []
-    for t in range(APPENDERS):
-        node = mesh[t % 3]
-        storm.worker(f"appender{t}", appender(storm, node, f"{node.name}/a{t}", acked))
-    for t in range(POSTERS):
-        storm.worker(f"poster{t}", poster(storm, mesh[3], f"p{t}", appended))
-    add_chaos(storm, mesh, lag)
+    storm, acked, appended = forking_storm(mesh, lag)
     codes = {}
 
     def terminate():

@@ -201,59 +201,34 @@ static const struct {
     {"shorter: kept", 5, 2, 2, false},         {"equal length: kept", 5, 0, 5, false},
 };
 
-START_TEST(test_replace)
+/* Replacement row r on a stored chain, the candidate offered whole (chain_adopt_if_longer()) or,
+ * as_segment, as its blocks after the common prefix (chain_extend_if_longer()). Either way the
+ * held chain becomes the candidate exactly when the row says so, and a reload gives it back. */
+static void check_replacement(size_t r, bool as_segment)
 {
     struct store *s = NULL;
     struct chain *c = open_chain(&s);
-    for (size_t i = 1; i <= replace_rows[_i].held; i++) {
-        char data[16];
-        int n = snprintf(data, sizeof(data), "a%zu", i);
-        ck_assert_int_eq(chain_append_data(c, data, (size_t)n, NULL), 0);
-    }
-    char *before = chain_text(c);
-    struct chain *cand = tagged(c, replace_rows[_i].keep, replace_rows[_i].extra, "b");
-    char *cand_text = chain_text(cand);
-    struct buf tip = BUF_INIT;
-    ck_assert_int_eq(chain_adopt_if_longer(c, cand, &tip), replace_rows[_i].replaced);
-    char *held = chain_text(c);
-    ck_assert_str_eq(held, replace_rows[_i].replaced ? cand_text : before);
-    chain_free(c);
-    chain_free(cand);
-    store_close(s);
-
-    char *got = reload_text();
-    ck_assert_str_eq(got, held);
-    free(got);
-    free(held);
-    free(cand_text);
-    free(before);
-    buf_free(&tip);
-}
-END_TEST
-
-/* The same replacements fetched as a segment: the candidate's blocks after the common prefix,
- * joined to the held prefix by chain_extend_if_longer() and rewritten in the store. */
-START_TEST(test_extend)
-{
-    struct store *s = NULL;
-    struct chain *c = open_chain(&s);
-    for (size_t i = 1; i <= replace_rows[_i].held; i++) {
+    for (size_t i = 1; i <= replace_rows[r].held; i++) {
         char data[16];
         int n = snprintf(data, sizeof(data), "a%zu", i);
         ck_assert_int_eq(chain_append_data(c, data, (size_t)n, NULL), 0);
     }
     char *before = chain_text(c), err[ERR_SZ] = "";
-    struct chain *cand = tagged(c, replace_rows[_i].keep, replace_rows[_i].extra, "b");
+    struct chain *cand = tagged(c, replace_rows[r].keep, replace_rows[r].extra, "b");
     char *cand_text = chain_text(cand);
-    uint64_t from = replace_rows[_i].keep + 1;
     struct buf page = BUF_INIT;
-    chain_write_json(cand, from, UINT64_MAX, &page);
-    struct chain *seg = chain_parse_segment(page.data, page.len, from, err, sizeof(err));
-    ck_assert_msg(seg != NULL, "%s", err);
-    ck_assert_int_eq(chain_extend_if_longer(c, seg, NULL), replace_rows[_i].replaced);
+    if (as_segment) {
+        uint64_t from = replace_rows[r].keep + 1;
+        chain_write_json(cand, from, UINT64_MAX, &page);
+        struct chain *seg = chain_parse_segment(page.data, page.len, from, err, sizeof(err));
+        ck_assert_msg(seg != NULL, "%s", err);
+        ck_assert_int_eq(chain_extend_if_longer(c, seg, NULL), replace_rows[r].replaced);
+        chain_free(seg);
+    } else {
+        ck_assert_int_eq(chain_adopt_if_longer(c, cand, &page), replace_rows[r].replaced);
+    }
     char *held = chain_text(c);
-    ck_assert_str_eq(held, replace_rows[_i].replaced ? cand_text : before);
-    chain_free(seg);
+    ck_assert_str_eq(held, replace_rows[r].replaced ? cand_text : before);
     chain_free(c);
     chain_free(cand);
     store_close(s);
@@ -265,6 +240,17 @@ START_TEST(test_extend)
     free(cand_text);
     free(before);
     buf_free(&page);
+}
+
+START_TEST(test_replace)
+{
+    check_replacement((size_t)_i, false);
+}
+END_TEST
+
+START_TEST(test_extend)
+{
+    check_replacement((size_t)_i, true);
 }
 END_TEST
 
