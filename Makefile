@@ -18,6 +18,10 @@ endif
 
 B       ?= build
 PYTHON  := /usr/bin/python3
+# Every failure is reported (no -x), each one short: the assertion, this repository's frames and
+# the node log tails (tests/integration/conftest.py trims library frames). Each test's files (node
+# logs, sim run folders) stay in $(B)/test-runs/<test>/ until the next run.
+PYTEST_FLAGS := -q -p no:cacheprovider --tb=short
 VERSION := 0.1.0
 XCFLAGS += -DCHAINLAB_VERSION='"$(VERSION)"'
 ALL_CFLAGS = $(XCFLAGS) $(CFLAGS) $(SAN)
@@ -38,7 +42,8 @@ TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(B)/tools/%)
 PROGS    := $(B)/chainlab-node $(if $(wildcard sim/main.c),$(B)/chainlab-sim)
 
-.PHONY: all deps check unit unit-bins integration sanitize tsan bench soak demo clean format format-check fuzz
+.PHONY: all deps check check-under-load unit unit-bins integration sanitize tsan bench soak demo clean format \
+        format-check fuzz
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -83,11 +88,17 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all $(TEST_BIN)
 	$(Q)$(MAKE) --no-print-directory unit integration
 
+# make check 5 times, make sanitize and make tsan 3 times each, on a clean clone of HEAD while two
+# CPU hogs run (tools/check_under_load.sh; CHECK_RUNS, SANITIZER_RUNS and HOGS change the counts).
+check-under-load: deps
+	$(Q)bash tools/check_under_load.sh
+
 unit: $(TEST_BIN)
 	$(Q)set -e; for t in $(TEST_BIN); do CK_DEFAULT_TIMEOUT=30 ./$$t; done
 
 integration: all
-	$(Q)CHAINLAB_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -x -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+	$(Q)CHAINLAB_BUILD=$(abspath $(B)) $(PYTHON) -m pytest $(PYTEST_FLAGS) --basetemp=$(abspath $(B))/test-runs \
+	    tests/integration $(PYTEST_ARGS)
 
 # Unit and integration tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 sanitize: deps
@@ -121,7 +132,8 @@ tsan: deps
 	rm -rf build/tsan/runs && \
 	$$run build/tsan/chainlab-sim -q -j 2 --run-dir build/tsan/runs scenarios/*.scn && \
 	CHAINLAB_BUILD=$(abspath build/tsan) CHAINLAB_STRESS_SECONDS=$(TSAN_STORM_S) \
-	    $$run $(PYTHON) -m pytest -q -x -p no:cacheprovider tests/integration/test_stress.py $(PYTEST_ARGS)
+	    $$run $(PYTHON) -m pytest $(PYTEST_FLAGS) --basetemp=$(abspath build/tsan)/test-runs \
+	        tests/integration/test_stress.py $(PYTEST_ARGS)
 
 # The unit-test programs, built and not run.
 unit-bins: $(TEST_BIN)

@@ -126,6 +126,26 @@ static int load_db(const struct config *cfg, struct store **store, struct chain 
     return 0;
 }
 
+/* Check the --peer URLs as peers_add() will (and that they fit in --max-peers), printing the
+ * first problem. Returns 0 or -1. */
+static int check_initial_peers(const struct peers *p, const char *const *initial, size_t n,
+                               size_t max_peers)
+{
+    char url[CONFIG_MAX_URL + 1], err[256];
+    if (n > max_peers) {
+        fprintf(stderr, "chainlab-node: %zu --peer options but --max-peers is %zu\n", n, max_peers);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (peers_normalize(p, initial[i], strlen(initial[i]), url, sizeof(url), err, sizeof(err)) <
+            0) {
+            fprintf(stderr, "chainlab-node: --peer %s: %s\n", initial[i], err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Descriptors kept free of inbound connections: peers' connections, the database, logs. */
 #define FD_RESERVE 256
 
@@ -355,12 +375,18 @@ int main(int argc, char **argv)
     struct gossip *gossip = NULL;
     struct api *api = NULL;
     int fd = -1;
+    /* Every argument is checked before anything is opened or bound: a bad --peer exits 2 even
+     * when the port is taken. */
+    peers = peers_new(cfg.max_peers, cfg.max_url, cfg.host, cfg.port);
+    if (check_initial_peers(peers, initial, ninitial, cfg.max_peers) < 0) {
+        rc = 2;
+        goto out;
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "chainlab-node: cannot initialise libcurl\n");
         goto out;
     }
     fit_fd_limit(&cfg);
-    peers = peers_new(cfg.max_peers, cfg.max_url, cfg.host, cfg.port);
     if (cfg.db_path == NULL) {
         chain = chain_new();
     } else if (load_db(&cfg, &store, &chain, peers, err, sizeof(err)) < 0) {
@@ -374,9 +400,10 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < ninitial; i++) {
         if (peers_add(peers, initial[i], strlen(initial[i]), err, sizeof(err)) < 0) {
+            /* Checked above; what can fail here is the store (--db) or saved peers filling the
+             * set. */
             fprintf(stderr, "chainlab-node: --peer %s: %s\n", initial[i], err);
             close(fd);
-            rc = 2;
             goto out;
         }
     }

@@ -46,13 +46,16 @@ REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("CHAINLAB_BUILD") or REPO / "build")
 NODE_BIN = BUILD / "chainlab-node"
 SIM_BIN = BUILD / "chainlab-sim"
-SIM_EXIT_GRACE = 5.0  # s the sim may take to exit after a signal, and its nodes to vanish
+SIM_EXIT_GRACE = 15.0  # s the sim may take to exit after a signal, and its nodes to vanish (it takes < 1 s)
 VECTORS = Path(os.environ.get("CHAINLAB_VECTORS") or REPO.parent / "shared" / "vectors" / "seed-chain.json")
 HOST = "127.0.0.1"
 
 START_TIMEOUT = float(os.environ.get("CHAINLAB_START_TIMEOUT", "10"))  # s until GET /block answers
 STOP_GRACE = float(os.environ.get("CHAINLAB_STOP_GRACE", "3"))  # s between SIGTERM and SIGKILL
 HTTP_TIMEOUT = 10.0  # s for one request of a test to a node
+# s a test waits for a condition that a healthy run reaches in well under a second. Only a failing
+# test waits it out, so it is generous: a loaded machine (sanitizers, two CPU hogs) must not miss it.
+WAIT_S = 30.0
 LOG_LEVEL = os.environ.get("CHAINLAB_LOG_LEVEL", "debug")
 LOG_TAIL_LINES = 40
 # A line a sanitizer writes (TSan, ASan, LSan, UBSan): a node's log holding one fails the test.
@@ -162,7 +165,17 @@ def listening_socket(backlog, host=HOST, attempts=20):
 # ---- waiting --------------------------------------------------------------------------------
 
 
-def wait_until(predicate, timeout=10.0, what="the condition", interval=0.02):
+@pytest.fixture
+def busy_port():
+    """A port another socket listens on (closed at teardown). A node checks its arguments before it
+    binds: with a bad argument it exits 2 whatever the port; with good ones it exits 1 here."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        s.listen(1)
+        yield s.getsockname()[1]
+
+
+def wait_until(predicate, timeout=WAIT_S, what="the condition", interval=0.02):
     """Poll predicate() until it returns a truthy value (returned) or timeout seconds passed
     (AssertionError naming `what`, with the last value or exception). No fixed sleeps: the
     interval between polls only bounds how often we ask."""
@@ -187,7 +200,7 @@ def _tip_of(node):
     return b["index"], b["hash"]
 
 
-def wait_converged(nodes, timeout=10.0, min_height=0):
+def wait_converged(nodes, timeout=WAIT_S, min_height=0):
     """Wait until every node (anything with .url answering GET /block) has the same tip, at
     height >= min_height. Returns (height, tip hash). On timeout raises AssertionError listing
     every node's height and tip, and the tail of each node's log."""
@@ -706,11 +719,38 @@ def _kill_leftover_nodes():
         node.kill()
 
 
+def _is_ours(entry):
+    """A traceback entry in this repository's code (tests and tools), not in a library."""
+    return REPO in Path(str(entry.path)).resolve().parents
+
+
+def _short_failure(excinfo):
+    """The failure as this repository's frames (short style) and the exception's last line, when
+    the exception came from inside a library; None when every frame is ours (pytest's own report,
+    with its assertion detail, is then best)."""
+    entries = list(excinfo.traceback)
+    ours = [e for e in entries if _is_ours(e)]
+    if not ours or len(ours) == len(entries):
+        return None
+    lines = []
+    for e in ours:
+        lines.append(f"{Path(str(e.path)).relative_to(REPO)}:{e.lineno + 1}: in {e.name}")
+        lines.append(f"    {e.statement.lines[-1].strip() if e.statement.lines else ''}")
+    lines.append(f"E   {excinfo.exconly()}")
+    return "\n".join(lines)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """On a failure, add the tail of every live node's log to the report."""
+    """On a failure, keep the report short and add the tail of every live node's log. An
+    exception raised inside a library (a timeout in requests, say) shows this repository's frames
+    and one line, not the library's stack and its chained exceptions."""
     outcome = yield
     rep = outcome.get_result()
+    if rep.failed and call.excinfo is not None:
+        short = _short_failure(call.excinfo)
+        if short is not None:
+            rep.longrepr = short
     if rep.failed and _live_nodes:
         rep.sections.append(("chainlab node logs", "\n".join(n.describe_log() for n in _live_nodes)))
 
@@ -811,7 +851,7 @@ class Cluster:
         self.cuts.clear()
         self.links.heal()
 
-    def wait_converged(self, timeout=10.0, min_height=0, nodes=None):
+    def wait_converged(self, timeout=WAIT_S, min_height=0, nodes=None):
         which = self.nodes if nodes is None else [self.nodes[i] for i in nodes]
         return wait_converged(which, timeout, min_height)
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import pids_with, wait_until
+from conftest import SIM_EXIT_GRACE as EXIT_GRACE, pids_with, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("CHAINLAB_BUILD") or REPO / "build")
@@ -44,7 +44,6 @@ HOST = "127.0.0.1"
 
 RUN_TIMEOUT = float(os.environ.get("CHAINLAB_SIM_TIMEOUT", "90"))  # s for one sim run
 QUICK_TIMEOUT = 20.0  # s for a run that only parses or generates
-EXIT_GRACE = 5.0  # s the sim may take to exit after a signal
 
 EX_OK, EX_FAILED, EX_BAD, EX_INTERRUPTED = 0, 1, 2, 130
 

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from conftest import (
+    WAIT_S,
     GENESIS,
     GENESIS_HASH,
     HOST,
@@ -182,7 +183,7 @@ def test_status_fields(nodes):
     s2 = n.status()
     assert s2["height"] == 1 and s2["tip"] == b["hash"] and s2["peers"] == 1
     assert s2["uptime_ms"] >= s["uptime_ms"]
-    wait_until(lambda: n.status()["uptime_ms"] > s["uptime_ms"], 5, "uptime_ms to grow")
+    wait_until(lambda: n.status()["uptime_ms"] > s["uptime_ms"], WAIT_S, "uptime_ms to grow")
 
 
 def test_status_id_flag(nodes):
@@ -231,7 +232,7 @@ def test_initial_peer_flag(nodes, fake_peers):
     peer = fake_peers({("GET", "/blocks"): (200, encode(chain))})
     n = nodes("--peer", peer.url)
     assert n.peers() == [peer.url]
-    wait_until(lambda: n.blocks_bytes() == encode(chain), 5, "the startup sync from --peer")
+    wait_until(lambda: n.blocks_bytes() == encode(chain), WAIT_S, "the startup sync from --peer")
 
 
 # ---- POST /block -----------------------------------------------------------------------------
@@ -282,7 +283,7 @@ def test_post_block_sync(nodes, case):
     r = n.post("/block", data=encode(b))
     assert r.status_code == 202
     assert r.content == b'{"result": "sync", "height": 1}'
-    wait_until(lambda: n.status()["syncs"] > before["syncs"], 5, "the sync to run")
+    wait_until(lambda: n.status()["syncs"] > before["syncs"], WAIT_S, "the sync to run")
     s = n.status()
     assert s["sync_requests"] == before["sync_requests"] + 1
     assert n.blocks_bytes() == encode([GENESIS, first]), "no peer has a longer chain: nothing changes"
@@ -295,9 +296,9 @@ def test_post_block_sync_adopts_a_peers_longer_chain(nodes, fake_peers):
     n.add_peer(peer.url)
     r = n.post("/block", data=encode(chain[3]))
     assert r.status_code == 202 and r.json() == {"result": "sync", "height": 0}
-    wait_until(lambda: n.blocks_bytes() == encode(chain), 5, "the chain of the peer")
+    wait_until(lambda: n.blocks_bytes() == encode(chain), WAIT_S, "the chain of the peer")
     # the new tip is broadcast to the peers
-    wait_until(lambda: peer.requests_to("POST", "/block"), 5, "the broadcast of the new tip")
+    wait_until(lambda: peer.requests_to("POST", "/block"), WAIT_S, "the broadcast of the new tip")
     assert peer.requests_to("POST", "/block")[0][2] == encode(chain[3])
 
 
@@ -385,10 +386,10 @@ def test_sync_requested_during_a_sync_runs_right_after_it(nodes, fake_peers, fir
 
     first = threading.Thread(target=sync, args=("first",))
     first.start()
-    wait_until(lambda: len(calls) == 1, 5, "the first sync to ask the peer")
+    wait_until(lambda: len(calls) == 1, WAIT_S, "the first sync to ask the peer")
     second = threading.Thread(target=sync, args=("second",))
     second.start()
-    wait_until(lambda: n.status()["sync_requests"] == 2, 5, "the second sync request")
+    wait_until(lambda: n.status()["sync_requests"] == 2, WAIT_S, "the second sync request")
     released = time.monotonic()
     release.set()
     first.join(10)
@@ -397,12 +398,18 @@ def test_sync_requested_during_a_sync_runs_right_after_it(nodes, fake_peers, fir
     assert answers["first"][1:] == (200, {"replaced": first_replaces, "height": height})
     assert answers["second"][1:] == (200, {"replaced": False, "height": height})
     assert len(calls) == 2, "exactly one more sync for the coalesced request"
+    # Right after, not at some later event (a wrong node would leave it waiting for the next
+    # request, or until the client gives up); the bound only tells "right after" from "never".
     took = answers["second"][0] - released
-    assert took < 0.5, f"the coalesced sync answered {took:.2f}s after the first one finished"
-    assert calls[1] - released < 0.5, f"the second sync started {calls[1] - released:.2f}s after the first"
+    assert took < 5, f"the coalesced sync answered {took:.2f}s after the first one finished"
+    assert calls[1] - released < 5, f"the second sync started {calls[1] - released:.2f}s after the first"
 
 
 # ---- command line ----------------------------------------------------------------------------
+
+
+PORT = object()  # stands for busy_port in the argument lists below
+STOP_WAIT_S = 10  # s a node may take to exit after SIGTERM/SIGINT (it takes milliseconds)
 
 
 def run_node(*args, timeout=10):
@@ -431,51 +438,56 @@ def test_version(flag):
 @pytest.mark.parametrize(
     "args",
     [
-        pytest.param(["--bogus", "8080"], id="unknown-flag"),
-        pytest.param(["-x", "8080"], id="unknown-short-flag"),
+        pytest.param(["--bogus", PORT], id="unknown-flag"),
+        pytest.param(["-x", PORT], id="unknown-short-flag"),
         pytest.param([], id="no-port"),
-        pytest.param(["8080", "8081"], id="two-ports"),
+        pytest.param([PORT, PORT], id="two-ports"),
         pytest.param(["http"], id="port-not-a-number"),
         pytest.param(["0"], id="port-0"),
         pytest.param(["65536"], id="port-too-big"),
         pytest.param(["-1"], id="port-negative"),
-        pytest.param(["--max-body", "x", "8080"], id="max-body-not-a-number"),
-        pytest.param(["--max-body", "0", "8080"], id="max-body-0"),
-        pytest.param(["--max-peers", "-1", "8080"], id="max-peers-negative"),
-        pytest.param(["--max-url", "5", "8080"], id="max-url-too-small"),
-        pytest.param(["--timeout", "1.5", "8080"], id="timeout-fractional"),
-        pytest.param(["--threads", "0", "8080"], id="threads-0"),
-        pytest.param(["--log-level", "loud", "8080"], id="bad-log-level"),
+        pytest.param(["--max-body", "x", PORT], id="max-body-not-a-number"),
+        pytest.param(["--max-body", "0", PORT], id="max-body-0"),
+        pytest.param(["--max-peers", "-1", PORT], id="max-peers-negative"),
+        pytest.param(["--max-url", "5", PORT], id="max-url-too-small"),
+        pytest.param(["--timeout", "1.5", PORT], id="timeout-fractional"),
+        pytest.param(["--threads", "0", PORT], id="threads-0"),
+        pytest.param(["--log-level", "loud", PORT], id="bad-log-level"),
         pytest.param(["--max-body"], id="missing-value"),
-        pytest.param(["--broadcast-wait", "-1", "8080"], id="broadcast-wait-negative"),
-        pytest.param(["--max-chain-bytes", "1k", "8080"], id="max-chain-bytes-suffix"),
+        pytest.param(["--broadcast-wait", "-1", PORT], id="broadcast-wait-negative"),
+        pytest.param(["--max-chain-bytes", "1k", PORT], id="max-chain-bytes-suffix"),
     ],
 )
-def test_bad_command_line_exits_2_with_usage(args):
-    r = run_node(*args)
+def test_bad_command_line_exits_2_with_usage(args, busy_port):
+    r = run_node(*(busy_port if a is PORT else a for a in args))
     assert r.returncode == 2, r
     assert "usage: chainlab-node [OPTIONS] PORT" in r.stderr, r.stderr
     assert r.stdout == ""
 
 
-def test_bad_initial_peer_exits_2():
-    r = run_node("--peer", "ftp://127.0.0.1:1", "8080")
+def test_bad_initial_peer_exits_2(busy_port):
+    r = run_node("--peer", "ftp://127.0.0.1:1", busy_port)
     assert r.returncode == 2
     assert r.stderr == "chainlab-node: --peer ftp://127.0.0.1:1: peer URL must use http or https\n"
 
 
-def test_port_in_use_exits_1_with_one_line():
-    port = free_ports(1)[0]
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((HOST, port))
-    s.listen(1)
-    try:
-        r = run_node(port)
-    finally:
-        s.close()
+def test_more_initial_peers_than_max_peers_exits_2(busy_port):
+    r = run_node("--max-peers", "1", "--peer", "http://127.0.0.1:1", "--peer", "http://127.0.0.1:2",
+                 busy_port)
+    assert r.returncode == 2
+    assert r.stderr == "chainlab-node: 2 --peer options but --max-peers is 1\n"
+
+
+def test_initial_peer_that_is_the_node_itself_exits_2(busy_port):
+    r = run_node("--peer", f"http://127.0.0.1:{busy_port}", busy_port)
+    assert r.returncode == 2
+    assert "itself" in r.stderr, r.stderr
+
+
+def test_port_in_use_exits_1_with_one_line(busy_port):
+    r = run_node(busy_port)
     assert r.returncode == 1
-    assert r.stderr == f"chainlab-node: port {port} on {HOST} is already in use\n"
+    assert r.stderr == f"chainlab-node: port {busy_port} on {HOST} is already in use\n"
     assert r.stdout == ""
 
 
@@ -488,13 +500,11 @@ def test_second_node_on_the_same_port_exits_1(nodes):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_signal_exits_0_within_a_second(nodes, sig):
+def test_signal_exits_0(nodes, sig):
     n = nodes()
     n.append("x")
     n.send_signal(sig)
-    t0 = time.monotonic()
-    assert n.proc.wait(timeout=1.0) == 0
-    assert time.monotonic() - t0 < 1.0
+    assert n.proc.wait(timeout=STOP_WAIT_S) == 0
     assert "shutting down" in n.log_text()
 
 
@@ -528,15 +538,15 @@ def test_signal_exits_0_with_requests_waiting_on_a_hung_peer(nodes, fake_peers, 
                threading.Thread(target=call, args=("append", "/append", b"while waiting"))]
     for t in threads:
         t.start()
-    wait_until(lambda: hung.accepted >= 1, 5, "the node to connect to the hung peer")
-    wait_until(lambda: n.status()["sync_requests"] == 1 and n.height() == 1, 5, "both requests to be waiting")
+    wait_until(lambda: hung.accepted >= 1, WAIT_S, "the node to connect to the hung peer")
+    wait_until(lambda: n.status()["sync_requests"] == 1 and n.height() == 1, WAIT_S, "both requests to be waiting")
     assert not results, f"answered before the hung peer did: {results}"
     n.send_signal(sig)
     t0 = time.monotonic()
     try:
-        rc = n.proc.wait(timeout=1.0)
+        rc = n.proc.wait(timeout=STOP_WAIT_S)  # the hung peer would hold it 30 s
     except subprocess.TimeoutExpired:
-        rc = "still running after 1 s"
+        rc = f"still running after {STOP_WAIT_S} s"
     for t in threads:
         t.join(10)
     assert rc == 0, f"exit status {rc} after {time.monotonic() - t0:.2f}s\n{n.describe_log()}"

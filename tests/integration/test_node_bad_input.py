@@ -12,7 +12,7 @@ import json
 import pytest
 import requests
 
-from conftest import GENESIS, block_hash, encode, make_block, make_chain, wait_until
+from conftest import WAIT_S, GENESIS, block_hash, encode, make_block, make_chain, wait_until
 
 DROP = object()
 
@@ -495,7 +495,7 @@ def test_peer_that_answers_post_block_with_errors(nodes, fake_peers):
     n.add_peer(peer.url)
     for i in range(3):
         n.append(f"b{i}")
-    wait_until(lambda: n.status()["posts_failed"] == 3, 5, "3 failed posts")
+    wait_until(lambda: n.status()["posts_failed"] == 3, WAIT_S, "3 failed posts")
     assert [r[2] for r in peer.requests_to("POST", "/block")] == [encode(b) for b in n.blocks()[1:]]
     assert n.height() == 3
 
@@ -507,7 +507,7 @@ def test_unreachable_peer_does_not_block_appends(nodes):
     assert n.blocks()[1:] == b
     r = n.post("/sync", timeout=10)
     assert r.status_code == 200 and r.json() == {"replaced": False, "height": 3}
-    wait_until(lambda: n.status()["posts_failed"] == 3, 5, "3 failed posts")
+    wait_until(lambda: n.status()["posts_failed"] == 3, WAIT_S, "3 failed posts")
     assert "peer http://127.0.0.1:1: POST /block failed" in n.log_text()
 
 

@@ -293,9 +293,9 @@ def test_second_node_on_the_same_db_is_refused(nodes, tmp_path):
     assert len(p.stderr.splitlines()) == 1 and "in use by another process" in p.stderr, p.stderr
 
 
-def test_bad_db_sync_value_is_a_usage_error(tmp_path):
+def test_bad_db_sync_value_is_a_usage_error(tmp_path, busy_port):
     p = subprocess.run(
-        [str(NODE_BIN), "--db", str(tmp_path / "x.db"), "--db-sync", "off", "8080"],
+        [str(NODE_BIN), "--db", str(tmp_path / "x.db"), "--db-sync", "off", str(busy_port)],
         capture_output=True,
         text=True,
         timeout=10,

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from conftest import (
+    WAIT_S,
     GENESIS,
     HOST,
     NODE_BIN,
@@ -34,10 +35,10 @@ def test_two_nodes_propagate(nodes):
     c = nodes.cluster(2, "mesh")
     a, b = c
     blocks = [a.append(f"from a {i}") for i in range(3)]
-    assert c.wait_converged(5, min_height=3) == (3, blocks[-1]["hash"])
+    assert c.wait_converged(WAIT_S, min_height=3) == (3, blocks[-1]["hash"])
     assert b.blocks_bytes() == a.blocks_bytes() == encode([GENESIS] + blocks)
     more = b.append("from b")
-    assert c.wait_converged(5, min_height=4) == (4, more["hash"])
+    assert c.wait_converged(WAIT_S, min_height=4) == (4, more["hash"])
     assert a.blocks_bytes() == b.blocks_bytes()
     assert a.status()["posts_sent"] >= 3 and b.status()["posts_sent"] >= 1
 
@@ -50,10 +51,10 @@ def test_five_nodes_propagate(nodes, topology):
     ]
     for i in range(3):
         c[4].append(f"from the last node {i}")
-    c.wait_converged(5, min_height=3)
+    c.wait_converged(WAIT_S, min_height=3)
     for i in range(2):
         c[0].append(f"from the first node {i}")
-    c.wait_converged(5, min_height=5)
+    c.wait_converged(WAIT_S, min_height=5)
     chains = [n.blocks_bytes() for n in c]
     assert all(x == chains[0] for x in chains)
     chain = json.loads(chains[0])
@@ -67,12 +68,12 @@ def test_sync_after_a_node_was_offline(nodes):
     c = nodes.cluster(3, "mesh")
     for i in range(2):
         c[0].append(f"before {i}")
-    c.wait_converged(5, min_height=2)
+    c.wait_converged(WAIT_S, min_height=2)
     assert c[2].stop() == 0
     for i in range(3):
         c[0].append(f"while 2 was away {i}")
-    wait_converged(c.nodes[:2], 5, min_height=5)
-    wait_until(lambda: c[0].status()["posts_failed"] >= 1, 5, "node 0 to count its failed posts to node 2")
+    wait_converged(c.nodes[:2], WAIT_S, min_height=5)
+    wait_until(lambda: c[0].status()["posts_failed"] >= 1, WAIT_S, "node 0 to count its failed posts to node 2")
 
     c[2].start()  # the same port, an empty chain
     assert c[2].height() == 0
@@ -80,10 +81,10 @@ def test_sync_after_a_node_was_offline(nodes):
     c[2].add_peer(c[1])
     r = c[2].post("/sync")
     assert r.status_code == 200 and r.content == b'{"replaced": true, "height": 5}'
-    c.wait_converged(5, min_height=5)
+    c.wait_converged(WAIT_S, min_height=5)
     assert c[2].blocks_bytes() == c[0].blocks_bytes()
     after = c[2].append("after the return")
-    assert c.wait_converged(5, min_height=6) == (6, after["hash"])
+    assert c.wait_converged(WAIT_S, min_height=6) == (6, after["hash"])
 
 
 def test_restart_with_initial_peers_syncs_by_itself(nodes):
@@ -95,17 +96,22 @@ def test_restart_with_initial_peers_syncs_by_itself(nodes):
     b.stop()
     a.append("a4")
     n = nodes("--peer", a.url, port=b.port, name="b-again")
-    wait_converged([a, n], 5, min_height=5)
+    wait_converged([a, n], WAIT_S, min_height=5)
     assert n.peers() == [a.url]
 
 
 # ---- a hung peer -----------------------------------------------------------------------------
 
 
+# Time bounds here compare with what a wrong node would do (wait for a peer that never answers:
+# --timeout, 60 s), never with how fast a right one is; a loaded machine stays far inside them.
+HUNG_TIMEOUT_MS = 60000
+
+
 def test_hanging_peer_does_not_slow_the_network(nodes, fake_peers):
     hung = fake_peers.hanging()
-    wait_s = 0.4
-    c = nodes.cluster(3, "mesh", "--timeout", "2000", "--connect-timeout", "500",
+    wait_s = 2.0
+    c = nodes.cluster(3, "mesh", "--timeout", str(HUNG_TIMEOUT_MS), "--connect-timeout", "500",
                       "--broadcast-wait", str(int(wait_s * 1000)))
     for n in c:
         n.add_peer(hung.url)
@@ -113,31 +119,45 @@ def test_hanging_peer_does_not_slow_the_network(nodes, fake_peers):
         t0 = time.monotonic()
         b = c[i % 3].append(f"with a hung peer {i}")
         took = time.monotonic() - t0
-        # A node's first broadcast waits for the hung peer until --broadcast-wait; after that the
-        # peer is known to lag and /append answers as soon as the live peers have the block.
-        limit = wait_s + 0.6 if i < 3 else 0.3
+        # A node's first broadcast waits for the hung peer until --broadcast-wait (not until
+        # --timeout); after that the peer is known to lag and /append answers as soon as the live
+        # peers have the block, without waiting out --broadcast-wait again.
+        limit = 10 * wait_s if i < 3 else wait_s
         assert took < limit, f"/append {i} took {took:.2f}s with a hung peer (limit {limit}s)"
-        c.wait_converged(1.5, min_height=b["index"])  # well under the 2 s peer timeout
-    wait_until(lambda: hung.accepted >= 3, 5, "every node to connect to the hung peer")
-    assert all(n.get("/status", timeout=2).status_code == 200 for n in c)
+        c.wait_converged(min_height=b["index"])
+    wait_until(lambda: hung.accepted >= 3, what="every node to connect to the hung peer")
+    assert all(n.get("/status").status_code == 200 for n in c)
 
-    # a sync waits for the hung peer, but only until --timeout
+
+def test_sync_waits_for_a_hung_peer_only_until_the_timeout(nodes, fake_peers):
+    hung = fake_peers.hanging()
+    a = nodes()
+    for i in range(3):
+        a.append(f"a{i}")
+    b = nodes("--timeout", "1000")
+    b.add_peer(hung.url)
+    b.add_peer(a)
     t0 = time.monotonic()
-    r = c[1].post("/sync", timeout=10)
+    r = b.post("/sync", timeout=HUNG_TIMEOUT_MS / 1000)
     took = time.monotonic() - t0
-    assert r.status_code == 200 and r.json() == {"replaced": False, "height": 9}
-    assert took < 4.0, f"POST /sync took {took:.2f}s with a 2 s peer timeout"
-    assert "Timeout was reached" in c[1].log_text()
+    assert r.status_code == 200 and r.json() == {"replaced": True, "height": 3}
+    assert took >= 0.9, f"POST /sync answered after {took:.2f}s: before the hung peer timed out"
+    assert took < 10, f"POST /sync took {took:.2f}s with a 1 s peer timeout"
+    assert "Timeout was reached" in b.log_text()
 
 
 def test_no_broadcast_wait_answers_at_once(nodes, fake_peers):
+    """With --broadcast-wait 0 an /append does not wait for a peer that never answers (which would
+    take --timeout, 60 s)."""
     hung = fake_peers.hanging()
-    n = nodes("--broadcast-wait", "0", "--timeout", "2000")
+    n = nodes("--broadcast-wait", "0", "--timeout", str(HUNG_TIMEOUT_MS))
     n.add_peer(hung.url)
     for i in range(3):
         t0 = time.monotonic()
         n.append(f"x{i}")
-        assert time.monotonic() - t0 < 0.3
+        took = time.monotonic() - t0
+        assert took < HUNG_TIMEOUT_MS / 1000 / 10, f"/append {i} took {took:.2f}s"
+    wait_until(lambda: hung.accepted >= 1, what="the node to connect to the hung peer")
 
 
 def test_append_answers_after_the_peers_have_the_block(nodes):
@@ -154,7 +174,7 @@ def test_hanging_peer_does_not_stop_a_newcomer_syncing(nodes, fake_peers):
     for i in range(3):
         a.append(f"a{i}")
     b = nodes("--timeout", "1500", "--peer", hung.url, "--peer", a.url)
-    wait_converged([a, b], 5, min_height=3)
+    wait_converged([a, b], WAIT_S, min_height=3)
 
 
 # ---- concurrent appends ----------------------------------------------------------------------
@@ -216,7 +236,7 @@ def test_concurrent_appends_on_several_nodes(nodes):
     # break a possible tie: one more block on a longest chain makes it the only longest one.
     top = max(range(len(c)), key=lambda i: heights[i])
     last = c[top].append("tie-breaker")
-    height, tip = c.wait_converged(10, min_height=last["index"])
+    height, tip = c.wait_converged(WAIT_S, min_height=last["index"])
     assert height >= 30 and tip == last["hash"]
     chains = [n.blocks_bytes() for n in c]
     assert chains[0] == chains[1] == chains[2]
@@ -319,8 +339,12 @@ def test_paged_sync_from_a_peer_that_ignores_the_query(nodes, fake_peers, dumps)
     assert n.sync() == {"replaced": True, "height": 40}
     assert n.blocks_bytes() == encode(chain)  # json.dumps bytes, even from compact JSON
     assert any("ignores ?from=&limit=" in line for line in peer_log_lines(n, off, peer))
-    # asked from its tip + 1 on; compact JSON is no segment from there: asked again from genesis
-    assert blocks_asked(peer)[0] == "/blocks?from=2&limit=8"
+    # Asked from its tip + 1 on (several pages are in flight: the order the peer sees them in is
+    # not defined). Either answer is recognised as the whole chain and used as it is: nothing is
+    # asked again from genesis.
+    asked = blocks_asked(peer)
+    assert "/blocks?from=2&limit=8" in asked, asked
+    assert not [p for p in asked if p == "/blocks" or p.startswith("/blocks?from=0&")], asked
 
 
 def test_c_node_syncs_a_long_chain_from_an_original_node(nodes, original):
@@ -578,10 +602,10 @@ def test_mixed_network_with_an_original_node(nodes, original):
     half = len(vectors) // 2
     for v in vectors[1:half]:
         assert original.post("/append", data=v["data"].encode()).content == encode(v)
-    wait_converged(everyone, 5, min_height=half - 1)
+    wait_converged(everyone, WAIT_S, min_height=half - 1)
     for v in vectors[half:]:
         assert b.post("/append", data=v["data"].encode()).content == encode(v)
-    wait_converged(everyone, 5, min_height=len(vectors) - 1)
+    wait_converged(everyone, WAIT_S, min_height=len(vectors) - 1)
     for node in everyone:
         assert node.get("/blocks").content == encode(vectors), f"{node.url} differs"
 

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import pids_with, wait_until
+from conftest import SIM_EXIT_GRACE as EXIT_GRACE, WAIT_S, pids_with, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("CHAINLAB_BUILD") or REPO / "build")
@@ -48,7 +48,6 @@ HOST = "127.0.0.1"
 
 RUN_TIMEOUT = float(os.environ.get("CHAINLAB_SIM_TIMEOUT", "90"))  # s for one sim run
 QUICK_TIMEOUT = 20.0  # s for a run that parses only or fails at once
-EXIT_GRACE = 5.0  # s the sim may take to exit after a signal, and its nodes to vanish
 
 EX_OK, EX_FAILED, EX_BAD, EX_CLUSTER, EX_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -290,11 +289,9 @@ def test_every_statement_is_supported(tmp_path):
 def test_check_parses_everything_and_runs_nothing(tmp_path):
     files = scenario_files(SCENARIOS) + scenario_files(MUST_FAIL)
     run_dir = tmp_path / "run"
-    t0 = time.monotonic()
     res = run_sim(["--check", "--run-dir", run_dir, "--report", tmp_path / "r.json", *files],
                   tmp_path, timeout=QUICK_TIMEOUT)
     assert res.returncode == EX_OK, describe(res)
-    assert time.monotonic() - t0 < 5
     for f in files:
         assert f"ok {f} (" in res.stdout
     assert not run_dir.exists() and not (tmp_path / "runs").exists()
@@ -523,7 +520,7 @@ def test_partition_stops_blocks_seen_from_outside(tmp_path, live):
     req = urllib.request.Request(f"http://{HOST}:{ports[1]}/append", data=b"late", method="POST")
     with urllib.request.urlopen(req, timeout=10) as r:
         assert r.status == 200
-    wait_until(lambda: http_json(ports[0], "/block")["data"] == "late", 3, "n0 to get 'late'")
+    wait_until(lambda: http_json(ports[0], "/block")["data"] == "late", WAIT_S, "n0 to get 'late'")
     for p in ports[2:]:
         assert "late" not in [b["data"] for b in http_json(p, "/blocks")]
     os.kill(sim.proc.pid, signal.SIGINT)
@@ -545,7 +542,7 @@ def test_heal_and_sync_converge(tmp_path):
     assert r["appends"]["lost_on"] == "n0"
     assert r["links"]["links"] == 12  # a mesh of 4: every ordered pair
     (await_,) = [a for a in r["awaits"] if "converged" in a["text"]]
-    assert await_["took_s"] < 5
+    assert 0 <= await_["took_s"] <= 5  # the file's `within 5s`
     # the left side adopted the right side's chain by a sync; the right side never replaced
     logs = {p.stem: p.read_text() for p in node_logs(run_dir)}
     for n in ("n0", "n1"):
@@ -598,8 +595,8 @@ def start_long(tmp_path, live):
                 *ports_for(scn), scn], token)
     ports = sim.ports()
     sim.wait_line(r"ready: 3 nodes up")
-    wait_until(lambda: all(port_answers(p) for p in ports), 10, "the nodes to answer")
-    wait_until(lambda: len(node_logs(tmp_path / "run")) == 3, 10, "the node logs")
+    wait_until(lambda: all(port_answers(p) for p in ports), WAIT_S, "the nodes to answer")
+    wait_until(lambda: len(node_logs(tmp_path / "run")) == 3, WAIT_S, "the node logs")
     pids = wait_until(lambda: pids_with(token) if len(pids_with(token)) == 3 else None, 10,
                       "three node processes")
     return sim, token, ports, pids
@@ -613,10 +610,8 @@ def assert_cluster_gone(token, ports):
 
 def test_ctrl_c_tears_everything_down(tmp_path, live):
     sim, token, ports, pids = start_long(tmp_path, live)
-    t0 = time.monotonic()
     os.kill(sim.proc.pid, signal.SIGINT)
     rc = sim.proc.wait(timeout=EXIT_GRACE)
-    assert time.monotonic() - t0 < EXIT_GRACE
     assert rc == EX_INTERRUPTED, sim.output()
     assert_cluster_gone(token, ports)
     assert "interrupted" in sim.output()
@@ -648,13 +643,14 @@ def test_node_that_cannot_start_exits_3_with_its_log(tmp_path):
 
 
 def test_node_that_dies_during_the_run_exits_3(tmp_path):
-    scn = write_scn(tmp_path, "dies.scn", "nodes 2\ntopology line\nsleep 20s\n")
+    # the sim notices the exit during the sleep: it does not sleep the whole minute
+    scn = write_scn(tmp_path, "dies.scn", "nodes 2\ntopology line\nsleep 60s\n")
     run_dir = tmp_path / "run"
     t0 = time.monotonic()
     res = run_sim(["--node-cmd", f"timeout 1 {NODE} {{port}}", "--run-dir", run_dir,
                    *ports_for(scn), scn], tmp_path)
     assert res.returncode == EX_CLUSTER, describe(res)
-    assert time.monotonic() - t0 < 10
+    assert time.monotonic() - t0 < 30
     assert "during the run" in res.stdout, describe(res)
     assert "signal 15: shutting down" in res.stdout  # the end of the node's log
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "log.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -141,28 +142,14 @@ START_TEST(test_level_parse)
 }
 END_TEST
 
-/* Run log_write(level, "%s", msg) with stderr sent to a pipe; returns what was written (caller
+/* Run log_write(level, "%s", msg) with stderr captured; returns what was written (caller
  * frees). */
 static char *capture_line(enum log_level level, const char *msg)
 {
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    int saved = dup(STDERR_FILENO);
-    ck_assert_int_ge(saved, 0);
-    ck_assert_int_ge(dup2(fds[1], STDERR_FILENO), 0);
-    close(fds[1]);
+    struct capture c;
+    capture_begin(&c);
     LOG_AT(level, "%s", msg);
-    ck_assert_int_ge(dup2(saved, STDERR_FILENO), 0);
-    close(saved);
-
-    char *text = calloc(1, 4096);
-    ck_assert_ptr_nonnull(text);
-    size_t n = 0;
-    ssize_t r;
-    while (n < 4095 && (r = read(fds[0], text + n, 4095 - n)) > 0)
-        n += (size_t)r;
-    close(fds[0]);
-    return text;
+    return capture_end(&c);
 }
 
 START_TEST(test_write_line)

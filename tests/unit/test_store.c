@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "block.h"
+#include "capture.h"
 #include "buf.h"
 #include "chain.h"
 #include "log.h"
@@ -293,7 +294,10 @@ START_TEST(test_failed_write_appends_nothing)
     char err[ERR_SZ] = "";
     ck_assert_int_eq(store_append(s, 2, "{}", 2, err, sizeof(err)), 0);
     struct buf json = BUF_INIT;
+    struct capture cap;
+    capture_begin(&cap);
     ck_assert_int_eq(chain_append_data(c, "two", 3, &json), -1);
+    char *said = capture_end(&cap);
     ck_assert_uint_eq(json.len, 0);
     char *got = chain_text(c);
     ck_assert_str_eq(got, want);
@@ -301,8 +305,20 @@ START_TEST(test_failed_write_appends_nothing)
     ck_assert_uint_eq(chain_tip(c, hash), 1);
     struct block b;
     block_make_next(1, hash, "two", 3, &b);
+    capture_begin(&cap);
     ck_assert_int_eq(chain_offer_block(c, &b, NULL), CHAIN_FAILED);
+    char *said_offer = capture_end(&cap);
     block_clear(&b);
+    /* each failure is one error line that names the block and SQLite's reason */
+    const char *saids[] = {said, said_offer};
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_msg(strstr(saids[i], "error: store: block 2 was not appended: cannot store the "
+                                       "block: UNIQUE constraint failed") != NULL,
+                      "logged: %s", saids[i]);
+        ck_assert_ptr_eq(strchr(saids[i], '\n'), saids[i] + strlen(saids[i]) - 1);
+    }
+    free(said);
+    free(said_offer);
     free(got);
     got = chain_text(c);
     ck_assert_str_eq(got, want);
