@@ -50,8 +50,8 @@ SIM_EXIT_GRACE = 15.0  # s the sim may take to exit after a signal, and its node
 VECTORS = Path(os.environ.get("CHAINLAB_VECTORS") or REPO.parent / "shared" / "vectors" / "seed-chain.json")
 HOST = "127.0.0.1"
 
-START_TIMEOUT = float(os.environ.get("CHAINLAB_START_TIMEOUT", "10"))  # s until GET /block answers
-STOP_GRACE = float(os.environ.get("CHAINLAB_STOP_GRACE", "3"))  # s between SIGTERM and SIGKILL
+START_TIMEOUT = float(os.environ.get("CHAINLAB_START_TIMEOUT", "30"))  # s until GET /block answers (it takes ms)
+STOP_GRACE = float(os.environ.get("CHAINLAB_STOP_GRACE", "15"))  # s between SIGTERM and SIGKILL (a node takes ms)
 HTTP_TIMEOUT = 10.0  # s for one request of a test to a node
 # s a test waits for a condition that a healthy run reaches in well under a second. Only a failing
 # test waits it out, so it is generous: a loaded machine (sanitizers, two CPU hogs) must not miss it.

@@ -18,7 +18,9 @@ import requests
 
 from conftest import HOST, NODE_BIN, wait_until
 
-FRESH_TIMEOUT = 5.0  # s a fresh request may take while the node is under abuse (upper bound)
+# s a fresh request may take while the node is under abuse: an upper bound that tells "served"
+# from "not served" (it takes under 5 ms on a quiet machine; make soak measures it)
+FRESH_TIMEOUT = 30.0
 SLOWLORIS = 2000  # connections held open by the slowloris test
 
 
@@ -56,7 +58,7 @@ def closed_by_peer(s, timeout):
                 return True
     except ConnectionResetError:
         return True
-    except socket.timeout:
+    except (socket.timeout, BlockingIOError):  # BlockingIOError: timeout 0, nothing to read
         return False
 
 
@@ -175,22 +177,21 @@ def _answers(node):
 
 
 def test_per_address_limit_leaves_other_addresses_served(nodes):
-    # From an address nothing else uses: the fixture's readiness probes come from 127.0.0.1, and
-    # the node may not have seen the last of them close yet.
+    """11 connections from one address with --max-connections-per-ip 10: one is closed and ten
+    stay open. Which one is not defined: with two HTTP threads the connections are accepted
+    concurrently, so the 11th to connect may be accepted before the 10th."""
     node = nodes("--max-connections-per-ip", "10")
-    held = open_conns(node, 10, source="127.0.0.3")
+    conns = open_conns(node, 11, source="127.0.0.3")
     try:
-        extra = open_conns(node, 1, source="127.0.0.3")
-        try:
-            assert closed_by_peer(extra[0], FRESH_TIMEOUT), "the 11th from one address is closed"
-        finally:
-            close_all(extra)
-        assert not any(closed_by_peer(s, 0.01) for s in held), "a held connection was closed"
-        # another address is served while 127.0.0.1 is at its limit
+        closed = wait_until(lambda: [s for s in conns if closed_by_peer(s, 0)] or None,
+                            FRESH_TIMEOUT, "one connection over the per-address limit to be closed")
+        assert len(closed) == 1, f"{len(closed)} of 11 connections closed"
+        # another address is served while 127.0.0.3 is at its limit
         out = raw_request(node, b"GET /block HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", source="127.0.0.2")
         assert out.startswith(b"HTTP/1.1 200"), out[:200]
+        assert not [s for s in conns if s not in closed and closed_by_peer(s, 0)], "a second one was closed"
     finally:
-        close_all(held)
+        close_all(conns)
 
 
 def test_idle_connection_is_closed_after_the_idle_timeout(nodes):
