@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +16,13 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "block.h"
 #include "chain.h"
 #include "config.h"
 #include "gossip.h"
 #include "log.h"
 #include "peers.h"
+#include "spawner.h"
 #include "store.h"
 
 #define MAX_INITIAL_PEERS 256 /* --peer given on the command line */
@@ -214,7 +217,19 @@ out:
     return fd;
 }
 
-int main(int argc, char **argv)
+/* What every node loads and initialises at start, done once in a spawner so that the nodes it
+ * forks share it: libcurl with OpenSSL, SHA-256, SQLite. */
+static void preload(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    char hash[BLOCK_HASH_HEX + 1];
+    block_hash_compute(0, NULL, 0, NULL, hash);
+    sqlite3_initialize();
+}
+
+/* The node itself: parse the command line, serve until SIGINT or SIGTERM. */
+static int node_run(int argc, char **argv)
+
 {
     static const struct option opts[] = {
         {"host", required_argument, NULL, 'H'},
@@ -438,4 +453,16 @@ out:
     store_close(store);
     curl_global_cleanup();
     return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && strcmp(argv[1], "--spawner") == 0) {
+        /* Started by the sim (spawner.h): argv[3] is room for the nodes' command lines. */
+        preload();
+        char *end = argv[3] + strlen(argv[3]) + 1;
+        int fd = atoi(argv[2]);
+        return spawner_serve(fd, node_run, argv[0], (size_t)(end - argv[0])) == 0 ? 0 : 1;
+    }
+    return node_run(argc, argv);
 }
