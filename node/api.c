@@ -89,7 +89,9 @@ static void park(struct request *r, void (*finish)(struct request *r))
 /* Broadcast a block; hold the answer until the peers have it when broadcast_wait_ms says so. */
 static void broadcast(struct api *a, struct request *r, const char *json, size_t len)
 {
-    if (a->cfg.broadcast_wait_ms <= 0 || peers_count(a->peers) == 0) {
+    if (peers_count(a->peers) == 0)
+        return; /* nobody to tell: no copy, no wake-up of the gossip worker */
+    if (a->cfg.broadcast_wait_ms <= 0) {
         gossip_broadcast(a->gossip, json, len, NULL, NULL, NULL);
         return;
     }
