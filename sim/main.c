@@ -17,6 +17,7 @@
 #include "cluster.h"
 #include "generate.h"
 #include "log.h"
+#include "logs.h"
 #include "ports.h"
 #include "report.h"
 #include "runner.h"
@@ -25,6 +26,8 @@
 
 /* Statements the runner carries out (all of them); others would be refused with FILE:LINE:COL. */
 #define SUPPORTED_KINDS SCENARIO_STEP_ALL_BITS
+
+#define SIM_SAMPLE_MS 100 /* --sample default */
 
 static volatile sig_atomic_t interrupted;
 
@@ -51,6 +54,8 @@ static void usage(FILE *f)
             "  --stop-grace MS     SIGTERM to SIGKILL when stopping a node (default %d;\n"
             "                      raise it for nodes under valgrind)\n"
             "  --keep              leave the cluster up after the last step, until Ctrl-C\n"
+            "  --sample MS         record every running node's height and tip in\n"
+            "                      RUN_DIR/events.jsonl every MS ms (default %d; 0: off)\n"
             "  --check             parse and validate the files only; run nothing\n"
             "  --report FILE       write a JSON report\n"
             "  --junit FILE        write JUnit XML (one test case per scenario)\n"
@@ -66,7 +71,7 @@ static void usage(FILE *f)
             "\n"
             "Exit status: 0 all held, 1 an assertion failed, 2 bad scenario or arguments,\n"
             "3 the cluster could not be run, 130 interrupted.\n",
-            CLUSTER_GRACE_MS, GENERATE_NODES, GENERATE_STEPS);
+            CLUSTER_GRACE_MS, SIM_SAMPLE_MS, GENERATE_NODES, GENERATE_STEPS);
 }
 
 /* After an argument error: the usage line and where to find the rest (exit 2 follows). */
@@ -273,30 +278,85 @@ static int run_all(struct scenario **scs, size_t n, const struct runner_opts *ba
     return worst;
 }
 
-int main(int argc, char **argv)
+/* chainlab-sim logs RUN_DIR [--nodes LIST] [--grep TEXT] [--since S] [--until S] */
+static int main_logs(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"node-bin", required_argument, NULL, 'b'},
-        {"node-cmd", required_argument, NULL, 'c'},
-        {"base-port", required_argument, NULL, 'p'},
-        {"run-dir", required_argument, NULL, 'd'},
-        {"seed", required_argument, NULL, 's'},
-        {"keep", no_argument, NULL, 'k'},
-        {"check", no_argument, NULL, 'C'},
-        {"report", required_argument, NULL, 'r'},
-        {"junit", required_argument, NULL, 'J'},
-        {"jobs", required_argument, NULL, 'j'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"generate", required_argument, NULL, 'g'},
-        {"nodes", required_argument, NULL, 'N'},
-        {"steps", required_argument, NULL, 'S'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {"stop-grace", required_argument, NULL, 'G'},
-        {NULL, 0, NULL, 0},
+        {"nodes", required_argument, NULL, 'n'}, {"grep", required_argument, NULL, 'g'},
+        {"since", required_argument, NULL, 's'}, {"until", required_argument, NULL, 'u'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
-    struct runner_opts o = {.runs_root = "runs", .out = stdout, .interrupted = &interrupted};
+    struct logs_filter f = {.since = -1e18, .until = -1};
+    char err[512];
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (opt) {
+        case 'n':
+            if (logs_parse_nodes(optarg, &f, err, sizeof(err)) < 0) {
+                fprintf(stderr, "chainlab-sim logs: --nodes: %s\n", err);
+                return RUNNER_BAD;
+            }
+            break;
+        case 'g':
+            f.grep = optarg;
+            break;
+        case 's':
+        case 'u': {
+            double v = strtod(optarg, &end);
+            if (end == optarg || *end || v < 0) {
+                fprintf(stderr, "chainlab-sim logs: bad value for --%s: '%s' (seconds)\n",
+                        opt == 's' ? "since" : "until", optarg);
+                return RUNNER_BAD;
+            }
+            *(opt == 's' ? &f.since : &f.until) = v;
+            break;
+        }
+        case 'h':
+            printf("usage: chainlab-sim logs RUN_DIR [--nodes n1,n3-n5,sim] [--grep TEXT]\n"
+                   "                        [--since S] [--until S]\n"
+                   "Prints every node's log and the sim's merged in wall-clock order, each line\n"
+                   "prefixed with its source and its run time in seconds; link ports are shown\n"
+                   "as the edges they carry (n3->n7), node ports as node names.\n");
+            return 0;
+        default:
+            fprintf(stderr, "usage: chainlab-sim logs RUN_DIR [--nodes LIST] [--grep TEXT] "
+                            "[--since S] [--until S]\n");
+            return RUNNER_BAD;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "chainlab-sim logs: give one run folder\n");
+        return RUNNER_BAD;
+    }
+    if (logs_print(stdout, argv[optind], &f, err, sizeof(err)) < 0) {
+        fprintf(stderr, "chainlab-sim logs: %s\n", err);
+        return RUNNER_BAD;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "logs") == 0)
+        return main_logs(argc - 1, argv + 1);
+    static const struct option opts[] = {
+        {"node-bin", required_argument, NULL, 'b'},  {"node-cmd", required_argument, NULL, 'c'},
+        {"base-port", required_argument, NULL, 'p'}, {"run-dir", required_argument, NULL, 'd'},
+        {"seed", required_argument, NULL, 's'},      {"keep", no_argument, NULL, 'k'},
+        {"check", no_argument, NULL, 'C'},           {"report", required_argument, NULL, 'r'},
+        {"junit", required_argument, NULL, 'J'},     {"jobs", required_argument, NULL, 'j'},
+        {"quiet", no_argument, NULL, 'q'},           {"verbose", no_argument, NULL, 'v'},
+        {"generate", required_argument, NULL, 'g'},  {"nodes", required_argument, NULL, 'N'},
+        {"steps", required_argument, NULL, 'S'},     {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},         {"stop-grace", required_argument, NULL, 'G'},
+        {"sample", required_argument, NULL, 'A'},    {NULL, 0, NULL, 0},
+    };
+    struct runner_opts o = {.runs_root = "runs",
+                            .out = stdout,
+                            .interrupted = &interrupted,
+                            .sample_ms = SIM_SAMPLE_MS};
     const char *report = NULL, *junit = NULL;
     bool check_only = false;
     unsigned jobs = 1;
@@ -326,6 +386,10 @@ int main(int argc, char **argv)
         case 'G':
             bad = parse_u64(optarg, 3600000, &v) < 0 || v == 0;
             o.grace_ms = (long)v;
+            break;
+        case 'A':
+            bad = parse_u64(optarg, 3600000, &v) < 0;
+            o.sample_ms = (long)v;
             break;
         case 's':
             bad = parse_u64(optarg, UINT64_MAX, &v) < 0;
