@@ -179,27 +179,36 @@ json_t *run_edges_json(const struct run *r)
     return arr;
 }
 
+static const struct {
+    unsigned bit;
+    const char *name;
+} run_fault_kinds[] = {{RUN_FAULT_LATENCY, "latency"},
+                       {RUN_FAULT_LOSS, "loss"},
+                       {RUN_FAULT_BANDWIDTH, "bandwidth"},
+                       {RUN_FAULT_RESET, "reset"}};
+
+json_t *run_fault_names(unsigned mask)
+{
+    json_t *arr = json_array();
+    for (size_t k = 0; k < sizeof(run_fault_kinds) / sizeof(run_fault_kinds[0]); k++) {
+        if (mask & run_fault_kinds[k].bit)
+            json_array_append_new(arr, json_string(run_fault_kinds[k].name));
+    }
+    return arr;
+}
+
 json_t *run_faults_active(const struct run *r)
 {
-    static const struct {
-        unsigned bit;
-        const char *name;
-    } kinds[] = {{RUN_FAULT_LATENCY, "latency"},
-                 {RUN_FAULT_LOSS, "loss"},
-                 {RUN_FAULT_BANDWIDTH, "bandwidth"},
-                 {RUN_FAULT_RESET, "reset"}};
     json_t *arr = json_array();
+    unsigned mask = 0;
     if (partition_has_sides(r->part))
         json_array_append_new(arr, json_string("partition"));
     if (partition_cuts(r->part) > 0)
         json_array_append_new(arr, json_string("cut"));
-    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-        for (size_t i = 0; i < r->nedges; i++) {
-            if (r->edges[i].faults & kinds[k].bit) {
-                json_array_append_new(arr, json_string(kinds[k].name));
-                break;
-            }
-        }
-    }
+    for (size_t i = 0; i < r->nedges; i++)
+        mask |= r->edges[i].faults;
+    json_t *links = run_fault_names(mask);
+    json_array_extend(arr, links);
+    json_decref(links);
     return arr;
 }

@@ -107,6 +107,8 @@ json_t *run_edge_names(const struct run *r, const bool *mask);
 /* The run's edges as links.json entries {"from", "to", "listen_port", "target_port"} (new
  * array; with links direct, listen_port is the target's own port). */
 json_t *run_edges_json(const struct run *r);
+/* The names of the RUN_FAULT_* bits of mask ("latency", ...) as a new array. */
+json_t *run_fault_names(unsigned mask);
 /* The fault kinds active now ("partition", "cut", "latency", ...) as a new array. */
 json_t *run_faults_active(const struct run *r);
 

@@ -2,6 +2,7 @@
 #include "step.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +20,8 @@ struct bg_load {
     unsigned *nodes;
     char prefix[32];
     double start_s; /* run time when it started */
-    double end_s;   /* run time when it ended (set by its thread) */
+    double end_s;   /* run time when it ended (set by its thread before done) */
+    atomic_bool done;
     struct load_stats stats;
 };
 
@@ -103,6 +105,7 @@ static void *step_load_thread(void *arg)
     struct bg_load *l = arg;
     load_run(&l->spec, step_load_sent_cb, step_load_done_cb, l, &l->stats);
     l->end_s = run_now(l->r);
+    atomic_store(&l->done, true);
     events_emit(l->r->ev, "load",
                 json_pack("{s:s, s:i, s:f, s:I, s:I, s:I, s:f}", "action", "end", "line",
                           (int)l->line, "rate", l->spec.per_s, "sent", (json_int_t)l->stats.sent,
@@ -424,7 +427,7 @@ static int step_link_fault(struct run *r, const struct scenario_step *st, struct
     const char *name;
     unsigned bit = step_fault_bit(st->kind, &name);
     bool *mask = xcalloc(r->nedges ? r->nedges : 1, sizeof(bool));
-    unsigned count = 0;
+    unsigned count = 0, cleared = 0;
     for (size_t i = 0; i < r->nedges; i++) {
         unsigned a = r->edges[i].from, b = r->edges[i].to;
         if (!step_links_match(r, l, a, b))
@@ -454,6 +457,7 @@ static int step_link_fault(struct run *r, const struct scenario_step *st, struct
                             r->sc->path, st->line, st->col, st->text, a, b);
         }
         mask[i] = true;
+        cleared |= r->edges[i].faults;
         r->edges[i].faults = bit ? r->edges[i].faults | bit : 0;
         count++;
     }
@@ -466,6 +470,8 @@ static int step_link_fault(struct run *r, const struct scenario_step *st, struct
         extra = json_pack("{s:f}", "percent", (double)st->loss.per_million / 10000.0);
     else if (st->kind == SCENARIO_STEP_BANDWIDTH)
         extra = json_pack("{s:I}", "bytes_per_s", (json_int_t)st->bandwidth.bytes_per_s);
+    else if (bit == 0)
+        extra = json_pack("{s:o}", "cleared", run_fault_names(cleared));
     step_fault_event(r, st, bit ? "applied" : "removed", name, mask, extra);
     free(mask);
     return 0;
@@ -566,6 +572,24 @@ static const char *step_cond_text(const struct scenario_step *st)
     return sp ? sp + 1 : st->text;
 }
 
+/* Evaluate c: `loads done` here (the loads are this module's), the others by observe_cond. */
+static bool step_cond(struct run *r, const struct scenario_cond *c, struct buf *seen, unsigned line)
+{
+    if (c->kind != SCENARIO_COND_LOADS_DONE)
+        return observe_cond(r, c, seen, line);
+    unsigned running = 0;
+    buf_clear(seen);
+    for (size_t i = 0; i < r->nloads; i++) {
+        if (!atomic_load(&r->loads[i]->done))
+            buf_printf(seen, "%sL%u", running++ ? ", " : "", r->loads[i]->line);
+    }
+    if (running)
+        buf_append_str(seen, " still running");
+    else
+        buf_printf(seen, "%zu loads ended", r->nloads);
+    return running == 0;
+}
+
 static int step_await(struct run *r, const struct scenario_step *st, struct buf *detail)
 {
     struct buf seen = BUF_INIT;
@@ -575,11 +599,13 @@ static int step_await(struct run *r, const struct scenario_step *st, struct buf 
     unsigned polls = 0;
     for (;;) {
         polls++;
-        if (observe_cond(r, &st->await.cond, &seen, st->line)) {
+        if (step_cond(r, &st->await.cond, &seen, st->line)) {
             double took = run_now(r) - start;
             buf_printf(detail, "held after %.3fs (%u polls): %s", took, polls, seen.data);
             json_array_append_new(r->awaits, json_pack("{s:i, s:s, s:f}", "line", (int)st->line,
                                                        "text", st->text, "took_s", took));
+            if (st->await.cond.kind == SCENARIO_COND_LOADS_DONE)
+                step_loads_join(r); /* ended: their lines come now */
             break;
         }
         if (run_now(r) > deadline) {
@@ -600,7 +626,7 @@ static int step_expect(struct run *r, const struct scenario_step *st, struct buf
 {
     struct buf seen = BUF_INIT;
     int rc = 0;
-    if (observe_cond(r, &st->expect, &seen, 0))
+    if (step_cond(r, &st->expect, &seen, 0))
         buf_printf(detail, "held: %s", seen.data);
     else
         rc = run_fail_step(r, st, step_cond_text(st), seen.data ? seen.data : "");
