@@ -260,24 +260,39 @@ void events_log(struct events *ev, const char *text)
     pthread_mutex_unlock(&ev->lock);
 }
 
-json_t *events_load(const char *path, char *err, size_t errsz)
+int events_each(const char *path, void (*cb)(json_t *e, void *arg), void *arg, char *err,
+                size_t errsz)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         snprintf(err, errsz, "cannot read %s: %s", path, strerror(errno));
-        return NULL;
+        return -1;
     }
-    json_t *arr = json_array();
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
     while ((n = getline(&line, &cap, f)) > 0) {
         json_t *e = json_loadb(line, (size_t)n, 0, NULL);
         if (json_is_object(e))
-            json_array_append(arr, e);
+            cb(e, arg);
         json_decref(e);
     }
     free(line);
     fclose(f);
+    return 0;
+}
+
+static void events_collect_cb(json_t *e, void *arg)
+{
+    json_array_append(arg, e);
+}
+
+json_t *events_load(const char *path, char *err, size_t errsz)
+{
+    json_t *arr = json_array();
+    if (events_each(path, events_collect_cb, arr, err, errsz) < 0) {
+        json_decref(arr);
+        return NULL;
+    }
     return arr;
 }

@@ -52,6 +52,10 @@ void events_end(struct events *ev);
  * the format of the nodes' logs, local time. */
 void events_log(struct events *ev, const char *text);
 
+/* Call cb(e, arg) for each event of a file in order (e borrowed for the call; bad lines
+ * skipped), reading one line at a time. Returns 0, or -1 with err when the file cannot be read. */
+int events_each(const char *path, void (*cb)(json_t *e, void *arg), void *arg, char *err,
+                size_t errsz);
 /* Parse the events of a file (one JSON object a line; bad lines skipped). Returns a new array
  * (new reference), or NULL with err when the file cannot be read. */
 json_t *events_load(const char *path, char *err, size_t errsz);

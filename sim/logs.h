@@ -40,8 +40,8 @@ struct logs_names *logs_names_load(const char *run_dir);
 void logs_names_free(struct logs_names *m);
 /* Add the name of one port. */
 void logs_names_add(struct logs_names *m, unsigned port, const char *name);
-/* Append line to out with every "http://127.0.0.1:PORT", "127.0.0.1:PORT" and "localhost:PORT"
- * whose port has a name replaced by that name. */
+/* Append line to out with every "http://127.0.0.1:PORT", "127.0.0.1:PORT", "localhost:PORT"
+ * and "127.0.0.1 port PORT" (libcurl's words) whose port has a name replaced by that name. */
 void logs_rename(const struct logs_names *m, const char *line, struct buf *out);
 
 #endif

@@ -18,6 +18,7 @@
 #include "generate.h"
 #include "log.h"
 #include "logs.h"
+#include "plot.h"
 #include "ports.h"
 #include "report.h"
 #include "runner.h"
@@ -39,39 +40,43 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: chainlab-sim [OPTIONS] SCENARIO...\n"
-            "\n"
-            "Runs .scn scenario files against clusters of naivechain nodes on 127.0.0.1.\n"
-            "\n"
-            "  --node-bin PATH     node program (default: chainlab-node beside chainlab-sim)\n"
-            "  --node-cmd TEMPLATE shell command for any implementation, with {port} {host}\n"
-            "                      {node} {dir} substituted, e.g. 'python3 node.py {port}'\n"
-            "  --base-port N       put n0 on port N, n1 on N+1, ... (default: find free ports)\n"
-            "  --run-dir DIR       logs of this run (default runs/<scenario>-<time>-<pid>/);\n"
-            "                      with several files, one folder per scenario inside DIR\n"
-            "  --seed N            seed for everything random (overrides the file's seed)\n"
-            "  --stop-grace MS     SIGTERM to SIGKILL when stopping a node (default %d;\n"
-            "                      raise it for nodes under valgrind)\n"
-            "  --keep              leave the cluster up after the last step, until Ctrl-C\n"
-            "  --sample MS         record every running node's height and tip in\n"
-            "                      RUN_DIR/events.jsonl every MS ms (default %d; 0: off)\n"
-            "  --check             parse and validate the files only; run nothing\n"
-            "  --report FILE       write a JSON report\n"
-            "  --junit FILE        write JUnit XML (one test case per scenario)\n"
-            "  -j, --jobs N        run N scenario files at once, each on its own ports\n"
-            "  --generate SEED     print a random fault-injection scenario and exit; with\n"
-            "  --nodes N           its node count (default %d) and\n"
-            "  --steps K           its number of random steps (default %d)\n"
-            "  -q, --quiet         print only each scenario's result line, failures and the\n"
-            "                      summary\n"
-            "  -v, --verbose       print each step as it starts, too\n"
-            "  -h, --help          this help\n"
-            "  -V, --version       print the version\n"
-            "\n"
-            "Exit status: 0 all held, 1 an assertion failed, 2 bad scenario or arguments,\n"
-            "3 the cluster could not be run, 130 interrupted.\n",
-            CLUSTER_GRACE_MS, SIM_SAMPLE_MS, GENERATE_NODES, GENERATE_STEPS);
+    fprintf(
+        f,
+        "usage: chainlab-sim [OPTIONS] SCENARIO...\n"
+        "       chainlab-sim logs RUN_DIR [--nodes LIST] [--grep TEXT] [--since S] [--until S]\n"
+        "       chainlab-sim plot RUN_DIR\n"
+        "\n"
+        "Runs .scn scenario files against clusters of naivechain nodes on 127.0.0.1.\n"
+        "\n"
+        "  --node-bin PATH     node program (default: chainlab-node beside chainlab-sim)\n"
+        "  --node-cmd TEMPLATE shell command for any implementation, with {port} {host}\n"
+        "                      {node} {dir} substituted, e.g. 'python3 node.py {port}'\n"
+        "  --base-port N       put n0 on port N, n1 on N+1, ... (default: find free ports)\n"
+        "  --run-dir DIR       logs of this run (default runs/<scenario>-<time>-<pid>/);\n"
+        "                      with several files, one folder per scenario inside DIR\n"
+        "  --seed N            seed for everything random (overrides the file's seed)\n"
+        "  --stop-grace MS     SIGTERM to SIGKILL when stopping a node (default %d;\n"
+        "                      raise it for nodes under valgrind)\n"
+        "  --keep              leave the cluster up after the last step, until Ctrl-C\n"
+        "  --sample MS         record every running node's height and tip in\n"
+        "                      RUN_DIR/events.jsonl every MS ms (default %d; 0: off)\n"
+        "  --plots             draw RUN_DIR/plots/ (gnuplot) at the end of each run\n"
+        "  --check             parse and validate the files only; run nothing\n"
+        "  --report FILE       write a JSON report\n"
+        "  --junit FILE        write JUnit XML (one test case per scenario)\n"
+        "  -j, --jobs N        run N scenario files at once, each on its own ports\n"
+        "  --generate SEED     print a random fault-injection scenario and exit; with\n"
+        "  --nodes N           its node count (default %d) and\n"
+        "  --steps K           its number of random steps (default %d)\n"
+        "  -q, --quiet         print only each scenario's result line, failures and the\n"
+        "                      summary\n"
+        "  -v, --verbose       print each step as it starts, too\n"
+        "  -h, --help          this help\n"
+        "  -V, --version       print the version\n"
+        "\n"
+        "Exit status: 0 all held, 1 an assertion failed, 2 bad scenario or arguments,\n"
+        "3 the cluster could not be run, 130 interrupted.\n",
+        CLUSTER_GRACE_MS, SIM_SAMPLE_MS, GENERATE_NODES, GENERATE_STEPS);
 }
 
 /* After an argument error: the usage line and where to find the rest (exit 2 follows). */
@@ -337,21 +342,54 @@ static int main_logs(int argc, char **argv)
     return 0;
 }
 
+/* chainlab-sim plot RUN_DIR */
+static int main_plot(int argc, char **argv)
+{
+    char err[1024];
+    if (argc != 2 || argv[1][0] == '-') {
+        bool help = argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0);
+        fprintf(help ? stdout : stderr,
+                "usage: chainlab-sim plot RUN_DIR\n"
+                "Draws RUN_DIR/plots/{heights,latency,rate}.{png,svg} from RUN_DIR/events.jsonl\n"
+                "with gnuplot.\n");
+        return help ? 0 : RUNNER_BAD;
+    }
+    if (plot_run_dir(argv[1], err, sizeof(err)) < 0) {
+        fprintf(stderr, "chainlab-sim plot: %s\n", err);
+        return RUNNER_BAD;
+    }
+    printf("%s/%s: heights, latency, rate (.png, .svg)\n", argv[1], PLOT_DIR);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "logs") == 0)
         return main_logs(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "plot") == 0)
+        return main_plot(argc - 1, argv + 1);
     static const struct option opts[] = {
-        {"node-bin", required_argument, NULL, 'b'},  {"node-cmd", required_argument, NULL, 'c'},
-        {"base-port", required_argument, NULL, 'p'}, {"run-dir", required_argument, NULL, 'd'},
-        {"seed", required_argument, NULL, 's'},      {"keep", no_argument, NULL, 'k'},
-        {"check", no_argument, NULL, 'C'},           {"report", required_argument, NULL, 'r'},
-        {"junit", required_argument, NULL, 'J'},     {"jobs", required_argument, NULL, 'j'},
-        {"quiet", no_argument, NULL, 'q'},           {"verbose", no_argument, NULL, 'v'},
-        {"generate", required_argument, NULL, 'g'},  {"nodes", required_argument, NULL, 'N'},
-        {"steps", required_argument, NULL, 'S'},     {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},         {"stop-grace", required_argument, NULL, 'G'},
-        {"sample", required_argument, NULL, 'A'},    {NULL, 0, NULL, 0},
+        {"node-bin", required_argument, NULL, 'b'},
+        {"node-cmd", required_argument, NULL, 'c'},
+        {"base-port", required_argument, NULL, 'p'},
+        {"run-dir", required_argument, NULL, 'd'},
+        {"seed", required_argument, NULL, 's'},
+        {"keep", no_argument, NULL, 'k'},
+        {"check", no_argument, NULL, 'C'},
+        {"report", required_argument, NULL, 'r'},
+        {"junit", required_argument, NULL, 'J'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"generate", required_argument, NULL, 'g'},
+        {"nodes", required_argument, NULL, 'N'},
+        {"steps", required_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"stop-grace", required_argument, NULL, 'G'},
+        {"sample", required_argument, NULL, 'A'},
+        {"plots", no_argument, NULL, 'P'},
+        {NULL, 0, NULL, 0},
     };
     struct runner_opts o = {.runs_root = "runs",
                             .out = stdout,
@@ -386,6 +424,9 @@ int main(int argc, char **argv)
         case 'G':
             bad = parse_u64(optarg, 3600000, &v) < 0 || v == 0;
             o.grace_ms = (long)v;
+            break;
+        case 'P':
+            o.plots = true;
             break;
         case 'A':
             bad = parse_u64(optarg, 3600000, &v) < 0;

@@ -80,7 +80,7 @@ void observe_fetch(struct run *r, const struct nodeset *set, bool chains, struct
 }
 
 void observe_emit(struct run *r, const struct nodeset *set, const struct snap *snaps,
-                  const char *via, unsigned line)
+                  const char *via, unsigned line, json_t *extra)
 {
     json_t *height = json_object(), *tip = json_object(), *err = json_object();
     for (int i = nodeset_next(set, -1); i >= 0; i = nodeset_next(set, i)) {
@@ -102,6 +102,9 @@ void observe_emit(struct run *r, const struct nodeset *set, const struct snap *s
         json_object_set_new(f, "unreachable", err);
     else
         json_decref(err);
+    if (extra)
+        json_object_update(f, extra);
+    json_decref(extra);
     events_emit(r->ev, "observe", f);
 }
 
@@ -192,7 +195,7 @@ static bool observe_lost(struct run *r, const struct scenario_cond *c, struct bu
     size_t known = appends_count(r->appends); /* acknowledged before the chain is read */
     observe_fetch(r, &set, true, snaps);
     if (line > 0)
-        observe_emit(r, &set, snaps, "await", line);
+        observe_emit(r, &set, snaps, "await", line, NULL);
     if (!snaps[ref].ok) {
         buf_printf(seen, "n%d %s", ref, snaps[ref].err);
         holds = false;
@@ -273,7 +276,7 @@ bool observe_cond(struct run *r, const struct scenario_cond *c, struct buf *seen
     struct snap *snaps = xcalloc(r->n, sizeof(*snaps));
     observe_fetch(r, &set, chains, snaps);
     if (line > 0)
-        observe_emit(r, &set, snaps, "await", line);
+        observe_emit(r, &set, snaps, "await", line, NULL);
     switch (c->kind) {
     case SCENARIO_COND_CONVERGED:
     case SCENARIO_COND_DIVERGED: {
@@ -346,7 +349,15 @@ static void observe_sample_round(struct sampler *s, struct snap *snaps, struct p
         observe_parse(&snaps[reqs[j].node], &reqs[j].reply, false);
         probe_reply_clear(&reqs[j].reply);
     }
-    observe_emit(r, &set, snaps, "sample", 0);
+    json_t *extra = NULL;
+    if (r->links) { /* thread-safe; the links outlive the sampler */
+        struct links_stats ls;
+        links_stats(r->links, &ls);
+        extra = json_pack("{s:{s:I, s:I}}", "links", "bytes",
+                          (json_int_t)(ls.bytes_to_target + ls.bytes_to_source), "connections",
+                          (json_int_t)ls.accepted);
+    }
+    observe_emit(r, &set, snaps, "sample", 0, extra);
 }
 
 static void timespec_add_ms(struct timespec *ts, double ms)

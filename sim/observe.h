@@ -28,10 +28,10 @@ void observe_fetch(struct run *r, const struct nodeset *set, bool chains, struct
 void observe_snap_clear(struct snap *s);
 /* True when the chain behind s holds a block with data. */
 bool observe_snap_has(const struct snap *s, const char *data);
-/* Record an `observe` event of the members of set: via ("sample", "await", ...) and line (0:
- * none). */
+/* Record an `observe` event of the members of set: via ("sample", "await", ...), line (0: none)
+ * and the fields of extra (stolen; may be NULL). */
 void observe_emit(struct run *r, const struct nodeset *set, const struct snap *snaps,
-                  const char *via, unsigned line);
+                  const char *via, unsigned line, json_t *extra);
 /* Evaluate c now. Returns true when it holds; seen (cleared first) says what was observed. With
  * line > 0 the look is recorded as an `observe` event via "await". */
 bool observe_cond(struct run *r, const struct scenario_cond *c, struct buf *seen, unsigned line);

@@ -112,7 +112,7 @@ json_t *report_result(struct run *r, struct buf *table)
     char *dot = strrchr(name, '.');
     if (dot && strcmp(dot, ".scn") == 0)
         *dot = '\0';
-    return json_pack(
+    json_t *res = json_pack(
         "{s:s, s:s, s:s, s:i, s:f, s:I, s:i, s:s, s:s, s:s?, s:O, s:O, s:O, s:o, s:o, s:o, s:o, "
         "s:O, s:o}",
         "scenario", name, "file", r->sc->path, "result", report_result_name(r->code), "exit_code",
@@ -123,6 +123,8 @@ json_t *report_result(struct run *r, struct buf *table)
         r->error ? json_string(r->error) : json_null(), "final", final, "appends",
         appends ? appends : json_null(), "links", linkrep, "loads", r->loads_done, "gossip",
         gossip);
+    json_object_set_new(res, "edges", r->cl ? run_edges_json(r) : json_array());
+    return res;
 }
 
 /* The measurements of a run as text: appends and their latency, lost appends, messages. */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "observe.h"
+#include "plot.h"
 #include "ports.h"
 #include "report.h"
 #include "run.h"
@@ -268,6 +269,17 @@ static int runner_setup(struct run *r)
     return 0;
 }
 
+/* The pictures, after the cluster is gone: topology.svg when Graphviz is there, plots with
+ * --plots. A picture that cannot be drawn is a warning, never a change of the result. */
+static void runner_draw(struct run *r)
+{
+    char err[1024];
+    if (r->topo && plot_topology(r->run_dir, r->n, err, sizeof(err)) < 0)
+        run_say(r, 0, "warning: topology.svg: %s\n", err);
+    if (r->o.plots && r->cl && plot_run_dir(r->run_dir, err, sizeof(err)) < 0)
+        run_say(r, -1, "warning: plots: %s\n", err);
+}
+
 /* ---- the run ---- */
 
 int runner_open(const struct scenario *sc, const struct runner_opts *o, struct run **out)
@@ -337,6 +349,7 @@ int runner_close(struct run *r, json_t **result)
     /* Teardown: nodes first (they may be talking through links), then the link layer. */
     cluster_free(r->cl);
     links_free(r->links);
+    runner_draw(r);
     probe_free(r->probe);
     topology_free(r->topo);
     appends_free(r->appends);
