@@ -21,12 +21,15 @@ struct appends {
     pthread_mutex_t lock;
     struct ack *acks;
     size_t n, cap;
+    json_t *failures; /* the first APPENDS_FAILURES_KEPT described */
+    size_t nfailed;
 };
 
 struct appends *appends_new(void)
 {
     struct appends *a = xcalloc(1, sizeof(*a));
     pthread_mutex_init(&a->lock, NULL);
+    a->failures = json_array();
     return a;
 }
 
@@ -37,6 +40,7 @@ void appends_free(struct appends *a)
     for (size_t i = 0; i < a->n; i++)
         free(a->acks[i].data);
     free(a->acks);
+    json_decref(a->failures);
     pthread_mutex_destroy(&a->lock);
     free(a);
 }
@@ -52,6 +56,24 @@ void appends_record(struct appends *a, unsigned node, const char *data, bool ack
     a->acks[a->n++] = (struct ack){
         .data = xstrdup(data), .node = node, .acked = acked, .at_s = at_s, .latency_s = latency_s};
     pthread_mutex_unlock(&a->lock);
+}
+
+void appends_note_failure(struct appends *a, json_t *what)
+{
+    pthread_mutex_lock(&a->lock);
+    if (json_array_size(a->failures) < APPENDS_FAILURES_KEPT)
+        json_array_append_new(a->failures, json_deep_copy(what));
+    a->nfailed++;
+    pthread_mutex_unlock(&a->lock);
+}
+
+json_t *appends_failures(struct appends *a)
+{
+    pthread_mutex_lock(&a->lock);
+    json_t *res = json_pack("{s:I, s:o}", "count", (json_int_t)a->nfailed, "first",
+                            json_deep_copy(a->failures));
+    pthread_mutex_unlock(&a->lock);
+    return res;
 }
 
 size_t appends_count(struct appends *a)

@@ -9,6 +9,8 @@
 
 #include "buf.h"
 
+#define APPENDS_FAILURES_KEPT 20 /* failed appends described in full; the rest are counted */
+
 struct appends; /* opaque */
 
 /* Is data in a node's chain? (the caller's snapshot). */
@@ -22,6 +24,11 @@ void appends_free(struct appends *a);
  * seconds), latency_s to its end. */
 void appends_record(struct appends *a, unsigned node, const char *data, bool acked, double at_s,
                     double latency_s);
+/* Keep the description of a failed append ({"node", "data", "reason", ...}; copied) among the
+ * first APPENDS_FAILURES_KEPT. */
+void appends_note_failure(struct appends *a, json_t *what);
+/* {"count": failed appends, "first": [their descriptions]} (new reference). */
+json_t *appends_failures(struct appends *a);
 /* Number recorded so far. */
 size_t appends_count(struct appends *a);
 /* Acknowledged appends among the first upto recorded that has() says are missing; the first five

@@ -315,6 +315,137 @@ bool observe_cond(struct run *r, const struct scenario_cond *c, struct buf *seen
     return holds;
 }
 
+/* The running nodes grouped by tip into groups (array), unreachable ones into unreachable;
+ * returns true when two groups hold different chains of the same height. */
+static bool observe_group_tips(struct run *r, const struct snap *snaps, json_t *groups,
+                               json_t *unreachable)
+{
+    bool *done = xcalloc(r->n, sizeof(bool));
+    bool equal = false;
+    for (unsigned i = 0; i < r->n; i++) {
+        if (!run_node_running(r, i) || done[i])
+            continue;
+        if (!snaps[i].ok) {
+            done[i] = true;
+            json_array_append_new(
+                unreachable,
+                json_pack("{s:o, s:s}", "node", json_sprintf("n%u", i), "error", snaps[i].err));
+            continue;
+        }
+        struct nodeset grp;
+        struct buf names = BUF_INIT;
+        nodeset_clear(&grp);
+        for (unsigned j = i; j < r->n; j++) {
+            if (!done[j] && snaps[j].ok && strcmp(snaps[i].tip, snaps[j].tip) == 0) {
+                done[j] = true;
+                nodeset_add(&grp, j);
+            }
+        }
+        nodeset_format(&grp, &names);
+        size_t k;
+        json_t *g;
+        json_array_foreach(groups, k, g)
+        {
+            if (json_integer_value(json_object_get(g, "height")) == (json_int_t)snaps[i].height)
+                equal = true;
+        }
+        json_array_append_new(groups, json_pack("{s:s, s:I, s:s, s:i}", "nodes", names.data,
+                                                "height", (json_int_t)snaps[i].height, "tip",
+                                                snaps[i].tip, "count", (int)nodeset_count(&grp)));
+        buf_free(&names);
+    }
+    free(done);
+    return equal;
+}
+
+json_t *observe_diagnose(struct run *r)
+{
+    struct nodeset all;
+    struct snap *snaps = xcalloc(r->n, sizeof(*snaps));
+    nodeset_fill(&all, r->n);
+    cluster_reap(r->cl);
+    observe_fetch(r, &all, false, snaps);
+    json_t *groups = json_array(), *unreachable = json_array(), *down = json_array();
+    bool equal = observe_group_tips(r, snaps, groups, unreachable);
+    for (unsigned i = 0; i < r->n; i++) {
+        if (!run_node_running(r, i))
+            json_array_append_new(down,
+                                  json_pack("{s:o, s:s}", "node", json_sprintf("n%u", i), "state",
+                                            cluster_state_name(cluster_node(r->cl, i)->state)));
+        observe_snap_clear(&snaps[i]);
+    }
+    free(snaps);
+    struct buf sides = BUF_INIT;
+    if (partition_has_sides(r->part))
+        partition_describe(r->part, &sides);
+    const char *note =
+        equal ? "groups hold different chains of the same height: the longest-chain rule never "
+                "replaces a chain with one of equal length, so a sync cannot resolve this fork; "
+                "only a new append on one side (making its chain longer) does"
+              : NULL;
+    json_t *d =
+        json_pack("{s:f, s:o, s:s?, s:o, s:o, s:b, s:s?, s:o, s:o}", "at_s", run_now(r), "faults",
+                  run_faults_active(r), "partition", sides.data, "down", down, "groups", groups,
+                  "equal_height_forks", equal, "note", note, "failed_appends",
+                  appends_failures(r->appends), "unreachable", unreachable);
+    buf_free(&sides);
+    return d;
+}
+
+void observe_diagnosis_text(json_t *d, struct buf *out)
+{
+    size_t i;
+    json_t *e;
+    struct buf line = BUF_INIT;
+    json_array_foreach(json_object_get(d, "faults"), i, e)
+        buf_printf(&line, "%s%s", i ? ", " : "", json_string_value(e));
+    buf_printf(out, "    faults active: %s", line.len ? line.data : "none");
+    if (json_is_string(json_object_get(d, "partition")))
+        buf_printf(out, " (sides %s)", json_string_value(json_object_get(d, "partition")));
+    buf_append_char(out, '\n');
+    buf_clear(&line);
+    json_array_foreach(json_object_get(d, "down"), i, e)
+        buf_printf(&line, "%s%s (%s)", i ? ", " : "", json_string_value(json_object_get(e, "node")),
+                   json_string_value(json_object_get(e, "state")));
+    if (line.len)
+        buf_printf(out, "    nodes not running: %s\n", line.data);
+    json_array_foreach(json_object_get(d, "groups"), i, e)
+        buf_printf(out, "    tip group %zu: %s at height %" JSON_INTEGER_FORMAT " tip %.12s\n",
+                   i + 1, json_string_value(json_object_get(e, "nodes")),
+                   json_integer_value(json_object_get(e, "height")),
+                   json_string_value(json_object_get(e, "tip")));
+    if (json_is_string(json_object_get(d, "note")))
+        buf_printf(out, "    equal-height forks: %s\n",
+                   json_string_value(json_object_get(d, "note")));
+    json_t *fa = json_object_get(d, "failed_appends");
+    if (json_integer_value(json_object_get(fa, "count")) > 0) {
+        buf_printf(out, "    failed appends: %" JSON_INTEGER_FORMAT "\n",
+                   json_integer_value(json_object_get(fa, "count")));
+        json_array_foreach(json_object_get(fa, "first"), i, e)
+        {
+            if (i == 5)
+                break;
+            const char *why = json_string_value(json_object_get(e, "reason"));
+            buf_printf(out, "      %s \"%.40s\": %s", json_string_value(json_object_get(e, "node")),
+                       json_string_value(json_object_get(e, "data")), why ? why : "?");
+            if (json_is_integer(json_object_get(e, "status")))
+                buf_printf(out, " %" JSON_INTEGER_FORMAT " %.120s",
+                           json_integer_value(json_object_get(e, "status")),
+                           json_string_value(json_object_get(e, "body")));
+            else if (json_is_string(json_object_get(e, "error")))
+                buf_printf(out, " (%.120s)", json_string_value(json_object_get(e, "error")));
+            buf_append_char(out, '\n');
+        }
+    }
+    buf_clear(&line);
+    json_array_foreach(json_object_get(d, "unreachable"), i, e)
+        buf_printf(&line, "%s%s (%s)", i ? ", " : "", json_string_value(json_object_get(e, "node")),
+                   json_string_value(json_object_get(e, "error")));
+    if (line.len)
+        buf_printf(out, "    unreachable: %s\n", line.data);
+    buf_free(&line);
+}
+
 /* ---- sampling ---- */
 
 struct sampler {

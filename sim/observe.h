@@ -41,6 +41,15 @@ json_t *observe_status(struct run *r, unsigned i);
  * to out and, when arr is not NULL, entries appended to arr. */
 void observe_table(struct run *r, struct buf *out, json_t *arr);
 
+/* The diagnosis of a failure, made now: {"at_s", "faults" (kinds active), "partition" (the sides,
+ * or null), "down" (nodes not running, with their state), "groups" ([{"nodes", "height", "tip"}]
+ * of the running nodes by tip), "equal_height_forks" (bool), "note" (why those never resolve, or
+ * null), "failed_appends" ({"count", "first"}), "unreachable" ([{"node", "error"}])}. New
+ * reference. */
+json_t *observe_diagnose(struct run *r);
+/* Append the diagnosis d as indented text lines to out. */
+void observe_diagnosis_text(json_t *d, struct buf *out);
+
 /* ---- sampling: a thread that records `observe` events of every running node ---- */
 
 #define OBSERVE_SAMPLE_IN_FLIGHT  16   /* requests the sampler has open at once */

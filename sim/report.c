@@ -124,6 +124,7 @@ json_t *report_result(struct run *r, struct buf *table)
         appends ? appends : json_null(), "links", linkrep, "loads", r->loads_done, "gossip",
         gossip);
     json_object_set_new(res, "edges", r->cl ? run_edges_json(r) : json_array());
+    json_object_set_new(res, "diagnosis", r->diagnosis ? json_incref(r->diagnosis) : json_null());
     return res;
 }
 
@@ -189,6 +190,12 @@ void report_print(struct run *r, json_t *res, const char *table)
                 json_string_value(json_object_get(r->failure, "text")),
                 json_string_value(json_object_get(r->failure, "expected")),
                 json_string_value(json_object_get(r->failure, "seen")));
+        if (r->diagnosis) {
+            struct buf d = BUF_INIT;
+            observe_diagnosis_text(r->diagnosis, &d);
+            run_say(r, -1, "  diagnosis (at the failure):\n%s", d.data ? d.data : "");
+            buf_free(&d);
+        }
         run_say(r, -1, "%s", table);
         report_print_measures(r, res, -1);
     } else if (r->code != RUNNER_OK) {

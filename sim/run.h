@@ -72,6 +72,7 @@ struct run {
     json_t *loads_done;               /* array of load records, as each is joined */
     int code;                         /* RUNNER_* */
     json_t *failure;                  /* or NULL */
+    json_t *diagnosis;                /* of the failure, made when it happened, or NULL */
     char *error;                      /* or NULL */
     long *ready_rss_kib; /* n: each node's RSS when the cluster was first ready; -1 unknown */
 };

@@ -361,6 +361,7 @@ int runner_close(struct run *r, json_t **result)
     json_decref(r->awaits);
     json_decref(r->loads_done);
     json_decref(r->failure);
+    json_decref(r->diagnosis);
     free(r->error);
     free(r->run_dir);
     events_end(r->ev);

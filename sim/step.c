@@ -62,6 +62,8 @@ static void step_append_event(struct run *r, unsigned node, const char *data, un
     else
         step_append_reason(f, running, status, error, body, len);
     json_object_set_new(f, "latency_ms", json_real(latency_s * 1000.0));
+    if (!acked)
+        appends_note_failure(r->appends, f);
     events_emit(r->ev, "append", f);
 }
 
@@ -696,6 +698,8 @@ int step_run(struct run *r, const struct scenario_step *st)
                 json_pack("{s:s, s:i, s:s, s:s}", "action", "start", "line", (int)st->line, "step",
                           scenario_step_kind_name(st->kind), "text", st->text));
     int rc = step_dispatch(r, st, &detail);
+    if (rc < 0 && r->failure && r->diagnosis == NULL && r->cl)
+        r->diagnosis = observe_diagnose(r);
     double took = run_now(r) - start;
     const char *text = detail.data ? detail.data : "";
     if (rc < 0 && r->failure && detail.len == 0)
