@@ -11,11 +11,11 @@
 
 #include "buf.h"
 #include "events.h"
+#include "timeline.h"
 #include "tool.h"
 #include "xalloc.h"
 
-#define PLOT_KINDS_MAX 16 /* fault kinds tracked for shading */
-#define PLOT_BINS      60 /* bins of the rate chart */
+#define PLOT_BINS 60 /* bins of the rate chart */
 
 int plot_render(const char *base, int width, int height, const char *script,
                 const struct plot_data *data, size_t ndata, char *err, size_t errsz)
@@ -50,16 +50,8 @@ int plot_topology(const char *run_dir, unsigned nodes, char *err, size_t errsz)
 
 /* ---- what the events say ---- */
 
-struct span {
-    double from, to;
-    char label[48];
-    int family; /* 0 partition/cut, 1 link fault, 2 node */
-};
-
 struct scan {
-    unsigned nodes;
-    double t_end;
-    bool in_step;
+    unsigned nodes;      /* from the timeline */
     struct buf heights;  /* rows for the heights chart, from samples */
     struct buf awaited;  /* the same from the looks of awaits (used when nothing was sampled) */
     bool bands;          /* min/median/max rows instead of one column per node */
@@ -67,28 +59,10 @@ struct scan {
     double *lat;         /* acknowledged latencies, for the percentiles */
     double *acked_t;     /* acknowledgement times */
     size_t nacked, capacked;
-    struct buf steps; /* t line */
-    struct span *spans;
-    size_t nspans;
-    char kinds[PLOT_KINDS_MAX][24]; /* fault kinds active now */
-    double kind_from[PLOT_KINDS_MAX];
-    size_t nkinds;
-    double *down_from; /* per node: when it went down, or -1 */
-    char (*down_how)[16];
     struct buf gossip; /* t value: cumulative POST /block sent (metrics) or link bytes */
     bool gossip_metrics;
     double *posts; /* per node: last chainlab_posts_sent_total seen */
 };
-
-static void plot_span(struct scan *s, double from, double to, const char *label, int family)
-{
-    s->spans = xrealloc(s->spans, (s->nspans + 1) * sizeof(*s->spans));
-    struct span *sp = &s->spans[s->nspans++];
-    sp->from = from;
-    sp->to = to;
-    sp->family = family;
-    snprintf(sp->label, sizeof(sp->label), "%s", label);
-}
 
 static int plot_node_index(json_t *name)
 {
@@ -100,39 +74,6 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
-}
-
-/* The fault kinds of an event's "active" list: close the ones gone, open the new ones. */
-static void plot_faults(struct scan *s, json_t *active, double t)
-{
-    for (size_t k = 0; k < s->nkinds;) {
-        bool still = false;
-        size_t i;
-        json_t *a;
-        json_array_foreach(active, i, a) still |= strcmp(json_string_value(a), s->kinds[k]) == 0;
-        if (still) {
-            k++;
-            continue;
-        }
-        int family =
-            strcmp(s->kinds[k], "partition") == 0 || strcmp(s->kinds[k], "cut") == 0 ? 0 : 1;
-        plot_span(s, s->kind_from[k], t, s->kinds[k], family);
-        s->nkinds--;
-        memmove(&s->kinds[k], &s->kinds[k + 1], (s->nkinds - k) * sizeof(s->kinds[0]));
-        memmove(&s->kind_from[k], &s->kind_from[k + 1], (s->nkinds - k) * sizeof(double));
-    }
-    size_t i;
-    json_t *a;
-    json_array_foreach(active, i, a)
-    {
-        bool known = false;
-        for (size_t k = 0; k < s->nkinds; k++)
-            known |= strcmp(json_string_value(a), s->kinds[k]) == 0;
-        if (!known && s->nkinds < PLOT_KINDS_MAX) {
-            snprintf(s->kinds[s->nkinds], sizeof(s->kinds[0]), "%s", json_string_value(a));
-            s->kind_from[s->nkinds++] = t;
-        }
-    }
 }
 
 static void plot_observe(struct scan *s, json_t *e, double t)
@@ -187,33 +128,6 @@ static void plot_append(struct scan *s, json_t *e, double t)
     }
 }
 
-static void plot_node(struct scan *s, json_t *e, double t)
-{
-    int i = plot_node_index(json_object_get(e, "node"));
-    const char *action = json_string_value(json_object_get(e, "action"));
-    if (i < 0 || action == NULL)
-        return;
-    if (strcmp(action, "started") == 0 && !s->in_step && s->down_from == NULL) {
-        if ((unsigned)i + 1 > s->nodes)
-            s->nodes = (unsigned)i + 1;
-        return;
-    }
-    if (s->down_from == NULL || (unsigned)i >= s->nodes)
-        return;
-    bool down = strcmp(action, "killed") == 0 || strcmp(action, "stopped") == 0 ||
-                strcmp(action, "paused") == 0 || strcmp(action, "exited") == 0;
-    bool up = strcmp(action, "started") == 0 || strcmp(action, "resumed") == 0;
-    if (down && s->down_from[i] < 0 && (s->in_step || strcmp(action, "exited") == 0)) {
-        s->down_from[i] = t;
-        snprintf(s->down_how[i], sizeof(s->down_how[0]), "%s", action);
-    } else if (up && s->down_from[i] >= 0) {
-        char label[48];
-        snprintf(label, sizeof(label), "n%d %s", i, s->down_how[i]);
-        plot_span(s, s->down_from[i], t, label, 2);
-        s->down_from[i] = -1;
-    }
-}
-
 static void plot_metrics(struct scan *s, json_t *e, double t)
 {
     int i = plot_node_index(json_object_get(e, "node"));
@@ -228,25 +142,19 @@ static void plot_metrics(struct scan *s, json_t *e, double t)
     buf_printf(&s->gossip, "%.6f %.0f\n", t, sum);
 }
 
-/* Set up the per-node arrays once the node count is known (at the first non-node event). */
-static void plot_nodes_known(struct scan *s)
+/* Header rows and per-node arrays, for s->nodes nodes. */
+static void plot_scan_init(struct scan *s, unsigned nodes)
 {
-    if (s->down_from)
-        return;
-    unsigned n = s->nodes ? s->nodes : 1;
-    s->down_from = xcalloc(n, sizeof(double));
-    s->down_how = xcalloc(n, sizeof(*s->down_how));
-    s->posts = xcalloc(n, sizeof(double));
-    for (unsigned i = 0; i < n; i++)
-        s->down_from[i] = -1;
-    s->bands = s->nodes > PLOT_LINES_MAX;
+    s->nodes = nodes;
+    s->posts = xcalloc(nodes ? nodes : 1, sizeof(double));
+    s->bands = nodes > PLOT_LINES_MAX;
     struct buf *rows[] = {&s->heights, &s->awaited};
     for (size_t k = 0; k < 2; k++) {
         if (s->bands) {
             buf_append_str(rows[k], "t min median max\n");
         } else {
             buf_append_str(rows[k], "t");
-            for (unsigned i = 0; i < s->nodes; i++)
+            for (unsigned i = 0; i < nodes; i++)
                 buf_printf(rows[k], " n%u", i);
             buf_append_char(rows[k], '\n');
         }
@@ -260,13 +168,6 @@ static void plot_scan_cb(json_t *e, void *arg)
     double t = json_number_value(json_object_get(e, "t"));
     if (kind == NULL)
         return;
-    if (t > s->t_end)
-        s->t_end = t;
-    if (strcmp(kind, "node") == 0) {
-        plot_node(s, e, t);
-        return;
-    }
-    plot_nodes_known(s);
     if (strcmp(kind, "observe") == 0) {
         plot_observe(s, e, t);
         json_t *links = json_object_get(e, "links");
@@ -275,18 +176,10 @@ static void plot_scan_cb(json_t *e, void *arg)
                        (long long)json_integer_value(json_object_get(links, "bytes")));
     } else if (strcmp(kind, "append") == 0) {
         plot_append(s, e, t);
-    } else if (strcmp(kind, "fault") == 0) {
-        plot_faults(s, json_object_get(e, "active"), t);
     } else if (strcmp(kind, "metrics") == 0) {
         if (!s->gossip_metrics)
             buf_clear(&s->gossip); /* metrics replace the link-layer bytes */
         plot_metrics(s, e, t);
-    } else if (strcmp(kind, "step") == 0) {
-        const char *action = json_string_value(json_object_get(e, "action"));
-        s->in_step = action && strcmp(action, "start") == 0;
-        if (s->in_step)
-            buf_printf(&s->steps, "%.6f %lld\n", t,
-                       (long long)json_integer_value(json_object_get(e, "line")));
     }
 }
 
@@ -296,13 +189,9 @@ static void plot_scan_free(struct scan *s)
     buf_free(&s->awaited);
     buf_free(&s->ok);
     buf_free(&s->fail);
-    buf_free(&s->steps);
     buf_free(&s->gossip);
     free(s->lat);
     free(s->acked_t);
-    free(s->spans);
-    free(s->down_from);
-    free(s->down_how);
     free(s->posts);
 }
 
@@ -310,38 +199,38 @@ static void plot_scan_free(struct scan *s)
 
 static const char *const plot_family_colour[] = {"#d62728", "#ff7f0e", "#7f7f7f"};
 
-/* Shaded, labelled fault spans and step marks, shared by every chart. */
-static void plot_decorations(const struct scan *s, struct buf *sc)
+/* Shaded, labelled fault spans (cluster-wide ones and nodes down) and step marks, shared by
+ * every chart. */
+static void plot_decorations(const struct timeline *tl, struct buf *sc)
 {
     buf_printf(sc, "set xrange [0:%.6f]\nset xlabel 'run time (s)'\nset grid\n",
-               s->t_end > 0 ? s->t_end : 1);
-    for (size_t i = 0; i < s->nspans; i++) {
-        const struct span *sp = &s->spans[i];
+               tl->t_end > 0 ? tl->t_end : 1);
+    size_t k = 0;
+    for (size_t i = 0; i < tl->nspans; i++) {
+        const struct timeline_span *sp = &tl->spans[i];
+        if (sp->node >= 0 && sp->family != TIMELINE_NODE)
+            continue; /* a node's side: the timeline of report.html shows those */
         const char *c = plot_family_colour[sp->family];
-        double y = 0.97 - 0.05 * (double)(i % 6);
+        double y = 0.97 - 0.05 * (double)(k % 6);
+        k++;
         buf_printf(sc,
                    "set object %zu rect from %.6f, graph 0 to %.6f, graph 1 behind fc rgb '%s' "
                    "fs transparent solid 0.12 noborder\n",
-                   i + 1, sp->from, sp->to, c);
-        if (s->nspans <= 40)
-            buf_printf(sc, "set label %zu '%s' at %.6f, graph %.2f left font ',7' tc rgb '%s'\n",
-                       i + 1, sp->label, sp->from, y, c);
+                   k, sp->from, sp->to, c);
+        if (k <= 40)
+            buf_printf(sc, "set label %zu '%s' at %.6f, graph %.2f left font ',7' tc rgb '%s'\n", k,
+                       sp->label, sp->from, y, c);
     }
     /* Steps: a tick at the foot of the chart, labelled with the line when there are few. */
-    size_t nsteps = 0;
-    for (const char *p = s->steps.data; p && *p; p = strchr(p, '\n') + 1) {
-        double t = 0;
-        long long line = 0;
-        if (sscanf(p, "%lf %lld", &t, &line) != 2)
-            break;
-        nsteps++;
+    for (size_t i = 0; i < tl->nsteps; i++) {
+        double t = tl->steps[i].t;
         buf_printf(sc, "set arrow from %.6f, graph 0 to %.6f, graph 0.04 nohead lc rgb '#444444'\n",
                    t, t);
-        if (nsteps <= 40)
+        if (tl->nsteps <= 40)
             buf_printf(sc,
-                       "set label 'L%lld' at %.6f, graph 0.05 rotate by 90 left font ',6' "
+                       "set label 'L%u' at %.6f, graph 0.05 rotate by 90 left font ',6' "
                        "tc rgb '#444444'\n",
-                       line, t);
+                       tl->steps[i].line, t);
     }
 }
 
@@ -351,11 +240,12 @@ static bool plot_has_rows(const struct buf *rows)
     return rows->len > 0 && strchr(rows->data, '\n')[1] != '\0';
 }
 
-static int plot_heights(const struct scan *s, const char *base, char *err, size_t errsz)
+static int plot_heights(const struct scan *s, const struct timeline *tl, const char *base,
+                        char *err, size_t errsz)
 {
     struct buf sc = BUF_INIT;
     const struct buf *rows = plot_has_rows(&s->heights) ? &s->heights : &s->awaited;
-    plot_decorations(s, &sc);
+    plot_decorations(tl, &sc);
     /* NaN (a node not running or not looked at) breaks its line; awaits look at some nodes
      * only, so their lines join the points they have. */
     if (rows == &s->awaited)
@@ -381,10 +271,11 @@ static int plot_heights(const struct scan *s, const char *base, char *err, size_
     return rc;
 }
 
-static int plot_latency(const struct scan *s, const char *base, char *err, size_t errsz)
+static int plot_latency(const struct scan *s, const struct timeline *tl, const char *base,
+                        char *err, size_t errsz)
 {
     struct buf sc = BUF_INIT;
-    plot_decorations(s, &sc);
+    plot_decorations(tl, &sc);
     buf_append_str(&sc, "set ylabel 'append latency (ms)'\nset key outside right top\n");
     if (s->nacked == 0 && s->fail.len == 0) {
         buf_append_str(&sc, "set label 'no appends' at graph 0.5, 0.5 center\n"
@@ -417,9 +308,10 @@ static int plot_latency(const struct scan *s, const char *base, char *err, size_
     return rc;
 }
 
-static int plot_rate(const struct scan *s, const char *base, char *err, size_t errsz)
+static int plot_rate(const struct scan *s, const struct timeline *tl, const char *base, char *err,
+                     size_t errsz)
 {
-    double span = s->t_end > 0 ? s->t_end : 1;
+    double span = tl->t_end > 0 ? tl->t_end : 1;
     double w = span / PLOT_BINS;
     if (w < 0.1)
         w = 0.1;
@@ -447,7 +339,7 @@ static int plot_rate(const struct scan *s, const char *base, char *err, size_t e
     }
     free(acked);
     struct buf sc = BUF_INIT;
-    plot_decorations(s, &sc);
+    plot_decorations(tl, &sc);
     const char *what = s->gossip_metrics ? "POST /block sent per second (all nodes, /metrics)"
                                          : "bytes per second through the link layer";
     buf_printf(&sc,
@@ -470,45 +362,28 @@ static int plot_rate(const struct scan *s, const char *base, char *err, size_t e
 int plot_run_dir(const char *run_dir, char *err, size_t errsz)
 {
     struct scan s = {0};
+    struct timeline tl;
+    if (timeline_load(run_dir, &tl, err, errsz) < 0)
+        return -1;
+    plot_scan_init(&s, tl.nodes);
     char *path = xasprintf("%s/%s", run_dir, EVENTS_FILE);
     int rc = events_each(path, plot_scan_cb, &s, err, errsz);
     free(path);
-    if (rc < 0)
-        return -1;
-    plot_nodes_known(&s);
-    /* Spans still open at the end run to the end. */
-    json_t *empty = json_array();
-    plot_faults(&s, empty, s.t_end);
-    json_decref(empty);
-    for (unsigned i = 0; i < s.nodes; i++) {
-        if (s.down_from[i] >= 0) {
-            char label[48];
-            snprintf(label, sizeof(label), "n%u %s", i, s.down_how[i]);
-            plot_span(&s, s.down_from[i], s.t_end, label, 2);
-        }
-    }
     char *dir = xasprintf("%s/%s", run_dir, PLOT_DIR);
-    if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+    if (rc == 0 && mkdir(dir, 0777) < 0 && errno != EEXIST) {
         snprintf(err, errsz, "cannot make %s: %s", dir, strerror(errno));
         rc = -1;
     }
-    char *base = NULL;
-    if (rc == 0) {
-        base = xasprintf("%s/heights", dir);
-        rc = plot_heights(&s, base, err, errsz);
-        free(base);
-    }
-    if (rc == 0) {
-        base = xasprintf("%s/latency", dir);
-        rc = plot_latency(&s, base, err, errsz);
-        free(base);
-    }
-    if (rc == 0) {
-        base = xasprintf("%s/rate", dir);
-        rc = plot_rate(&s, base, err, errsz);
+    static const char *const names[] = {"heights", "latency", "rate"};
+    int (*const draw[])(const struct scan *, const struct timeline *, const char *, char *,
+                        size_t) = {plot_heights, plot_latency, plot_rate};
+    for (size_t i = 0; i < 3 && rc == 0; i++) {
+        char *base = xasprintf("%s/%s", dir, names[i]);
+        rc = draw[i](&s, &tl, base, err, errsz);
         free(base);
     }
     free(dir);
     plot_scan_free(&s);
+    timeline_free(&tl);
     return rc;
 }
