@@ -16,12 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "html.h"
 #include "observe.h"
 #include "plot.h"
 #include "ports.h"
 #include "report.h"
 #include "run.h"
 #include "step.h"
+#include "tool.h"
 #include "xalloc.h"
 
 /* ---- set-up ---- */
@@ -269,15 +271,37 @@ static int runner_setup(struct run *r)
     return 0;
 }
 
-/* The pictures, after the cluster is gone: topology.svg when Graphviz is there, plots with
- * --plots. A picture that cannot be drawn is a warning, never a change of the result. */
-static void runner_draw(struct run *r)
+/* The scenario file's text (caller frees), or NULL. */
+static char *runner_read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
+    struct buf b = BUF_INIT;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_append(&b, chunk, n);
+    fclose(f);
+    return buf_steal(&b, NULL);
+}
+
+/* The pictures and the page, after the cluster is gone: topology.svg when Graphviz is there, the
+ * plots when gnuplot is (always tried with --plots, which warns when they cannot be drawn), and
+ * report.html. A picture that cannot be drawn never changes the result. */
+static void runner_draw(struct run *r, json_t *result)
 {
     char err[1024];
+    if (r->run_dir == NULL || r->ev == NULL)
+        return;
     if (r->topo && plot_topology(r->run_dir, r->n, err, sizeof(err)) < 0)
         run_say(r, 0, "warning: topology.svg: %s\n", err);
-    if (r->o.plots && r->cl && plot_run_dir(r->run_dir, err, sizeof(err)) < 0)
-        run_say(r, -1, "warning: plots: %s\n", err);
+    if ((r->o.plots || tool_exists("gnuplot")) && plot_run_dir(r->run_dir, err, sizeof(err)) < 0)
+        run_say(r, r->o.plots ? -1 : 1, "warning: plots: %s\n", err);
+    char *text = runner_read_text(r->sc->path);
+    if (html_write(r->run_dir, result, text, err, sizeof(err)) < 0)
+        run_say(r, -1, "warning: %s\n", err);
+    free(text);
 }
 
 /* ---- the run ---- */
@@ -349,7 +373,7 @@ int runner_close(struct run *r, json_t **result)
     /* Teardown: nodes first (they may be talking through links), then the link layer. */
     cluster_free(r->cl);
     links_free(r->links);
-    runner_draw(r);
+    runner_draw(r, *result);
     probe_free(r->probe);
     topology_free(r->topo);
     appends_free(r->appends);
