@@ -347,10 +347,11 @@ static int plot_rate(const struct scan *s, const struct timeline *tl, const char
                "set y2tics\nset ytics nomirror\nset yrange [0:*]\nset y2range [0:*]\n"
                "set key outside right top\nset title 'rates (bins of %.2f s)'\n",
                what, w);
-    buf_printf(&sc,
-               "plot $r using 1:2 with histeps lw 2 lc rgb '#1f77b4' title 'acked/s', "
-               "$g using 1:2 axes x1y2 with lines lw 1.5 lc rgb '#ff7f0e' title '%s'\n",
-               s->gossip_metrics ? "gossip POSTs/s" : "link bytes/s");
+    buf_append_str(&sc, "plot $r using 1:2 with histeps lw 2 lc rgb '#1f77b4' title 'acked/s'");
+    if (gos.len) /* nothing on y2 would stop gnuplot */
+        buf_printf(&sc, ", $g using 1:2 axes x1y2 with lines lw 1.5 lc rgb '#ff7f0e' title '%s'",
+                   s->gossip_metrics ? "gossip POSTs/s" : "link bytes/s");
+    buf_append_char(&sc, '\n');
     struct plot_data d[] = {{"r", rows.data}, {"g", gos.len ? gos.data : "-1 -1\n"}};
     int rc = plot_render(base, PLOT_WIDTH, PLOT_HEIGHT, sc.data, d, 2, err, errsz);
     buf_free(&sc);
