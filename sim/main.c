@@ -1,5 +1,6 @@
 /* chainlab-sim: runs scenario files against clusters of naivechain nodes. */
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -278,7 +279,7 @@ static int run_all(struct scenario **scs, size_t n, const struct runner_opts *ba
             json_array_append_new(results, res[i]);
     }
     free(res);
-    if (interrupted)
+    if (interrupted && !base->keep) /* with --keep, Ctrl-C ends the wait: the result stands */
         worst = RUNNER_INTERRUPTED;
     return worst;
 }
@@ -362,6 +363,45 @@ static int main_plot(int argc, char **argv)
     return 0;
 }
 
+/* Write --report and --junit (when given) for results. Returns rc, or RUNNER_BAD when a file
+ * cannot be written and rc was RUNNER_OK. */
+static int write_reports(const char *report, const char *junit, json_t *results, int rc)
+{
+    char err[512];
+    if (report && report_write_json(report, results, err, sizeof(err)) < 0) {
+        fprintf(stderr, "chainlab-sim: %s\n", err);
+        rc = rc == RUNNER_OK ? RUNNER_BAD : rc;
+    }
+    if (junit && report_write_junit(junit, results, err, sizeof(err)) < 0) {
+        fprintf(stderr, "chainlab-sim: %s\n", err);
+        rc = rc == RUNNER_OK ? RUNNER_BAD : rc;
+    }
+    return rc;
+}
+
+/* The result entry of a file that could not be parsed (new reference). */
+static json_t *error_entry(const char *path, const char *msg)
+{
+    const char *b = strrchr(path, '/');
+    return json_pack("{s:s, s:s, s:s, s:i, s:f, s:n, s:s, s:[]}", "scenario", b ? b + 1 : path,
+                     "file", path, "result", "error", "exit_code", RUNNER_BAD, "duration_s", 0.0,
+                     "failure", "error", msg, "steps");
+}
+
+/* True when path exists and holds anything. */
+static bool dir_in_use(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return errno != ENOENT;
+    struct dirent *de;
+    bool used = false;
+    while (!used && (de = readdir(d)) != NULL)
+        used = strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+    closedir(d);
+    return used;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "logs") == 0)
@@ -389,6 +429,7 @@ int main(int argc, char **argv)
         {"stop-grace", required_argument, NULL, 'G'},
         {"sample", required_argument, NULL, 'A'},
         {"plots", no_argument, NULL, 'P'},
+        {"sample-metrics", required_argument, NULL, 'M'},
         {NULL, 0, NULL, 0},
     };
     struct runner_opts o = {.runs_root = "runs",
@@ -424,6 +465,10 @@ int main(int argc, char **argv)
         case 'G':
             bad = parse_u64(optarg, 3600000, &v) < 0 || v == 0;
             o.grace_ms = (long)v;
+            break;
+        case 'M':
+            bad = parse_u64(optarg, 3600000, &v) < 0;
+            o.metrics_ms = (long)v;
             break;
         case 'P':
             o.plots = true;
@@ -516,18 +561,31 @@ int main(int argc, char **argv)
     size_t n = (size_t)(argc - optind);
     struct scenario **scs = xcalloc(n, sizeof(*scs));
     int rc = RUNNER_OK;
+    json_t *bad = json_array(); /* error entries, so that --report and --junit still tell */
     for (size_t i = 0; i < n; i++) {
         char err[1024];
         if (scenario_load(argv[optind + (int)i], &scs[i], err, sizeof(err)) < 0 ||
             scenario_check_kinds(scs[i], SUPPORTED_KINDS, err, sizeof(err)) < 0) {
             fprintf(stderr, "%s\n", err);
+            json_array_append_new(bad, error_entry(argv[optind + (int)i], err));
             rc = RUNNER_BAD;
         } else if (check_only && o.verbosity >= 0) {
             printf("ok %s (%u nodes, %zu steps)\n", scs[i]->path, scs[i]->nodes, scs[i]->n_steps);
         }
     }
+    if (rc != RUNNER_OK && !check_only)
+        rc = write_reports(report, junit, bad, rc);
+    json_decref(bad);
     if (rc != RUNNER_OK || check_only)
         goto out;
+    if (o.run_dir && dir_in_use(o.run_dir)) {
+        fprintf(stderr,
+                "chainlab-sim: --run-dir %s is not empty: give a new or empty folder (a run "
+                "never writes over another's logs)\n",
+                o.run_dir);
+        rc = RUNNER_BAD;
+        goto out;
+    }
 
     if (o.node_bin == NULL && o.node_cmd == NULL)
         o.node_bin = node_bin = default_node_bin();
@@ -551,15 +609,7 @@ int main(int argc, char **argv)
     rc = run_all(scs, n, &o, jobs, results);
     if (n > 1 && o.verbosity >= -1)
         report_summary(stdout, results);
-    char err[512];
-    if (report && report_write_json(report, results, err, sizeof(err)) < 0) {
-        fprintf(stderr, "chainlab-sim: %s\n", err);
-        rc = rc == RUNNER_OK ? RUNNER_BAD : rc;
-    }
-    if (junit && report_write_junit(junit, results, err, sizeof(err)) < 0) {
-        fprintf(stderr, "chainlab-sim: %s\n", err);
-        rc = rc == RUNNER_OK ? RUNNER_BAD : rc;
-    }
+    rc = write_reports(report, junit, results, rc);
     json_decref(results);
     curl_global_cleanup();
 out:

@@ -3,11 +3,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "metrics.h"
 #include "xalloc.h"
 
 void observe_snap_clear(struct snap *s)
@@ -131,8 +133,10 @@ void observe_table(struct run *r, struct buf *out, json_t *arr)
     struct snap *snaps = xcalloc(r->n, sizeof(*snaps));
     nodeset_fill(&all, r->n);
     observe_fetch(r, &all, false, snaps);
-    buf_printf(out, "    %-6s %-6s %-8s %-8s %-6s %-6s %-8s %s\n", "node", "port", "state",
-               "height", "syncs", "posts", "rss MiB", "tip");
+    struct buf grouped = BUF_INIT; /* at scale: "nK state, height H, tip" items to group */
+    if (r->n < RUN_COMPRESS_NODES)
+        buf_printf(out, "    %-6s %-6s %-8s %-8s %-6s %-6s %-8s %s\n", "node", "port", "state",
+                   "height", "syncs", "posts", "rss MiB", "tip");
     for (unsigned i = 0; i < r->n; i++) {
         const struct cluster_node *nd = cluster_node(r->cl, i);
         const char *state = cluster_state_name(nd->state);
@@ -151,8 +155,12 @@ void observe_table(struct run *r, struct buf *out, json_t *arr)
             snprintf(sy, sizeof(sy), "%" JSON_INTEGER_FORMAT, json_integer_value(syncs));
             snprintf(po, sizeof(po), "%" JSON_INTEGER_FORMAT, posts);
         }
-        buf_printf(out, "    n%-5u %-6u %-8s %-8s %-6s %-6s %-8s %s\n", i, nd->port, state, h, sy,
-                   po, rs, snaps[i].ok ? snaps[i].tip : snaps[i].err);
+        if (r->n < RUN_COMPRESS_NODES)
+            buf_printf(out, "    n%-5u %-6u %-8s %-8s %-6s %-6s %-8s %s\n", i, nd->port, state, h,
+                       sy, po, rs, snaps[i].ok ? snaps[i].tip : snaps[i].err);
+        else
+            buf_printf(&grouped, "%sn%u %s height %s tip %.16s", i ? "," : "", i, state, h,
+                       snaps[i].ok ? snaps[i].tip : snaps[i].err);
         if (arr)
             json_array_append_new(
                 arr,
@@ -167,6 +175,15 @@ void observe_table(struct run *r, struct buf *out, json_t *arr)
         observe_snap_clear(&snaps[i]);
     }
     free(snaps);
+    if (grouped.len) { /* one line per group; every node is in the report's "final" */
+        struct buf lines = BUF_INIT;
+        run_compress(grouped.data, &lines);
+        for (char *p = lines.data, *save = NULL, *g = strtok_r(p, ";", &save); g;
+             g = strtok_r(NULL, ";", &save))
+            buf_printf(out, "    %s\n", g[0] == ' ' ? g + 1 : g);
+        buf_free(&lines);
+    }
+    buf_free(&grouped);
 }
 
 static bool snap_has_cb(void *arg, const char *data)
@@ -452,7 +469,8 @@ struct sampler {
     struct run *r; /* the thread reads r->ev and r->n only */
     struct probe *probe;
     pthread_t thread;
-    long period_ms;
+    long period_ms;  /* observe rounds, 0: none */
+    long metrics_ms; /* metrics rounds, 0: none */
     pthread_mutex_t lock;
     pthread_cond_t wake; /* signalled on stop */
     bool stop;           /* under lock */
@@ -491,6 +509,30 @@ static void observe_sample_round(struct sampler *s, struct snap *snaps, struct p
     observe_emit(r, &set, snaps, "sample", 0, extra);
 }
 
+/* One round of GET /metrics on every running node: a `metrics` event for each node that
+ * answers 200 with the Prometheus text format (a node without /metrics gives none). */
+static void observe_metrics_round(struct sampler *s, struct probe_req *reqs)
+{
+    struct run *r = s->r;
+    size_t k = 0;
+    for (unsigned i = 0; i < r->n; i++) {
+        if (atomic_load(&s->up[i]))
+            reqs[k++] = (struct probe_req){.node = i, .method = "GET", .path = "/metrics"};
+    }
+    probe_run(s->probe, reqs, k, OBSERVE_SAMPLE_TIMEOUT_MS);
+    for (size_t j = 0; j < k; j++) {
+        json_t *values = NULL;
+        char err[160];
+        if (reqs[j].reply.status == 200 &&
+            metrics_parse(reqs[j].reply.body.data, reqs[j].reply.body.len, &values, err,
+                          sizeof(err)) == 0)
+            events_emit(r->ev, "metrics",
+                        json_pack("{s:o, s:o}", "node", json_sprintf("n%u", reqs[j].node), "values",
+                                  values));
+        probe_reply_clear(&reqs[j].reply);
+    }
+}
+
 static void timespec_add_ms(struct timespec *ts, double ms)
 {
     long add = (long)ms;
@@ -502,23 +544,40 @@ static void timespec_add_ms(struct timespec *ts, double ms)
     }
 }
 
+/* Run a round, then the time until the next: the period, or as long as the round took when that
+ * is longer (busy: at most half of the time). */
+static double observe_round(struct sampler *s, bool metrics, struct snap *snaps,
+                            struct probe_req *reqs)
+{
+    double start = events_now(s->r->ev);
+    if (metrics)
+        observe_metrics_round(s, reqs);
+    else
+        observe_sample_round(s, snaps, reqs);
+    double took = events_now(s->r->ev) - start;
+    double period = (double)(metrics ? s->metrics_ms : s->period_ms) / 1000.0;
+    return start + (period > 2 * took ? period : 2 * took);
+}
+
 static void *observe_sampler_thread(void *arg)
 {
     struct sampler *s = arg;
     struct snap *snaps = xcalloc(s->r->n, sizeof(*snaps));
     struct probe_req *reqs = xcalloc(s->r->n, sizeof(*reqs));
+    double next_sample = s->period_ms > 0 ? 0 : INFINITY;
+    double next_metrics = s->metrics_ms > 0 ? 0 : INFINITY;
     pthread_mutex_lock(&s->lock);
     while (!s->stop) {
         pthread_mutex_unlock(&s->lock);
-        double start = events_now(s->r->ev);
-        observe_sample_round(s, snaps, reqs);
-        double took_ms = (events_now(s->r->ev) - start) * 1000.0;
-        double pause_ms = (double)s->period_ms - took_ms;
-        if (pause_ms < took_ms)
-            pause_ms = took_ms; /* busy: at most half of the time */
+        double now = events_now(s->r->ev);
+        if (now >= next_sample)
+            next_sample = observe_round(s, false, snaps, reqs);
+        if (now >= next_metrics)
+            next_metrics = observe_round(s, true, snaps, reqs);
+        double next = next_sample < next_metrics ? next_sample : next_metrics;
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
-        timespec_add_ms(&until, pause_ms);
+        timespec_add_ms(&until, (next - events_now(s->r->ev)) * 1000.0 + 1);
         pthread_mutex_lock(&s->lock);
         while (!s->stop && pthread_cond_timedwait(&s->wake, &s->lock, &until) != ETIMEDOUT)
             ;
@@ -531,7 +590,7 @@ static void *observe_sampler_thread(void *arg)
     return NULL;
 }
 
-int observe_sampler_start(struct run *r, long period_ms, char *err, size_t errsz)
+int observe_sampler_start(struct run *r, long period_ms, long metrics_ms, char *err, size_t errsz)
 {
     struct sampler *s = xcalloc(1, sizeof(*s));
     uint16_t *ports = xcalloc(r->n, sizeof(uint16_t));
@@ -539,6 +598,7 @@ int observe_sampler_start(struct run *r, long period_ms, char *err, size_t errsz
         ports[i] = cluster_node(r->cl, i)->port;
     s->r = r;
     s->period_ms = period_ms;
+    s->metrics_ms = metrics_ms;
     s->probe = probe_new(ports, r->n);
     probe_set_limit(s->probe, OBSERVE_SAMPLE_IN_FLIGHT);
     free(ports);

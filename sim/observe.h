@@ -55,11 +55,13 @@ void observe_diagnosis_text(json_t *d, struct buf *out);
 #define OBSERVE_SAMPLE_IN_FLIGHT  16   /* requests the sampler has open at once */
 #define OBSERVE_SAMPLE_TIMEOUT_MS 1000 /* bound on one sampling request */
 
-/* Start sampling every running node's tip every period_ms from one thread with its own client
- * (at most OBSERVE_SAMPLE_IN_FLIGHT requests at once; a round that takes longer than the period
- * is followed by a pause as long as itself, so sampling never takes more than half of a core's
- * time). Sets r->sampler. Returns 0, or -1 with err when the thread cannot start. */
-int observe_sampler_start(struct run *r, long period_ms, char *err, size_t errsz);
+/* Start sampling from one thread with its own client: every running node's tip every period_ms
+ * (`observe` events) and its GET /metrics every metrics_ms (`metrics` events, one per node that
+ * serves them); 0 turns either off. At most OBSERVE_SAMPLE_IN_FLIGHT requests are open at once,
+ * and a round that takes longer than half its period is followed by a pause as long as itself,
+ * so sampling never takes more than about half of a core. Sets r->sampler. Returns 0, or -1 with
+ * err when the thread cannot start. */
+int observe_sampler_start(struct run *r, long period_ms, long metrics_ms, char *err, size_t errsz);
 /* Tell the sampler which nodes run now (call after anything that starts or stops nodes). No-op
  * without a sampler. */
 void observe_sampler_update(struct run *r);

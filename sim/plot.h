@@ -29,7 +29,8 @@ int plot_render(const char *base, int width, int height, const char *script,
  * err (no events.jsonl, gnuplot missing or failed). */
 int plot_run_dir(const char *run_dir, char *err, size_t errsz);
 /* Draw run_dir/topology.dot into run_dir/topology.svg with Graphviz (neato up to 200 nodes,
- * sfdp above). Returns 0, 1 when Graphviz is not installed (nothing drawn), or -1 with err. */
+ * sfdp above; straight edges: curved ones take Graphviz minutes at 200 nodes). Returns 0, 1 when
+ * Graphviz is not installed (nothing drawn), or -1 with err. */
 int plot_topology(const char *run_dir, unsigned nodes, char *err, size_t errsz);
 
 #endif

@@ -292,6 +292,42 @@ static void xml_text(FILE *f, const char *s)
     }
 }
 
+/* <system-out> of a test case that did not pass: the run folder, the node table and the
+ * diagnosis, for CI pages that show nothing else. */
+static void report_junit_out(FILE *f, json_t *r)
+{
+    struct buf out = BUF_INIT;
+    const char *dir = json_string_value(json_object_get(r, "run_dir"));
+    if (dir)
+        buf_printf(&out, "run folder: %s\n", dir);
+    size_t i;
+    json_t *e;
+    if (json_array_size(json_object_get(r, "final")) > 0)
+        buf_printf(&out, "%-6s %-6s %-8s %-8s %s\n", "node", "port", "state", "height", "tip");
+    json_array_foreach(json_object_get(r, "final"), i, e)
+    {
+        json_t *h = json_object_get(e, "height"), *tip = json_object_get(e, "tip");
+        char height[24] = "-";
+        if (json_is_integer(h))
+            snprintf(height, sizeof(height), "%lld", (long long)json_integer_value(h));
+        buf_printf(&out, "%-6s %-6lld %-8s %-8s %s\n",
+                   json_string_value(json_object_get(e, "node")),
+                   (long long)json_integer_value(json_object_get(e, "port")),
+                   json_string_value(json_object_get(e, "state")), height,
+                   json_is_string(tip) ? json_string_value(tip) : "-");
+    }
+    if (json_is_object(json_object_get(r, "diagnosis"))) {
+        buf_append_str(&out, "diagnosis:\n");
+        observe_diagnosis_text(json_object_get(r, "diagnosis"), &out);
+    }
+    if (out.len) {
+        fprintf(f, "      <system-out>");
+        xml_text(f, out.data);
+        fprintf(f, "</system-out>\n");
+    }
+    buf_free(&out);
+}
+
 int report_write_junit(const char *path, json_t *results, char *err, size_t errsz)
 {
     FILE *f = fopen(path, "w");
@@ -329,12 +365,16 @@ int report_write_junit(const char *path, json_t *results, char *err, size_t errs
             xml_text(f, json_string_value(json_object_get(fail, "expected")));
             fprintf(f, "\nsaw: ");
             xml_text(f, json_string_value(json_object_get(fail, "seen")));
-            fprintf(f, "</failure>\n    </testcase>\n");
+            fprintf(f, "</failure>\n");
+            report_junit_out(f, r);
+            fprintf(f, "    </testcase>\n");
         } else {
             const char *msg = json_string_value(json_object_get(r, "error"));
             fprintf(f, ">\n      <error message=\"");
             xml_text(f, msg ? msg : res);
-            fprintf(f, "\"/>\n    </testcase>\n");
+            fprintf(f, "\"/>\n");
+            report_junit_out(f, r);
+            fprintf(f, "    </testcase>\n");
         }
     }
     fprintf(f, "  </testsuite>\n</testsuites>\n");

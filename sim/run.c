@@ -212,3 +212,47 @@ json_t *run_faults_active(const struct run *r)
     json_decref(links);
     return arr;
 }
+
+void run_compress(const char *detail, struct buf *out)
+{
+    struct group {
+        char *rest;
+        struct nodeset set;
+    } *groups = NULL;
+    size_t ngroups = 0;
+    bool ok = detail && *detail;
+    char *copy = xstrdup(detail ? detail : ""), *save = NULL;
+    for (char *item = strtok_r(copy, ",", &save); ok && item; item = strtok_r(NULL, ",", &save)) {
+        while (*item == ' ')
+            item++;
+        char *sp = strchr(item, ' ');
+        unsigned node = 0;
+        int used = 0;
+        if (item[0] != 'n' || sp == NULL || sscanf(item + 1, "%u%n", &node, &used) != 1 ||
+            item + 1 + used != sp || node >= SIM_MAX_NODES) {
+            ok = false;
+            break;
+        }
+        size_t g = 0;
+        while (g < ngroups && strcmp(groups[g].rest, sp + 1) != 0)
+            g++;
+        if (g == ngroups) {
+            groups = xrealloc(groups, (ngroups + 1) * sizeof(*groups));
+            groups[g].rest = sp + 1;
+            nodeset_clear(&groups[g].set);
+            ngroups++;
+        }
+        nodeset_add(&groups[g].set, node);
+    }
+    if (!ok) {
+        buf_append_str(out, detail ? detail : "");
+    } else {
+        for (size_t g = 0; g < ngroups; g++) {
+            buf_append_str(out, g ? "; " : "");
+            nodeset_format(&groups[g].set, out);
+            buf_printf(out, " %s", groups[g].rest);
+        }
+    }
+    free(groups);
+    free(copy);
+}

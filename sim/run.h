@@ -24,9 +24,10 @@
 #include "scenario.h"
 #include "topology.h"
 
-#define RUN_REQUEST_MS 10000 /* bound on one append, peer change or probe */
-#define RUN_SYNC_MS    60000 /* bound on one POST /sync */
-#define RUN_LOAD_MS    5000  /* bound on one append of a load */
+#define RUN_REQUEST_MS     10000 /* bound on one append, peer change or probe */
+#define RUN_SYNC_MS        60000 /* bound on one POST /sync */
+#define RUN_LOAD_MS        5000  /* bound on one append of a load */
+#define RUN_COMPRESS_NODES 200   /* from this many nodes, per-node lines are grouped into ranges */
 
 /* Link faults an edge carries (bits of struct edge.faults). */
 #define RUN_FAULT_LATENCY   1u
@@ -81,6 +82,9 @@ struct run {
 double run_now(const struct run *r);
 /* Print a line at verbosity level (to the output, and always to sim.log). */
 void run_say(struct run *r, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Append detail to out, grouped when it is a comma list of "nK WORDS" items: "n0 kept 2, n1 kept
+ * 2, n2 kept 1" becomes "n0-n1 kept 2; n2 kept 1". Anything else is appended as it is. */
+void run_compress(const char *detail, struct buf *out);
 /* Record an assertion failure of st (the first one wins). Returns -1. */
 int run_fail_step(struct run *r, const struct scenario_step *st, const char *expected,
                   const char *seen);

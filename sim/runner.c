@@ -266,7 +266,8 @@ static int runner_setup(struct run *r)
     }
     run_say(r, 0, "%8.3fs  ready: %u nodes up, %zu edges wired\n", run_now(r), r->n,
             topology_edge_count(r->topo));
-    if (r->o.sample_ms > 0 && observe_sampler_start(r, r->o.sample_ms, err, sizeof(err)) < 0)
+    if ((r->o.sample_ms > 0 || r->o.metrics_ms > 0) &&
+        observe_sampler_start(r, r->o.sample_ms, r->o.metrics_ms, err, sizeof(err)) < 0)
         return run_fail(r, RUNNER_CLUSTER, "%s", err);
     return 0;
 }

@@ -37,12 +37,13 @@ struct runner_opts {
     const char *runs_root; /* parent of runs/<scenario>-<time>/ when run_dir is NULL */
     bool seed_given;       /* --seed overrides the file's seed */
     uint64_t seed;
-    long grace_ms;  /* --stop-grace: SIGTERM to SIGKILL; 0: CLUSTER_GRACE_MS */
-    bool keep;      /* leave the cluster running at the end (and wait for Ctrl-C) */
-    long sample_ms; /* --sample: record every running node's tip this often; 0: off */
-    bool plots;     /* --plots: draw RUN_DIR/plots/ at the end */
-    int verbosity;  /* -1 quiet, 0 normal, 1 verbose */
-    FILE *out;      /* where the step lines go */
+    long grace_ms;   /* --stop-grace: SIGTERM to SIGKILL; 0: CLUSTER_GRACE_MS */
+    bool keep;       /* leave the cluster running at the end (and wait for Ctrl-C) */
+    long sample_ms;  /* --sample: record every running node's tip this often; 0: off */
+    long metrics_ms; /* --sample-metrics: record every running node's /metrics this often; 0: off */
+    bool plots;      /* --plots: draw RUN_DIR/plots/ at the end */
+    int verbosity;   /* -1 quiet, 0 normal, 1 verbose */
+    FILE *out;       /* where the step lines go */
     volatile sig_atomic_t *interrupted; /* set by the caller's SIGINT/SIGTERM handler */
 };
 

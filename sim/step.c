@@ -716,8 +716,14 @@ int step_run(struct run *r, const struct scenario_step *st)
                           (int)st->line, "step", scenario_step_kind_name(st->kind), "text",
                           st->text, "ok", rc == 0, "detail", text ? text : "", "took_s", took));
     if (rc == 0) {
+        struct buf shown = BUF_INIT; /* at scale, per-node lists as ranges (full in the report) */
+        if (r->n >= RUN_COMPRESS_NODES)
+            run_compress(detail.data, &shown);
+        else
+            buf_append_str(&shown, detail.data ? detail.data : "");
         run_say(r, 0, "%8.3fs  L%-4u %-44s %s\n", start, st->line, st->text,
-                detail.data ? detail.data : (st->kind == SCENARIO_STEP_LOG ? "" : "ok"));
+                shown.len ? shown.data : (st->kind == SCENARIO_STEP_LOG ? "" : "ok"));
+        buf_free(&shown);
     }
     buf_free(&detail);
     return rc;

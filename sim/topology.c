@@ -434,7 +434,7 @@ void topology_write_dot(const struct topology *t, const char *name, struct buf *
 {
     int n = topology_nodes(t);
     buf_printf(out, "digraph chainlab {\n    label=\"%s\";\n    labelloc=t;\n", name);
-    buf_printf(out, "    graph [overlap=false, splines=true];\n");
+    buf_printf(out, "    graph [overlap=false];\n");
     buf_printf(out, "    node [shape=circle, fontsize=10, width=0.3, style=filled, "
                     "fillcolor=\"#dbe9f6\"];\n");
     for (int i = 0; i < n; i++)
