@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import xml.etree.ElementTree as ET
@@ -102,7 +103,8 @@ def forks(tmp_path_factory):
     scn = tmp / "forks.scn"
     scn.write_text(FORKS)
     run_dir, report = tmp / "run", tmp / "report.json"
-    res = run_sim(["--run-dir", run_dir, "--report", report, scn], tmp)
+    res = run_sim(["--run-dir", run_dir, "--report", report, "--junit", tmp / "junit.xml", scn],
+                  tmp)
     assert res.returncode == 1, describe(res)
     (result,) = json.loads(report.read_text())["scenarios"]
     return run_dir, result, res
@@ -357,3 +359,55 @@ def test_failed_report_html_shows_the_diagnosis(forks, tmp_path):
     assert 'id="failure"' in dom and 'id="diagnosis"' in dom
     assert 'id="equal-height-forks"' in dom
     assert 'class="bad"' in dom  # the failed line of the scenario text
+
+
+# ---- frictions ---------------------------------------------------------------------------------
+
+
+def test_junit_failure_carries_run_folder_table_and_diagnosis(forks):
+    run_dir, _, _ = forks
+    case = ET.parse(run_dir.parent / "junit.xml").getroot().find(".//testcase")
+    assert case.find("failure") is not None
+    out = case.find("system-out").text
+    assert f"run folder: {run_dir}" in out
+    assert re.search(r"^n3\s+\d+\s+running\s+2\s+[0-9a-f]{64}$", out, re.M), out
+    assert "equal-height forks" in out and "faults active: latency" in out
+
+
+def test_bad_scenario_still_writes_report_and_junit(tmp_path):
+    scn = tmp_path / "bad.scn"
+    scn.write_text("nodes 2\nappend n0 \"x\"\nbogus here\n")
+    report, junit = tmp_path / "r.json", tmp_path / "j.xml"
+    res = run_sim(["--run-dir", tmp_path / "run", "--report", report, "--junit", junit, scn],
+                  tmp_path)
+    assert res.returncode == 2 and "bad.scn:3:1:" in res.stderr, describe(res)
+    rep = json.loads(report.read_text())
+    (entry,) = rep["scenarios"]
+    assert entry["result"] == "error" and entry["error"].startswith(f"{scn}:3:1:")
+    assert rep["errors"] == 1
+    err = ET.parse(junit).getroot().find(".//testcase/error")
+    assert err is not None and ":3:1:" in err.get("message")
+    assert not (tmp_path / "run").exists(), "nothing may run for a bad scenario"
+
+
+def test_reused_run_dir_is_refused(tmp_path):
+    scn = tmp_path / "ok.scn"
+    scn.write_text("nodes 1\nappend n0 \"x\"\n")
+    run_dir = tmp_path / "run"
+    assert run_sim(["--run-dir", run_dir, scn], tmp_path).returncode == 0
+    before = (run_dir / "n0.log").read_text()
+    res = run_sim(["--run-dir", run_dir, scn], tmp_path)
+    assert res.returncode == 2 and "is not empty" in res.stderr, describe(res)
+    assert (run_dir / "n0.log").read_text() == before
+    (tmp_path / "empty").mkdir()
+    assert run_sim(["--run-dir", tmp_path / "empty", scn], tmp_path).returncode == 0
+
+
+def test_keep_then_ctrl_c_exits_with_the_result(tmp_path, live):
+    scn = tmp_path / "keep.scn"
+    scn.write_text("nodes 2\ntopology line\nappend n0 \"x\"\nawait converged within 5s\n")
+    sim = live(["--keep", "--sample", "0", "--run-dir", tmp_path / "run", scn])
+    sim.wait_line(r"--keep: the cluster stays up")
+    os.kill(sim.proc.pid, signal.SIGINT)
+    assert sim.proc.wait(timeout=30) == 0, sim.output()
+
