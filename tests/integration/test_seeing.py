@@ -411,3 +411,74 @@ def test_keep_then_ctrl_c_exits_with_the_result(tmp_path, live):
     os.kill(sim.proc.pid, signal.SIGINT)
     assert sim.proc.wait(timeout=30) == 0, sim.output()
 
+
+
+# ---- --sample-metrics ---------------------------------------------------------------------------
+
+# A stand-in node that serves the Prometheus text at /metrics: genesis at /block and /blocks, 200
+# to POST/DELETE /peers, and a posts counter that grows with each scrape.
+METRICS_NODE = r'''
+import http.server, json, sys
+GEN = {"index": 0, "data": None, "prev_hash": None,
+       "hash": "6b6124d09063c27d7bd62c714759c465c55f5c93c826a3b1cce5f046c0fd463c"}
+scrapes = 0
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+    def send(self, code, body, ctype="application/json"):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        global scrapes
+        if self.path == "/metrics":
+            scrapes += 1
+            text = ("# TYPE chainlab_posts_sent_total counter\n"
+                    "chainlab_posts_sent_total %d\n"
+                    'chainlab_http_responses_total{code="200"} %d\n'
+                    "chainlab_height 0\n" % (scrapes * 3, scrapes))
+            self.send(200, text.encode(), "text/plain; version=0.0.4")
+        elif self.path.startswith("/blocks"):
+            self.send(200, json.dumps([GEN]).encode())
+        elif self.path == "/block":
+            self.send(200, json.dumps(GEN).encode())
+        else:
+            self.send(404, b'{"error": "no"}')
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send(200, b"[]")
+    do_DELETE = do_POST
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+'''
+
+
+def test_sample_metrics_records_each_nodes_counters(tmp_path):
+    node = tmp_path / "metrics_node.py"
+    node.write_text(METRICS_NODE)
+    scn = tmp_path / "m.scn"
+    scn.write_text("nodes 2\ntopology line\nsleep 600ms\n")
+    run_dir = tmp_path / "run"
+    res = run_sim(["--node-cmd", f"/usr/bin/python3 {node} {{port}}", "--sample-metrics", "100",
+                   "--run-dir", run_dir, scn], tmp_path)
+    assert res.returncode == 0, describe(res)
+    metrics = [e for e in events_of(run_dir) if e["kind"] == "metrics"]
+    assert {e["node"] for e in metrics} == {"n0", "n1"}
+    for e in metrics:
+        v = e["values"]
+        assert v["chainlab_posts_sent_total"] == 3 * v['chainlab_http_responses_total{code="200"}']
+        assert v["chainlab_height"] == 0
+
+
+def test_node_without_metrics_gives_no_samples(tmp_path):
+    scn = tmp_path / "n.scn"
+    scn.write_text("nodes 2\ntopology line\nsleep 300ms\n")
+    run_dir = tmp_path / "run"
+    res = run_sim(["--sample-metrics", "50", "--run-dir", run_dir, scn], tmp_path)
+    assert res.returncode == 0, describe(res)
+    kinds = {e["kind"] for e in events_of(run_dir)}
+    if "metrics" in kinds:  # this node serves /metrics (the node's own feature): then samples
+        assert all(e["values"] for e in events_of(run_dir) if e["kind"] == "metrics")
+    else:
+        assert "observe" in kinds
