@@ -294,7 +294,8 @@ int logs_print(FILE *out, const char *run_dir, const struct logs_filter *f, char
         rc = -1;
     }
     free(simlog);
-    qsort(ls.v, ls.n, sizeof(*ls.v), logs_cmp);
+    if (ls.n > 0)
+        qsort(ls.v, ls.n, sizeof(*ls.v), logs_cmp);
     struct logs_names *names = logs_names_load(run_dir);
     struct buf text = BUF_INIT;
     for (size_t i = 0; i < ls.n && rc == 0; i++) {

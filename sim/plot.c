@@ -282,7 +282,8 @@ static int plot_latency(const struct scan *s, const struct timeline *tl, const c
                             "plot [][0:1] -1 notitle\n");
     } else {
         double *lat = xcalloc(s->nacked ? s->nacked : 1, sizeof(double));
-        memcpy(lat, s->lat, s->nacked * sizeof(double));
+        if (s->nacked > 0)
+            memcpy(lat, s->lat, s->nacked * sizeof(double));
         qsort(lat, s->nacked, sizeof(double), cmp_double);
         size_t k = s->nacked;
 #define PCT(p) (k ? lat[(size_t)ceil((double)k * (p)) - 1] : 0.0)
