@@ -24,7 +24,9 @@ struct cluster {
     char *node_cmd;
     long grace_ms; /* at teardown */
     char **node_args;
-    int *held; /* per node: the socket holding its port until it starts, or -1 */
+    int *held;         /* per node: the socket holding its port until it starts, or -1 */
+    struct events *ev; /* or NULL */
+    bool *announced;   /* per node: its `ready` event was recorded since it last started */
 };
 
 static int64_t now_ms(void)
@@ -32,6 +34,21 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Record a `node` event: action on node i with its pid (0: none), and how it ended when exited. */
+static void cluster_emit(struct cluster *c, unsigned i, const char *action, pid_t pid)
+{
+    if (c->ev == NULL)
+        return;
+    json_t *f = json_pack("{s:s, s:o, s:i, s:i}", "action", action, "node", json_sprintf("n%u", i),
+                          "pid", (int)pid, "port", (int)c->nodes[i].port);
+    if (c->nodes[i].state == NODE_EXITED) {
+        char how[64];
+        cluster_describe_exit(c, i, how, sizeof(how));
+        json_object_set_new(f, "how", json_string(how));
+    }
+    events_emit(c->ev, "node", f);
 }
 
 struct cluster *cluster_new(const struct cluster_spec *spec, char *err, size_t errsz)
@@ -49,6 +66,8 @@ struct cluster *cluster_new(const struct cluster_spec *spec, char *err, size_t e
     c->node_args = xcalloc(na + 1, sizeof(char *));
     for (size_t i = 0; i < na; i++)
         c->node_args[i] = xstrdup(spec->node_args[i]);
+    c->ev = spec->events;
+    c->announced = xcalloc(spec->n ? spec->n : 1, sizeof(bool));
     c->held = xcalloc(spec->n, sizeof(int));
     for (unsigned i = 0; i < spec->n; i++)
         c->held[i] = spec->held_ports ? spec->held_ports[i] : -1;
@@ -194,6 +213,8 @@ int cluster_start(struct cluster *c, unsigned i, char *err, size_t errsz)
     nd->pid = pid;
     nd->state = NODE_RUNNING;
     nd->expected_exit = false;
+    c->announced[i] = false;
+    cluster_emit(c, i, "started", pid);
     return 0;
 }
 
@@ -211,12 +232,15 @@ int cluster_reap(struct cluster *c)
         if (nd->state != NODE_RUNNING && nd->state != NODE_PAUSED)
             continue;
         int st;
-        if (waitpid(nd->pid, &st, WNOHANG) == nd->pid) {
+        pid_t pid = nd->pid;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
             nd->state = NODE_EXITED;
             nd->wait_status = st;
             nd->pid = 0;
             if (!nd->expected_exit && unexpected < 0)
                 unexpected = (int)i;
+            if (!nd->expected_exit)
+                cluster_emit(c, i, "exited", pid);
         }
     }
     return unexpected;
@@ -285,8 +309,13 @@ int cluster_wait_ready(struct cluster *c, struct probe *p, long timeout_ms, char
         }
         probe_run(p, reqs, k, 500);
         for (size_t j = 0; j < k; j++) {
-            if (reqs[j].reply.status == 200)
-                ready[reqs[j].node] = true;
+            if (reqs[j].reply.status == 200) {
+                unsigned nk = reqs[j].node;
+                ready[nk] = true;
+                if (!c->announced[nk])
+                    cluster_emit(c, nk, "ready", c->nodes[nk].pid);
+                c->announced[nk] = true;
+            }
             probe_reply_clear(&reqs[j].reply);
         }
         int dead = cluster_reap(c);
@@ -350,23 +379,29 @@ static bool wait_exit(struct cluster *c, unsigned i, long ms)
 
 int cluster_kill(struct cluster *c, unsigned i)
 {
+    pid_t pid = c->nodes[i].pid;
     c->nodes[i].expected_exit = true;
     if (cluster_signal(c, i, SIGKILL) < 0)
         return -1;
     wait_exit(c, i, -1);
+    cluster_emit(c, i, "killed", pid);
     return 0;
 }
 
 int cluster_stop(struct cluster *c, unsigned i, long grace_ms)
 {
+    pid_t pid = c->nodes[i].pid;
     c->nodes[i].expected_exit = true;
     if (cluster_signal(c, i, SIGCONT) < 0)
         return -1;
     cluster_signal(c, i, SIGTERM);
-    if (wait_exit(c, i, grace_ms))
+    if (wait_exit(c, i, grace_ms)) {
+        cluster_emit(c, i, "stopped", pid);
         return 0;
+    }
     cluster_signal(c, i, SIGKILL);
     wait_exit(c, i, -1);
+    cluster_emit(c, i, "killed", pid);
     return 1;
 }
 
@@ -375,6 +410,7 @@ int cluster_pause(struct cluster *c, unsigned i)
     if (c->nodes[i].state != NODE_RUNNING || cluster_signal(c, i, SIGSTOP) < 0)
         return -1;
     c->nodes[i].state = NODE_PAUSED;
+    cluster_emit(c, i, "paused", c->nodes[i].pid);
     return 0;
 }
 
@@ -383,6 +419,7 @@ int cluster_resume(struct cluster *c, unsigned i)
     if (c->nodes[i].state != NODE_PAUSED || cluster_signal(c, i, SIGCONT) < 0)
         return -1;
     c->nodes[i].state = NODE_RUNNING;
+    cluster_emit(c, i, "resumed", c->nodes[i].pid);
     return 0;
 }
 
@@ -402,8 +439,10 @@ const char *cluster_state_name(enum node_state s)
 
 void cluster_stop_all(struct cluster *c, long grace_ms)
 {
+    pid_t *pids = xcalloc(c->n ? c->n : 1, sizeof(pid_t));
     for (unsigned i = 0; i < c->n; i++) {
         if (c->nodes[i].state == NODE_RUNNING || c->nodes[i].state == NODE_PAUSED) {
+            pids[i] = c->nodes[i].pid;
             c->nodes[i].expected_exit = true;
             cluster_signal(c, i, SIGCONT);
             cluster_signal(c, i, SIGTERM);
@@ -434,6 +473,11 @@ void cluster_stop_all(struct cluster *c, long grace_ms)
         struct timespec ts = {0, 5 * 1000000L};
         nanosleep(&ts, NULL);
     }
+    for (unsigned i = 0; i < c->n; i++) {
+        if (pids[i])
+            cluster_emit(c, i, "stopped", pids[i]);
+    }
+    free(pids);
 }
 
 int cluster_rss(const struct cluster *c, unsigned i, long *rss_kib, long *peak_kib)
@@ -477,6 +521,7 @@ void cluster_free(struct cluster *c)
         free(c->nodes[i].log_path);
     }
     free(c->held);
+    free(c->announced);
     for (char **a = c->node_args; *a; a++)
         free(*a);
     free(c->node_args);

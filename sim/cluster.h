@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "events.h"
 #include "probe.h"
 
 #define CLUSTER_GRACE_MS 2000  /* SIGTERM to SIGKILL by default (--stop-grace) */
@@ -46,6 +47,8 @@ struct cluster_spec {
     long grace_ms;          /* SIGTERM to SIGKILL at teardown; 0: CLUSTER_GRACE_MS */
     int *held_ports;        /* n sockets holding the ports (ports_reserve), or NULL; the cluster
                              * takes them and releases all of them when the first node starts */
+    struct events *events;  /* where `node` events go (started, ready, stopped, killed, paused,
+                             * resumed, exited), or NULL (borrowed; must outlive the cluster) */
 };
 
 struct cluster;

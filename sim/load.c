@@ -16,6 +16,9 @@ struct req {
     long status;
     char data[80];
     char url[64];
+    char body[LOAD_BODY_HEAD + 1];
+    size_t body_len;
+    char error[CURL_ERROR_SIZE];
     bool busy;
 };
 
@@ -26,14 +29,20 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static size_t discard_cb(char *p, size_t size, size_t n, void *arg)
+/* Keep the head of the answer; read and drop the rest. */
+static size_t head_cb(char *p, size_t size, size_t n, void *arg)
 {
-    (void)p;
-    (void)arg;
-    return size * n;
+    struct req *q = arg;
+    size_t len = size * n, room = LOAD_BODY_HEAD - q->body_len;
+    size_t take = len < room ? len : room;
+    memcpy(q->body + q->body_len, p, take);
+    q->body_len += take;
+    q->body[q->body_len] = '\0';
+    return len;
 }
 
-int load_run(const struct load_spec *spec, load_done_cb cb, void *arg, struct load_stats *out)
+int load_run(const struct load_spec *spec, load_sent_cb sent, load_done_cb done, void *arg,
+             struct load_stats *out)
 {
     memset(out, 0, sizeof(*out));
     CURLM *multi = curl_multi_init();
@@ -65,6 +74,8 @@ int load_run(const struct load_spec *spec, load_done_cb cb, void *arg, struct lo
             q->target = (unsigned)(next % spec->ntargets);
             q->due = (double)next / spec->per_s;
             q->status = 0;
+            q->body_len = 0;
+            q->body[0] = q->error[0] = '\0';
             snprintf(q->data, sizeof(q->data), "%s-%llu", spec->prefix,
                      (unsigned long long)next + 1);
             snprintf(q->url, sizeof(q->url), "http://127.0.0.1:%u/append", spec->ports[q->target]);
@@ -75,7 +86,9 @@ int load_run(const struct load_spec *spec, load_done_cb cb, void *arg, struct lo
             curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, headers);
             curl_easy_setopt(q->easy, CURLOPT_POSTFIELDS, q->data);
             curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(q->data));
-            curl_easy_setopt(q->easy, CURLOPT_WRITEFUNCTION, discard_cb);
+            curl_easy_setopt(q->easy, CURLOPT_WRITEFUNCTION, head_cb);
+            curl_easy_setopt(q->easy, CURLOPT_WRITEDATA, q);
+            curl_easy_setopt(q->easy, CURLOPT_ERRORBUFFER, q->error);
             curl_easy_setopt(q->easy, CURLOPT_PRIVATE, q);
             curl_multi_add_handle(multi, q->easy);
             double behind = now - q->due;
@@ -84,6 +97,8 @@ int load_run(const struct load_spec *spec, load_done_cb cb, void *arg, struct lo
             open++;
             next++;
             out->sent++;
+            if (sent)
+                sent(arg, spec->nodes[q->target], q->data, q->due);
         }
         int running = 0, left = 0;
         curl_multi_perform(multi, &running);
@@ -95,13 +110,23 @@ int load_run(const struct load_spec *spec, load_done_cb cb, void *arg, struct lo
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&q);
             if (m->data.result == CURLE_OK)
                 curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &q->status);
+            else if (q->error[0] == '\0')
+                snprintf(q->error, sizeof(q->error), "%s", curl_easy_strerror(m->data.result));
             curl_multi_remove_handle(multi, m->easy_handle);
             bool acked = q->status >= 200 && q->status < 300;
             if (acked)
                 out->acked++;
             else
                 out->failed++;
-            cb(arg, spec->nodes[q->target], q->data, acked, q->due, now_s() - t0 - q->due);
+            struct load_done d = {.node = spec->nodes[q->target],
+                                  .data = q->data,
+                                  .acked = acked,
+                                  .status = q->status,
+                                  .error = q->status ? "" : q->error,
+                                  .body = q->body,
+                                  .due_s = q->due,
+                                  .latency_s = now_s() - t0 - q->due};
+            done(arg, &d);
             q->busy = false;
             open--;
         }

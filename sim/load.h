@@ -24,10 +24,24 @@ struct load_spec {
     volatile sig_atomic_t *cancel; /* stop early when it becomes non-zero (may be NULL) */
 };
 
-/* Called once per append when it ends: acked when it answered 2xx; due_s is its due time and
- * latency_s the time from then to its end (seconds since load_run started). */
-typedef void (*load_done_cb)(void *arg, unsigned node, const char *data, bool acked, double due_s,
-                             double latency_s);
+#define LOAD_BODY_HEAD 512 /* bytes of each answer kept for the callback */
+
+/* How one append ended. */
+struct load_done {
+    unsigned node;     /* the target's node number */
+    const char *data;  /* the payload */
+    bool acked;        /* answered 2xx */
+    long status;       /* HTTP status, 0 when no answer came */
+    const char *error; /* libcurl's reason when status is 0, else "" */
+    const char *body;  /* the first LOAD_BODY_HEAD bytes of the answer, NUL-terminated */
+    double due_s;      /* its due time, seconds since load_run started */
+    double latency_s;  /* from the due time to its end */
+};
+
+/* Called once per append when it starts (may be NULL) and once when it ends, from the thread
+ * that runs load_run(); the pointers are valid during the call only. */
+typedef void (*load_sent_cb)(void *arg, unsigned node, const char *data, double due_s);
+typedef void (*load_done_cb)(void *arg, const struct load_done *d);
 
 struct load_stats {
     uint64_t sent, acked, failed;
@@ -35,6 +49,7 @@ struct load_stats {
 };
 
 /* Run the load described by spec; returns 0, or -1 when curl cannot be set up. */
-int load_run(const struct load_spec *spec, load_done_cb cb, void *arg, struct load_stats *out);
+int load_run(const struct load_spec *spec, load_sent_cb sent, load_done_cb done, void *arg,
+             struct load_stats *out);
 
 #endif

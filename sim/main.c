@@ -1,5 +1,6 @@
 /* chainlab-sim: runs scenario files against clusters of naivechain nodes. */
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -17,6 +18,8 @@
 #include "cluster.h"
 #include "generate.h"
 #include "log.h"
+#include "logs.h"
+#include "plot.h"
 #include "ports.h"
 #include "report.h"
 #include "runner.h"
@@ -25,6 +28,8 @@
 
 /* Statements the runner carries out (all of them); others would be refused with FILE:LINE:COL. */
 #define SUPPORTED_KINDS SCENARIO_STEP_ALL_BITS
+
+#define SIM_SAMPLE_MS 100 /* --sample default */
 
 static volatile sig_atomic_t interrupted;
 
@@ -36,37 +41,43 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: chainlab-sim [OPTIONS] SCENARIO...\n"
-            "\n"
-            "Runs .scn scenario files against clusters of naivechain nodes on 127.0.0.1.\n"
-            "\n"
-            "  --node-bin PATH     node program (default: chainlab-node beside chainlab-sim)\n"
-            "  --node-cmd TEMPLATE shell command for any implementation, with {port} {host}\n"
-            "                      {node} {dir} substituted, e.g. 'python3 node.py {port}'\n"
-            "  --base-port N       put n0 on port N, n1 on N+1, ... (default: find free ports)\n"
-            "  --run-dir DIR       logs of this run (default runs/<scenario>-<time>-<pid>/);\n"
-            "                      with several files, one folder per scenario inside DIR\n"
-            "  --seed N            seed for everything random (overrides the file's seed)\n"
-            "  --stop-grace MS     SIGTERM to SIGKILL when stopping a node (default %d;\n"
-            "                      raise it for nodes under valgrind)\n"
-            "  --keep              leave the cluster up after the last step, until Ctrl-C\n"
-            "  --check             parse and validate the files only; run nothing\n"
-            "  --report FILE       write a JSON report\n"
-            "  --junit FILE        write JUnit XML (one test case per scenario)\n"
-            "  -j, --jobs N        run N scenario files at once, each on its own ports\n"
-            "  --generate SEED     print a random fault-injection scenario and exit; with\n"
-            "  --nodes N           its node count (default %d) and\n"
-            "  --steps K           its number of random steps (default %d)\n"
-            "  -q, --quiet         print only each scenario's result line, failures and the\n"
-            "                      summary\n"
-            "  -v, --verbose       print each step as it starts, too\n"
-            "  -h, --help          this help\n"
-            "  -V, --version       print the version\n"
-            "\n"
-            "Exit status: 0 all held, 1 an assertion failed, 2 bad scenario or arguments,\n"
-            "3 the cluster could not be run, 130 interrupted.\n",
-            CLUSTER_GRACE_MS, GENERATE_NODES, GENERATE_STEPS);
+    fprintf(
+        f,
+        "usage: chainlab-sim [OPTIONS] SCENARIO...\n"
+        "       chainlab-sim logs RUN_DIR [--nodes LIST] [--grep TEXT] [--since S] [--until S]\n"
+        "       chainlab-sim plot RUN_DIR\n"
+        "\n"
+        "Runs .scn scenario files against clusters of naivechain nodes on 127.0.0.1.\n"
+        "\n"
+        "  --node-bin PATH     node program (default: chainlab-node beside chainlab-sim)\n"
+        "  --node-cmd TEMPLATE shell command for any implementation, with {port} {host}\n"
+        "                      {node} {dir} substituted, e.g. 'python3 node.py {port}'\n"
+        "  --base-port N       put n0 on port N, n1 on N+1, ... (default: find free ports)\n"
+        "  --run-dir DIR       logs of this run (default runs/<scenario>-<time>-<pid>/);\n"
+        "                      with several files, one folder per scenario inside DIR\n"
+        "  --seed N            seed for everything random (overrides the file's seed)\n"
+        "  --stop-grace MS     SIGTERM to SIGKILL when stopping a node (default %d;\n"
+        "                      raise it for nodes under valgrind)\n"
+        "  --keep              leave the cluster up after the last step, until Ctrl-C\n"
+        "  --sample MS         record every running node's height and tip in\n"
+        "                      RUN_DIR/events.jsonl every MS ms (default %d; 0: off)\n"
+        "  --plots             draw RUN_DIR/plots/ (gnuplot) at the end of each run\n"
+        "  --check             parse and validate the files only; run nothing\n"
+        "  --report FILE       write a JSON report\n"
+        "  --junit FILE        write JUnit XML (one test case per scenario)\n"
+        "  -j, --jobs N        run N scenario files at once, each on its own ports\n"
+        "  --generate SEED     print a random fault-injection scenario and exit; with\n"
+        "  --nodes N           its node count (default %d) and\n"
+        "  --steps K           its number of random steps (default %d)\n"
+        "  -q, --quiet         print only each scenario's result line, failures and the\n"
+        "                      summary\n"
+        "  -v, --verbose       print each step as it starts, too\n"
+        "  -h, --help          this help\n"
+        "  -V, --version       print the version\n"
+        "\n"
+        "Exit status: 0 all held, 1 an assertion failed, 2 bad scenario or arguments,\n"
+        "3 the cluster could not be run, 130 interrupted.\n",
+        CLUSTER_GRACE_MS, SIM_SAMPLE_MS, GENERATE_NODES, GENERATE_STEPS);
 }
 
 /* After an argument error: the usage line and where to find the rest (exit 2 follows). */
@@ -268,13 +279,135 @@ static int run_all(struct scenario **scs, size_t n, const struct runner_opts *ba
             json_array_append_new(results, res[i]);
     }
     free(res);
-    if (interrupted)
+    if (interrupted && !base->keep) /* with --keep, Ctrl-C ends the wait: the result stands */
         worst = RUNNER_INTERRUPTED;
     return worst;
 }
 
+/* chainlab-sim logs RUN_DIR [--nodes LIST] [--grep TEXT] [--since S] [--until S] */
+static int main_logs(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"nodes", required_argument, NULL, 'n'}, {"grep", required_argument, NULL, 'g'},
+        {"since", required_argument, NULL, 's'}, {"until", required_argument, NULL, 'u'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    struct logs_filter f = {.since = -1e18, .until = -1};
+    char err[512];
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (opt) {
+        case 'n':
+            if (logs_parse_nodes(optarg, &f, err, sizeof(err)) < 0) {
+                fprintf(stderr, "chainlab-sim logs: --nodes: %s\n", err);
+                return RUNNER_BAD;
+            }
+            break;
+        case 'g':
+            f.grep = optarg;
+            break;
+        case 's':
+        case 'u': {
+            double v = strtod(optarg, &end);
+            if (end == optarg || *end || v < 0) {
+                fprintf(stderr, "chainlab-sim logs: bad value for --%s: '%s' (seconds)\n",
+                        opt == 's' ? "since" : "until", optarg);
+                return RUNNER_BAD;
+            }
+            *(opt == 's' ? &f.since : &f.until) = v;
+            break;
+        }
+        case 'h':
+            printf("usage: chainlab-sim logs RUN_DIR [--nodes n1,n3-n5,sim] [--grep TEXT]\n"
+                   "                        [--since S] [--until S]\n"
+                   "Prints every node's log and the sim's merged in wall-clock order, each line\n"
+                   "prefixed with its source and its run time in seconds; link ports are shown\n"
+                   "as the edges they carry (n3->n7), node ports as node names.\n");
+            return 0;
+        default:
+            fprintf(stderr, "usage: chainlab-sim logs RUN_DIR [--nodes LIST] [--grep TEXT] "
+                            "[--since S] [--until S]\n");
+            return RUNNER_BAD;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "chainlab-sim logs: give one run folder\n");
+        return RUNNER_BAD;
+    }
+    if (logs_print(stdout, argv[optind], &f, err, sizeof(err)) < 0) {
+        fprintf(stderr, "chainlab-sim logs: %s\n", err);
+        return RUNNER_BAD;
+    }
+    return 0;
+}
+
+/* chainlab-sim plot RUN_DIR */
+static int main_plot(int argc, char **argv)
+{
+    char err[1024];
+    if (argc != 2 || argv[1][0] == '-') {
+        bool help = argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0);
+        fprintf(help ? stdout : stderr,
+                "usage: chainlab-sim plot RUN_DIR\n"
+                "Draws RUN_DIR/plots/{heights,latency,rate}.{png,svg} from RUN_DIR/events.jsonl\n"
+                "with gnuplot.\n");
+        return help ? 0 : RUNNER_BAD;
+    }
+    if (plot_run_dir(argv[1], err, sizeof(err)) < 0) {
+        fprintf(stderr, "chainlab-sim plot: %s\n", err);
+        return RUNNER_BAD;
+    }
+    printf("%s/%s: heights, latency, rate (.png, .svg)\n", argv[1], PLOT_DIR);
+    return 0;
+}
+
+/* Write --report and --junit (when given) for results. Returns rc, or RUNNER_BAD when a file
+ * cannot be written and rc was RUNNER_OK. */
+static int write_reports(const char *report, const char *junit, json_t *results, int rc)
+{
+    char err[512];
+    if (report && report_write_json(report, results, err, sizeof(err)) < 0) {
+        fprintf(stderr, "chainlab-sim: %s\n", err);
+        rc = rc == RUNNER_OK ? RUNNER_BAD : rc;
+    }
+    if (junit && report_write_junit(junit, results, err, sizeof(err)) < 0) {
+        fprintf(stderr, "chainlab-sim: %s\n", err);
+        rc = rc == RUNNER_OK ? RUNNER_BAD : rc;
+    }
+    return rc;
+}
+
+/* The result entry of a file that could not be parsed (new reference). */
+static json_t *error_entry(const char *path, const char *msg)
+{
+    const char *b = strrchr(path, '/');
+    return json_pack("{s:s, s:s, s:s, s:i, s:f, s:n, s:s, s:[]}", "scenario", b ? b + 1 : path,
+                     "file", path, "result", "error", "exit_code", RUNNER_BAD, "duration_s", 0.0,
+                     "failure", "error", msg, "steps");
+}
+
+/* True when path exists and holds anything. */
+static bool dir_in_use(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return errno != ENOENT;
+    struct dirent *de;
+    bool used = false;
+    while (!used && (de = readdir(d)) != NULL)
+        used = strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+    closedir(d);
+    return used;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "logs") == 0)
+        return main_logs(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "plot") == 0)
+        return main_plot(argc - 1, argv + 1);
     static const struct option opts[] = {
         {"node-bin", required_argument, NULL, 'b'},
         {"node-cmd", required_argument, NULL, 'c'},
@@ -294,9 +427,15 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {"stop-grace", required_argument, NULL, 'G'},
+        {"sample", required_argument, NULL, 'A'},
+        {"plots", no_argument, NULL, 'P'},
+        {"sample-metrics", required_argument, NULL, 'M'},
         {NULL, 0, NULL, 0},
     };
-    struct runner_opts o = {.runs_root = "runs", .out = stdout, .interrupted = &interrupted};
+    struct runner_opts o = {.runs_root = "runs",
+                            .out = stdout,
+                            .interrupted = &interrupted,
+                            .sample_ms = SIM_SAMPLE_MS};
     const char *report = NULL, *junit = NULL;
     bool check_only = false;
     unsigned jobs = 1;
@@ -326,6 +465,17 @@ int main(int argc, char **argv)
         case 'G':
             bad = parse_u64(optarg, 3600000, &v) < 0 || v == 0;
             o.grace_ms = (long)v;
+            break;
+        case 'M':
+            bad = parse_u64(optarg, 3600000, &v) < 0;
+            o.metrics_ms = (long)v;
+            break;
+        case 'P':
+            o.plots = true;
+            break;
+        case 'A':
+            bad = parse_u64(optarg, 3600000, &v) < 0;
+            o.sample_ms = (long)v;
             break;
         case 's':
             bad = parse_u64(optarg, UINT64_MAX, &v) < 0;
@@ -411,18 +561,31 @@ int main(int argc, char **argv)
     size_t n = (size_t)(argc - optind);
     struct scenario **scs = xcalloc(n, sizeof(*scs));
     int rc = RUNNER_OK;
+    json_t *bad = json_array(); /* error entries, so that --report and --junit still tell */
     for (size_t i = 0; i < n; i++) {
         char err[1024];
         if (scenario_load(argv[optind + (int)i], &scs[i], err, sizeof(err)) < 0 ||
             scenario_check_kinds(scs[i], SUPPORTED_KINDS, err, sizeof(err)) < 0) {
             fprintf(stderr, "%s\n", err);
+            json_array_append_new(bad, error_entry(argv[optind + (int)i], err));
             rc = RUNNER_BAD;
         } else if (check_only && o.verbosity >= 0) {
             printf("ok %s (%u nodes, %zu steps)\n", scs[i]->path, scs[i]->nodes, scs[i]->n_steps);
         }
     }
+    if (rc != RUNNER_OK && !check_only)
+        rc = write_reports(report, junit, bad, rc);
+    json_decref(bad);
     if (rc != RUNNER_OK || check_only)
         goto out;
+    if (o.run_dir && dir_in_use(o.run_dir)) {
+        fprintf(stderr,
+                "chainlab-sim: --run-dir %s is not empty: give a new or empty folder (a run "
+                "never writes over another's logs)\n",
+                o.run_dir);
+        rc = RUNNER_BAD;
+        goto out;
+    }
 
     if (o.node_bin == NULL && o.node_cmd == NULL)
         o.node_bin = node_bin = default_node_bin();
@@ -446,15 +609,7 @@ int main(int argc, char **argv)
     rc = run_all(scs, n, &o, jobs, results);
     if (n > 1 && o.verbosity >= -1)
         report_summary(stdout, results);
-    char err[512];
-    if (report && report_write_json(report, results, err, sizeof(err)) < 0) {
-        fprintf(stderr, "chainlab-sim: %s\n", err);
-        rc = rc == RUNNER_OK ? RUNNER_BAD : rc;
-    }
-    if (junit && report_write_junit(junit, results, err, sizeof(err)) < 0) {
-        fprintf(stderr, "chainlab-sim: %s\n", err);
-        rc = rc == RUNNER_OK ? RUNNER_BAD : rc;
-    }
+    rc = write_reports(report, junit, results, rc);
     json_decref(results);
     curl_global_cleanup();
 out:

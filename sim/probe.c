@@ -15,7 +15,13 @@ struct probe {
     size_t n;
     struct curl_slist *headers;
     volatile sig_atomic_t *cancel; /* or NULL */
+    size_t limit;                  /* most requests at once, 0: no limit */
 };
+
+void probe_set_limit(struct probe *p, size_t max)
+{
+    p->limit = max;
+}
 
 void probe_set_cancel(struct probe *p, volatile sig_atomic_t *flag)
 {
@@ -124,7 +130,7 @@ size_t probe_run(struct probe *p, struct probe_req *reqs, size_t n, long timeout
             break;
         }
         /* Start every request whose node is idle, in order. */
-        for (size_t i = next; i < n; i++) {
+        for (size_t i = next; i < n && (p->limit == 0 || active < p->limit); i++) {
             if (started[i] || busy[reqs[i].node])
                 continue;
             curl_multi_add_handle(p->multi, prepare(p, &reqs[i], timeout_ms));

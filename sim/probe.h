@@ -37,11 +37,13 @@ struct probe *probe_new(const uint16_t *ports, size_t n);
 void probe_free(struct probe *p);
 /* Have probe_run() give up on what is left once *flag is non-zero (e.g. set by SIGINT). */
 void probe_set_cancel(struct probe *p, volatile sig_atomic_t *flag);
+/* Run at most max requests at once in probe_run() (0: no limit, the default). */
+void probe_set_limit(struct probe *p, size_t max);
 /* Change node i's port (after a restart). */
 void probe_set_port(struct probe *p, unsigned node, uint16_t port);
 /* Run every request of reqs in parallel (at most one per node at a time; requests to the same
- * node run one after the other) and fill their replies. Each request is bounded by timeout_ms.
- * Returns the number of requests that got an HTTP answer. */
+ * node run one after the other; at most the limit at once) and fill their replies. Each request is
+ * bounded by timeout_ms. Returns the number of requests that got an HTTP answer. */
 size_t probe_run(struct probe *p, struct probe_req *reqs, size_t n, long timeout_ms);
 /* One request; returns true when it got an HTTP answer. *out is filled either way (a failed
  * request may have read part of a body): free it with probe_reply_clear(). */

@@ -1,11 +1,23 @@
-/* report: the end of a sim run: the summary table, the JSON report and the JUnit XML file.
- * Each works on the result objects that runner_run() makes (borrowed). */
+/* report: the result of a run (the object README.md "Reports" describes), the end of its output,
+ * and the files made of results: the summary table, the JSON report and the JUnit XML file. The
+ * file writers work on the result objects that runner_close() makes (borrowed). */
 #ifndef CHAINLAB_REPORT_H
 #define CHAINLAB_REPORT_H
 
 #include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
+
+#include "buf.h"
+
+struct run;
+
+/* The result of run r as it stands: steps, awaits, failure, loads joined so far, and the node
+ * table, appends, gossip and links fetched now (skipped when the cluster never started or the run
+ * was interrupted). The table's text is appended to table when not NULL. New reference. */
+json_t *report_result(struct run *r, struct buf *table);
+/* Print the end of a run's output: the failure, error or PASS line, the table and measures. */
+void report_print(struct run *r, json_t *result, const char *table);
 
 /* Print one line per scenario (scenario, result, duration) and a total line. */
 void report_summary(FILE *out, json_t *results);

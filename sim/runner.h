@@ -1,4 +1,9 @@
-/* runner: runs one parsed scenario against a real cluster and reports what happened.
+/* runner: runs a parsed scenario against a real cluster and reports what happened.
+ *
+ * A run is set up (runner_open: run folder, ports, link layer, nodes, wiring), runs steps (from a
+ * file or one at a time from elsewhere, runner_step) and is closed (runner_close: loads joined,
+ * final table, result, tear-down); runner_run() does all three for a file. The steps, the report
+ * so far and the close must come from one thread, the run's; runner_events() may be read from any.
  *
  * Exit codes (also the result's "exit_code"): 0 every step held, 1 an assertion failed (or the
  * scenario timed out), 2 the scenario cannot be run as written, 3 the cluster could not be run
@@ -12,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "events.h"
 #include "scenario.h"
 
 #define RUNNER_OK          0
@@ -31,15 +37,37 @@ struct runner_opts {
     const char *runs_root; /* parent of runs/<scenario>-<time>/ when run_dir is NULL */
     bool seed_given;       /* --seed overrides the file's seed */
     uint64_t seed;
-    long grace_ms; /* --stop-grace: SIGTERM to SIGKILL; 0: CLUSTER_GRACE_MS */
-    bool keep;     /* leave the cluster running at the end (and wait for Ctrl-C) */
-    int verbosity; /* -1 quiet, 0 normal, 1 verbose */
-    FILE *out;     /* where the step lines go */
+    long grace_ms;   /* --stop-grace: SIGTERM to SIGKILL; 0: CLUSTER_GRACE_MS */
+    bool keep;       /* leave the cluster running at the end (and wait for Ctrl-C) */
+    long sample_ms;  /* --sample: record every running node's tip this often; 0: off */
+    long metrics_ms; /* --sample-metrics: record every running node's /metrics this often; 0: off */
+    bool plots;      /* --plots: draw RUN_DIR/plots/ at the end */
+    int verbosity;   /* -1 quiet, 0 normal, 1 verbose */
+    FILE *out;       /* where the step lines go */
     volatile sig_atomic_t *interrupted; /* set by the caller's SIGINT/SIGTERM handler */
 };
 
-/* Run sc. Returns the exit code above and *result, a new JSON object (new reference, caller
- * decrefs) describing the run; see README.md "Reports" for its fields. */
+struct run; /* one run: its cluster, links, record and results (opaque here) */
+
+/* Set up a run of sc (borrowed until runner_close; o is copied, its strings borrowed). *out is
+ * always set, also on failure (then close it: the result says why). Returns RUNNER_OK or the
+ * exit code of what failed. */
+int runner_open(const struct scenario *sc, const struct runner_opts *o, struct run **out);
+/* Run one step (st borrowed for the call). Returns 0, or -1 when it failed: an assertion
+ * (runner_code() is RUNNER_FAILED; the run can go on) or worse. */
+int runner_step(struct run *r, const struct scenario_step *st);
+/* The run's exit code so far. */
+int runner_code(const struct run *r);
+/* The result as it stands, with the node table fetched now (new reference; see README.md
+ * "Reports" for its fields). */
+json_t *runner_report(struct run *r);
+/* The run's event record (borrowed; valid until runner_close). Thread-safe. */
+struct events *runner_events(struct run *r);
+/* End the run: stop or join the loads, build the result, print the end of the output, wait for
+ * Ctrl-C with --keep, tear everything down and free r. Returns the exit code and *result (new
+ * reference). */
+int runner_close(struct run *r, json_t **result);
+/* Open, run every step of sc, close. Returns the exit code and *result (new reference). */
 int runner_run(const struct scenario *sc, const struct runner_opts *o, json_t **result);
 
 #endif

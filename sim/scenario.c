@@ -99,7 +99,7 @@ static const char *const cond_names[] = {
     [SCENARIO_COND_CONVERGED] = "converged", [SCENARIO_COND_DIVERGED] = "diverged",
     [SCENARIO_COND_HEIGHT] = "height",       [SCENARIO_COND_CONTAINS] = "contains",
     [SCENARIO_COND_LOST] = "lost",           [SCENARIO_COND_ALIVE] = "alive",
-    [SCENARIO_COND_DOWN] = "down",
+    [SCENARIO_COND_DOWN] = "down",           [SCENARIO_COND_LOADS_DONE] = "loads",
 };
 #define N_CONDS (sizeof(cond_names) / sizeof(cond_names[0]))
 
@@ -828,7 +828,7 @@ static int parse_on_nodes(struct parser *p, const char *cond, struct nodeset *ou
 static int parse_cond(struct parser *p, struct scenario_cond *c)
 {
     static const char expected[] =
-        "a condition (converged, diverged, height, contains, lost, alive or down)";
+        "a condition (converged, diverged, height, contains, lost, alive, down or loads done)";
     const struct tok *t = next(p);
     char what[96];
     char hint[64];
@@ -844,7 +844,7 @@ static int parse_cond(struct parser *p, struct scenario_cond *c)
     if (kind == N_CONDS)
         return fail_at(p, t->col,
                        "unknown condition '%s': expected converged, diverged, height, "
-                       "contains, lost, alive or down%s",
+                       "contains, lost, alive, down or loads done%s",
                        quote_tok(t, q), suggest(t->text, cond_names, N_CONDS, hint, sizeof(hint)));
     c->kind = (enum scenario_cond_kind)kind;
     c->node = -1;
@@ -886,6 +886,11 @@ static int parse_cond(struct parser *p, struct scenario_cond *c)
     case SCENARIO_COND_ALIVE:
     case SCENARIO_COND_DOWN:
         return parse_set(p, next(p), what, &c->nodes);
+    case SCENARIO_COND_LOADS_DONE:
+        if (!at_word(p, "done"))
+            return fail_expected(p, peek(p), "'done' after 'loads'");
+        next(p);
+        return 0;
     }
     return 0;
 }

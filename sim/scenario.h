@@ -67,6 +67,7 @@ enum scenario_cond_kind {
     SCENARIO_COND_LOST,          /* lost OP N [on NODE] */
     SCENARIO_COND_ALIVE,         /* alive NODES */
     SCENARIO_COND_DOWN,          /* down NODES */
+    SCENARIO_COND_LOADS_DONE,    /* loads done: every background load has ended */
 };
 
 struct scenario_cond {

@@ -429,3 +429,22 @@ bool topology_next_edge(const struct topology *t, struct topology_edge *e)
     }
     return false;
 }
+
+void topology_write_dot(const struct topology *t, const char *name, struct buf *out)
+{
+    int n = topology_nodes(t);
+    buf_printf(out, "digraph chainlab {\n    label=\"%s\";\n    labelloc=t;\n", name);
+    buf_printf(out, "    graph [overlap=false];\n");
+    buf_printf(out, "    node [shape=circle, fontsize=10, width=0.3, style=filled, "
+                    "fillcolor=\"#dbe9f6\"];\n");
+    for (int i = 0; i < n; i++)
+        buf_printf(out, "    n%d;\n", i);
+    struct topology_edge e = TOPOLOGY_EDGE_START;
+    while (topology_next_edge(t, &e)) {
+        bool back = topology_has_edge(t, e.to, e.from);
+        if (back && e.to < e.from)
+            continue; /* drawn once, from the lower node */
+        buf_printf(out, "    n%d -> n%d%s;\n", e.from, e.to, back ? " [dir=none]" : "");
+    }
+    buf_append_str(out, "}\n");
+}

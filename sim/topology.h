@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "buf.h"
 #include "rng.h"
 
 #define TOPOLOGY_MAX_NODES 1024 /* most nodes a topology holds */
@@ -91,5 +92,9 @@ bool topology_is_connected(const struct topology *t);
  * struct topology_edge e = TOPOLOGY_EDGE_START; while (topology_next_edge(t, &e)) use(e);
  * Returns true with *e set to the next edge after *e, false when there is none. */
 bool topology_next_edge(const struct topology *t, struct topology_edge *e);
+
+/* Append t as a Graphviz graph to out: nodes n0..n<N-1>, one undirected edge for each pair linked
+ * both ways and an arrow for each one-way edge; name is the graph's label. */
+void topology_write_dot(const struct topology *t, const char *name, struct buf *out);
 
 #endif

@@ -209,9 +209,48 @@ def bench_sim():
     table("chainlab-sim propagation (append answered + await contains on every node)", rows)
 
 
+def bench_sampling():
+    """What --sample costs: one scenario (a load, a partition, a heal, convergence) run with
+    sampling off, every 100 ms (the default) and every 10 ms; the outcome must not change."""
+    nodes = int(os.environ.get("BENCH_SAMPLE_NODES", "100"))
+    rows = [("nodes", "--sample", "result", "converged after heal", "append p50 / p99",
+             "observe events", "CPU (sim + nodes)")]
+    tmp = tempfile.mkdtemp(prefix="chainlab-bench-")
+    try:
+        scn = os.path.join(tmp, "sample.scn")
+        with open(scn, "w") as f:
+            f.write("nodes %d\ntopology random 4\nseed 5\ntimeout 120s\n"
+                    "load 100/s for 3s on n0\npartition halves\nsleep 1s\nheal\n"
+                    "await loads done within 30s\nsync all\nawait converged within 60s\n"
+                    "expect lost == 0\n" % nodes)
+        for ms in (0, 100, 10):
+            run_dir = os.path.join(tmp, "run-%d" % ms)
+            rep = os.path.join(tmp, "r.json")
+            t0 = os.times()
+            subprocess.run([SIM, "-q", "--sample", str(ms), "--run-dir", run_dir, "--report",
+                            rep, scn], check=False)
+            t1 = os.times()
+            with open(rep) as f:
+                res = json.load(f)["scenarios"][0]
+            with open(os.path.join(run_dir, "events.jsonl")) as f:
+                observes = sum(1 for line in f if '"kind":"observe"' in line)
+            lat = (res["appends"] or {}).get("latency_ms", {})
+            rows.append((nodes, ms or "off", res["result"],
+                         "%.3f s" % res["awaits"][-1]["took_s"] if res["awaits"] else "-",
+                         "%.1f / %.1f ms" % (lat.get("p50", 0), lat.get("p99", 0)), observes,
+                         "%.1f s" % (t1.children_user + t1.children_system -
+                                     t0.children_user - t0.children_system)))
+            shutil.rmtree(run_dir, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    table("chainlab-sim sampling cost (BENCH_SAMPLE_NODES=%d)" % nodes, rows)
+
+
 if __name__ == "__main__":
     which = sys.argv[1:] or ["node", "sim"]
     if "node" in which:
         bench_node()
     if "sim" in which:
         bench_sim()
+    if "sim" in which or "sampling" in which:
+        bench_sampling()

@@ -1,0 +1,258 @@
+/* run: the state of one run and the helpers its modules share (output, failures, health,
+ * node sets, links). */
+#include "run.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "xalloc.h"
+
+double run_now(const struct run *r)
+{
+    return events_now(r->ev);
+}
+
+long run_grace_ms(const struct run *r)
+{
+    return r->o.grace_ms > 0 ? r->o.grace_ms : CLUSTER_GRACE_MS;
+}
+
+void run_say(struct run *r, int level, const char *fmt, ...)
+{
+    struct buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    if (b.len == 0)
+        return;
+    events_log(r->ev, b.data);
+    if (r->o.verbosity >= level && r->o.out) {
+        fputs(b.data, r->o.out);
+        fflush(r->o.out);
+    }
+    buf_free(&b);
+}
+
+void run_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+int run_fail_step(struct run *r, const struct scenario_step *st, const char *expected,
+                  const char *seen)
+{
+    r->code = RUNNER_FAILED;
+    if (r->failure == NULL)
+        r->failure =
+            json_pack("{s:s, s:i, s:s, s:s, s:s, s:f}", "file", r->sc->path, "line", (int)st->line,
+                      "text", st->text, "expected", expected, "seen", seen, "at_s", run_now(r));
+    return -1;
+}
+
+int run_fail(struct run *r, int code, const char *fmt, ...)
+{
+    if (r->code == RUNNER_OK || r->error == NULL) {
+        struct buf b = BUF_INIT;
+        va_list ap;
+        va_start(ap, fmt);
+        buf_vprintf(&b, fmt, ap);
+        va_end(ap);
+        free(r->error);
+        r->error = buf_steal(&b, NULL);
+        r->code = code;
+    }
+    return -1;
+}
+
+int run_check_health(struct run *r, const struct scenario_step *st)
+{
+    if (r->o.interrupted && *r->o.interrupted)
+        return run_fail(r, RUNNER_INTERRUPTED, "interrupted");
+    int dead = cluster_reap(r->cl);
+    if (dead >= 0) {
+        char how[64];
+        struct buf tail = BUF_INIT;
+        cluster_describe_exit(r->cl, (unsigned)dead, how, sizeof(how));
+        cluster_log_excerpt(r->cl, (unsigned)dead, &tail);
+        run_fail(r, RUNNER_CLUSTER, "n%d %s during the run; the end of %s:\n%s", dead, how,
+                 cluster_node(r->cl, (unsigned)dead)->log_path,
+                 tail.data ? tail.data : "(empty)\n");
+        buf_free(&tail);
+        return -1;
+    }
+    if (run_now(r) > r->deadline_s) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "the scenario to finish within its timeout of %.3fs",
+                 (double)r->sc->timeout_ms / 1000.0);
+        return run_fail_step(r, st, msg, "it was still running at this step");
+    }
+    return 0;
+}
+
+bool run_node_running(const struct run *r, unsigned i)
+{
+    return cluster_node(r->cl, i)->state == NODE_RUNNING;
+}
+
+void run_resolve_all(const struct run *r, const struct nodeset *s, struct nodeset *out)
+{
+    if (s->all)
+        nodeset_fill(out, r->n);
+    else
+        *out = *s;
+}
+
+void run_resolve(const struct run *r, const struct nodeset *s, struct nodeset *out)
+{
+    struct nodeset running;
+    nodeset_clear(&running);
+    for (unsigned i = 0; i < r->n; i++) {
+        if (run_node_running(r, i))
+            nodeset_add(&running, i);
+    }
+    nodeset_resolve(s, &running, out);
+}
+
+void run_peer_url(struct run *r, unsigned from, unsigned to, char *out, size_t outsz)
+{
+    int port =
+        r->links ? links_listen_port(r->links, (int)from, (int)to) : cluster_node(r->cl, to)->port;
+    snprintf(out, outsz, "http://127.0.0.1:%d", port);
+}
+
+void run_links_apply(struct run *r)
+{
+    if (r->links == NULL)
+        return;
+    for (size_t i = 0; i < r->nedges; i++) {
+        struct edge e = r->edges[i];
+        links_set_blocked(r->links, (int)e.from, (int)e.to,
+                          partition_blocked(r->part, e.from, e.to));
+    }
+}
+
+int run_link_ensure(struct run *r, unsigned from, unsigned to)
+{
+    if (r->links == NULL || links_listen_port(r->links, (int)from, (int)to) >= 0)
+        return 0;
+    char err[200];
+    uint16_t port;
+    if (links_add(r->links, (int)from, (int)to, cluster_node(r->cl, to)->port, &port, err,
+                  sizeof(err)) < 0)
+        return run_fail(r, RUNNER_CLUSTER, "link n%u -> n%u: %s", from, to, err);
+    if (r->nedges == r->capedges) {
+        r->capedges = r->capedges ? r->capedges * 2 : 64;
+        r->edges = xrealloc(r->edges, r->capedges * sizeof(*r->edges));
+    }
+    r->edges[r->nedges++] = (struct edge){from, to, 0};
+    links_set_blocked(r->links, (int)from, (int)to, partition_blocked(r->part, from, to));
+    return 0;
+}
+
+json_t *run_edge_names(const struct run *r, const bool *mask)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < r->nedges; i++) {
+        if (mask == NULL || mask[i])
+            json_array_append_new(arr, json_sprintf("n%u->n%u", r->edges[i].from, r->edges[i].to));
+    }
+    return arr;
+}
+
+json_t *run_edges_json(const struct run *r)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < r->nedges; i++) {
+        unsigned a = r->edges[i].from, b = r->edges[i].to;
+        int target = cluster_node(r->cl, b)->port;
+        int listen = r->links ? links_listen_port(r->links, (int)a, (int)b) : target;
+        json_array_append_new(arr, json_pack("{s:o, s:o, s:i, s:i}", "from", json_sprintf("n%u", a),
+                                             "to", json_sprintf("n%u", b), "listen_port", listen,
+                                             "target_port", target));
+    }
+    return arr;
+}
+
+static const struct {
+    unsigned bit;
+    const char *name;
+} run_fault_kinds[] = {{RUN_FAULT_LATENCY, "latency"},
+                       {RUN_FAULT_LOSS, "loss"},
+                       {RUN_FAULT_BANDWIDTH, "bandwidth"},
+                       {RUN_FAULT_RESET, "reset"}};
+
+json_t *run_fault_names(unsigned mask)
+{
+    json_t *arr = json_array();
+    for (size_t k = 0; k < sizeof(run_fault_kinds) / sizeof(run_fault_kinds[0]); k++) {
+        if (mask & run_fault_kinds[k].bit)
+            json_array_append_new(arr, json_string(run_fault_kinds[k].name));
+    }
+    return arr;
+}
+
+json_t *run_faults_active(const struct run *r)
+{
+    json_t *arr = json_array();
+    unsigned mask = 0;
+    if (partition_has_sides(r->part))
+        json_array_append_new(arr, json_string("partition"));
+    if (partition_cuts(r->part) > 0)
+        json_array_append_new(arr, json_string("cut"));
+    for (size_t i = 0; i < r->nedges; i++)
+        mask |= r->edges[i].faults;
+    json_t *links = run_fault_names(mask);
+    json_array_extend(arr, links);
+    json_decref(links);
+    return arr;
+}
+
+void run_compress(const char *detail, struct buf *out)
+{
+    struct group {
+        char *rest;
+        struct nodeset set;
+    } *groups = NULL;
+    size_t ngroups = 0;
+    bool ok = detail && *detail;
+    char *copy = xstrdup(detail ? detail : ""), *save = NULL;
+    for (char *item = strtok_r(copy, ",", &save); ok && item; item = strtok_r(NULL, ",", &save)) {
+        while (*item == ' ')
+            item++;
+        char *sp = strchr(item, ' ');
+        unsigned node = 0;
+        int used = 0;
+        if (item[0] != 'n' || sp == NULL || sscanf(item + 1, "%u%n", &node, &used) != 1 ||
+            item + 1 + used != sp || node >= SIM_MAX_NODES) {
+            ok = false;
+            break;
+        }
+        size_t g = 0;
+        while (g < ngroups && strcmp(groups[g].rest, sp + 1) != 0)
+            g++;
+        if (g == ngroups) {
+            groups = xrealloc(groups, (ngroups + 1) * sizeof(*groups));
+            groups[g].rest = sp + 1;
+            nodeset_clear(&groups[g].set);
+            ngroups++;
+        }
+        nodeset_add(&groups[g].set, node);
+    }
+    if (!ok) {
+        buf_append_str(out, detail ? detail : "");
+    } else {
+        for (size_t g = 0; g < ngroups; g++) {
+            buf_append_str(out, g ? "; " : "");
+            nodeset_format(&groups[g].set, out);
+            buf_printf(out, " %s", groups[g].rest);
+        }
+    }
+    free(groups);
+    free(copy);
+}
