@@ -1,182 +1,88 @@
-/* links: the sim's link layer; relays TCP for every directed edge A -> B of the topology.
- *
- * Design: each link owns a listening socket on 127.0.0.1 (ephemeral port); node A's peer list
- * holds that address instead of B's. One thread runs one level-triggered epoll loop over every
- * listener and every relayed connection; the sim's main thread only calls the control functions,
- * which take the mutex, change state and wake the loop through an eventfd. The loop holds the
- * mutex while it handles a batch of events and drops it only inside epoll_wait(), so a control
- * call takes effect before it returns, and only the loop thread ever closes or frees a connection
- * (freeing waits for the end of the batch, so a later event of the same batch never touches freed
- * memory). A connection is two sockets, SIDE_SOURCE (accepted from A) and SIDE_TARGET (connected
- * to B, nonblocking), and two bounded rings, ring[s] holding bytes read from side s and not yet
- * written to the other side. A side is read only while its ring has room (backpressure); its FIN
- * is passed on with shutdown(SHUT_WR) once its ring has drained; the connection ends when both
- * FINs have been passed on, or at the first error, which is passed on as a reset (SO_LINGER 0).
- * The epoll interest of each socket is recomputed from that state after every change
- * (conn_watch), and a socket with nothing to do is taken out of the epoll set, so a hung-up socket
- * never spins the loop.
- * Faults live in struct link_faults, one per link, i.e. per direction of an edge; the arithmetic
- * (delay and loss draws, token buckets) is in fault.c. They are consulted at three points of the
- * forwarding path. conn_open(): a standing reset resets the new connection at once, and loss
- * draws from the link's seeded PRNG whether it is lost. conn_held(): the stall of a blocked link,
- * of a lost connection, or of a link being reset (nothing connected, read or written). conn_read()
- * and conn_write(): with latency set, each chunk read (and a FIN) gets a mark in a per-connection,
- * per-direction FIFO with its release time max(now + delay + jitter, previous release), so order
- * is kept, and only released bytes may be written; with bandwidth set, writes are further limited
- * by the link's token bucket of that direction. Bytes waiting for either stay in the ring (so
- * backpressure still bounds memory) and the connection waits in a min-heap of timers, whose
- * earliest entry is the epoll_wait() timeout; a socket whose bytes all wait is not watched for
- * EPOLLOUT, so nothing spins. A link without latency or bandwidth takes none of these paths: no
- * clock reads, no timers, no per-byte work. A reset fault walks link->conns in the loop and
- * closes them with conn_close(..., true, true); it is a standing fault until cleared. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* accept4() */
-#endif
+/* links: the link layer sharded over relay processes (see links.h). */
 #include "links.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <pthread.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
-#include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include "fault.h"
 #include "log.h"
 #include "xalloc.h"
 
-#define LINKS_EVENTS      256     /* epoll events handled per loop turn */
-#define LINKS_PUMP_PASSES 4       /* read/write rounds per connection per event, for fairness */
-#define LINKS_NOFILE_CAP  1048576 /* soft fd limit used when the hard limit is unlimited */
+#define LINKS_RELAY_FD   3     /* the socket's number in a relay process */
+#define LINKS_CHUNK      8192  /* nodes per message of a per-node array (sides, sources) */
+#define LINKS_MSG_MAX    65536 /* bytes of the largest message */
+#define LINKS_REPLY_MS   30000 /* how long a call waits for its relay */
+#define LINKS_ERR_BYTES  240   /* of the message in a reply */
 
-enum conn_side {
-    SIDE_SOURCE = 0, /* the socket accepted from node A */
-    SIDE_TARGET = 1, /* the socket connected to node B */
+enum links_op {
+    LINKS_OP_INIT = 1,   /* a: seed, b: nodes */
+    LINKS_OP_SOURCES,    /* a: first node, b: nodes; payload: in_addr[count] */
+    LINKS_OP_TARGET,     /* to; addr[0]: listen, addr[1]: forward */
+    LINKS_OP_START,      /* start forwarding */
+    LINKS_OP_ADD_EDGE,   /* from, to, a: target port; reply: port */
+    LINKS_OP_ADD_LINK,   /* from, to */
+    LINKS_OP_CUT,        /* from, to, a: cut */
+    LINKS_OP_SIDES,      /* a: first node, b: nodes (0: none); payload: int32[count], u8[count] */
+    LINKS_OP_HEAL,       /* every link */
+    LINKS_OP_LATENCY,    /* from, to, a: delay ms, b: jitter ms */
+    LINKS_OP_LOSS,       /* from, to, a: per million */
+    LINKS_OP_BANDWIDTH,  /* from, to, a: bytes/s */
+    LINKS_OP_RESET,      /* from, to, a: reset */
+    LINKS_OP_CLEAR,      /* from, to */
+    LINKS_OP_STATS,      /* reply: the sum of the relay's counters */
+    LINKS_OP_LINK_STATS, /* from, to; reply: that link's counters */
 };
 
-enum watch_kind {
-    WATCH_WAKE,     /* the eventfd that control calls write to */
-    WATCH_LISTENER, /* a link's listening socket */
-    WATCH_CONN,     /* one side of a relayed connection */
+struct links_msg {
+    uint32_t op;
+    uint32_t count; /* elements of the payload */
+    int32_t from;
+    int32_t to;
+    int64_t a;
+    int64_t b;
+    struct sockaddr_in addr[2];
 };
 
-/* One descriptor in the epoll set; its address is the epoll data pointer. */
-struct watch {
-    enum watch_kind kind;
-    int fd;            /* -1 when closed or not yet opened */
-    uint32_t events;   /* registered interest; 0 means not in the epoll set */
-    struct link *link; /* WATCH_LISTENER: the link */
-    struct conn *conn; /* WATCH_CONN: the connection */
-    int side;          /* WATCH_CONN: enum conn_side */
+struct links_reply {
+    int32_t rc;
+    uint32_t port;
+    struct link_stats stats;
+    char err[LINKS_ERR_BYTES];
 };
 
-/* Bytes waiting to be written, a ring of LINKS_PIPE_BYTES. */
-struct ring {
-    char *data;  /* allocated at the first read, released when drained; NULL when empty */
-    size_t head; /* index of the first waiting byte */
-    size_t len;  /* waiting bytes */
+struct shard {
+    pid_t pid;
+    int fd; /* -1 once the relay is gone */
 };
 
-/* Faults of one link (one direction of an edge), consulted by the forwarding path. Every fault
- * but blocked is removed by links_clear_faults(); blocked belongs to links_set_blocked/heal. */
-struct link_faults {
-    bool blocked;                  /* stall: accept, but connect, read and write nothing */
-    bool reset;                    /* standing reset: every connection is reset at once */
-    int64_t delay_ms;              /* latency of every chunk, both byte directions */
-    int64_t jitter_ms;             /* latency spread: uniform in [-jitter, +jitter] */
-    uint32_t loss;                 /* parts per million of new connections that are lost */
-    struct fault_bucket bucket[2]; /* bucket[s]: bytes read from side s; rate 0: unlimited */
-    struct rng loss_rng;           /* FAULT_STREAM_LOSS of this link */
-    struct rng jitter_rng;         /* FAULT_STREAM_JITTER of this link */
-};
-
-/* A latency mark: the next `bytes` bytes of a ring (after the earlier marks) wait until release. */
-struct stamp {
-    size_t bytes;       /* 0 for the mark of a FIN */
-    int64_t release_us; /* monotonic microseconds; nondecreasing along the queue */
-};
-
-/* FIFO of stamps of one direction of a connection; at most one per read, so bounded by the ring. */
-struct stamps {
-    struct stamp *v; /* allocated at the first mark, released when empty */
-    size_t head;
-    size_t len;
-    size_t cap;
-};
-
-struct conn {
-    struct link *link;
-    struct watch w[2];       /* indexed by enum conn_side */
-    struct ring ring[2];     /* ring[s]: read from side s, to be written to side !s */
-    bool connecting;         /* nonblocking connect to B in progress */
-    bool eof[2];             /* side s sent its FIN */
-    bool shut[2];            /* side s was sent our FIN (shutdown SHUT_WR) */
-    bool carried;            /* a byte reached B: counted in stats.messages */
-    bool lost;               /* chosen by the loss fault: held until A gives up */
-    bool dead;               /* closed; freed at the end of the loop turn */
-    struct stamps stamps[2]; /* stamps[s]: latency marks of ring[s] */
-    size_t held[2];          /* bytes at the end of ring[s] covered by stamps[s], not yet due */
-    int64_t last_release[2]; /* release time of the last mark of stamps[s] */
-    size_t timer_pos;        /* 1-based index in links->timers; 0 when no timer is set */
-    int64_t timer_us;        /* when the loop must pump c again */
-    struct conn *prev;       /* the link's open connections */
-    struct conn *next;       /* the link's open connections */
-    struct conn *dead_next;
-};
-
-struct link {
-    int from;
-    int to;
-    uint16_t target_port; /* B's port on 127.0.0.1 */
-    uint16_t listen_port; /* our port on 127.0.0.1 */
-    struct watch listener;
-    bool accept_paused; /* out of descriptors: listener out of the epoll set */
-    struct link_faults faults;
-    bool dirty; /* faults changed since the loop last looked */
-    struct link *dirty_next;
-    struct link *hash_next;
-    struct conn *conns; /* open connections */
-    struct links_stats stats;
+/* One added link, in an open-addressing table keyed by (from, to). */
+struct entry {
+    uint64_t key; /* (from + 1) << 32 | to; 0: empty */
+    uint16_t port;
 };
 
 struct links {
-    pthread_mutex_t mu; /* guards every field below and every link and connection */
-    pthread_t thread;
-    bool started;  /* the thread runs */
-    bool stopping; /* links_free() asked the thread to end */
-    int epfd;
-    struct watch wake;
-    struct link **all; /* in order of creation */
-    size_t nlinks;
-    size_t cap;
-    struct link **buckets; /* hash of (from, to); nbuckets is a power of two */
-    size_t nbuckets;
-    struct link *dirty;   /* links whose faults changed */
-    struct conn *dead;    /* closed connections to free */
-    size_t paused_links;  /* links with accept_paused set */
-    uint64_t seed;        /* the run's seed: every link's PRNG streams derive from it */
-    struct conn **timers; /* min-heap on timer_us of connections waiting for latency or bandwidth */
-    size_t ntimers;
-    size_t timers_cap;
+    enum links_layout layout;
+    unsigned nodes;
+    struct sockaddr_in *node_addr;
+    struct sockaddr_in *public_addr; /* per target */
+    struct shard *shards;
+    unsigned nshards;
+    struct entry *table;
+    size_t table_cap; /* a power of two */
+    size_t count;
 };
-
-static int64_t links_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * FAULT_US_PER_S + ts.tv_nsec / 1000;
-}
 
 static void links_set_err(char *err, size_t errsz, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -191,1184 +97,396 @@ static void links_set_err(char *err, size_t errsz, const char *fmt, ...)
     va_end(ap);
 }
 
-/* --- rings --- */
+/* --- the table of added links --- */
 
-static size_t ring_space(const struct ring *r)
+static uint64_t links_key(unsigned from, unsigned to)
 {
-    return LINKS_PIPE_BYTES - r->len;
+    return ((uint64_t)from + 1) << 32 | to;
 }
 
-/* Describe the free space of r (allocating it if needed) in up to two iovecs; returns the count. */
-static int ring_free_iov(struct ring *r, struct iovec iov[2])
+static struct entry *links_slot(const struct links *ls, uint64_t key)
 {
-    if (r->data == NULL)
-        r->data = xmalloc(LINKS_PIPE_BYTES);
-    size_t tail = (r->head + r->len) % LINKS_PIPE_BYTES;
-    size_t space = ring_space(r);
-    size_t first = LINKS_PIPE_BYTES - tail;
-    if (first > space)
-        first = space;
-    iov[0].iov_base = r->data + tail;
-    iov[0].iov_len = first;
-    if (space == first)
-        return 1;
-    iov[1].iov_base = r->data;
-    iov[1].iov_len = space - first;
-    return 2;
+    size_t i = (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 32) & (ls->table_cap - 1);
+    while (ls->table[i].key != 0 && ls->table[i].key != key)
+        i = (i + 1) & (ls->table_cap - 1);
+    return &ls->table[i];
 }
 
-/* Describe the first n waiting bytes of r (0 < n <= len) in up to two iovecs; returns the count. */
-static int ring_data_iov(struct ring *r, size_t n, struct iovec iov[2])
+static void links_remember(struct links *ls, unsigned from, unsigned to, uint16_t port)
 {
-    size_t first = LINKS_PIPE_BYTES - r->head;
-    if (first > n)
-        first = n;
-    iov[0].iov_base = r->data + r->head;
-    iov[0].iov_len = first;
-    if (n == first)
-        return 1;
-    iov[1].iov_base = r->data;
-    iov[1].iov_len = n - first;
-    return 2;
-}
-
-/* --- latency marks --- */
-
-static void stamps_push(struct stamps *q, size_t bytes, int64_t release_us)
-{
-    if (q->len > 0) {
-        struct stamp *tail = &q->v[(q->head + q->len - 1) % q->cap];
-        if (tail->release_us == release_us) {
-            tail->bytes += bytes; /* clamped behind the previous chunk: one mark */
-            return;
+    if (2 * (ls->count + 1) > ls->table_cap) {
+        struct entry *old = ls->table;
+        size_t old_cap = ls->table_cap;
+        ls->table_cap = old_cap ? 2 * old_cap : 1024;
+        ls->table = xcalloc(ls->table_cap, sizeof(*ls->table));
+        for (size_t i = 0; i < old_cap; i++) {
+            if (old[i].key != 0)
+                *links_slot(ls, old[i].key) = old[i];
         }
+        free(old);
     }
-    if (q->len == q->cap) {
-        size_t cap = q->cap ? q->cap * 2 : 16;
-        struct stamp *v = xmalloc(cap * sizeof(*v));
-        for (size_t i = 0; i < q->len; i++)
-            v[i] = q->v[(q->head + i) % q->cap];
-        free(q->v);
-        q->v = v;
-        q->cap = cap;
-        q->head = 0;
-    }
-    q->v[(q->head + q->len) % q->cap] = (struct stamp){.bytes = bytes, .release_us = release_us};
-    q->len++;
+    struct entry *e = links_slot(ls, links_key(from, to));
+    e->key = links_key(from, to);
+    e->port = port;
+    ls->count++;
 }
 
-static const struct stamp *stamps_first(const struct stamps *q)
+static const struct entry *links_lookup(const struct links *ls, unsigned from, unsigned to)
 {
-    return q->len > 0 ? &q->v[q->head] : NULL;
-}
-
-static void stamps_pop(struct stamps *q)
-{
-    q->head = (q->head + 1) % q->cap;
-    q->len--;
-    if (q->len == 0) {
-        free(q->v);
-        *q = (struct stamps){0};
-    }
-}
-
-static void ring_consume(struct ring *r, size_t n)
-{
-    r->head = (r->head + n) % LINKS_PIPE_BYTES;
-    r->len -= n;
-    if (r->len == 0) {
-        free(r->data); /* an idle keep-alive connection holds no buffers */
-        r->data = NULL;
-        r->head = 0;
-    }
-}
-
-/* --- epoll registrations --- */
-
-/* Make want the registered interest of w (0: out of the epoll set). Returns 0, or -1 (logged). */
-static int watch_set(struct links *ls, struct watch *w, uint32_t want)
-{
-    if (w->fd < 0 || want == w->events)
-        return 0;
-    struct epoll_event ev = {.events = want, .data.ptr = w};
-    int op = EPOLL_CTL_MOD;
-    if (w->events == 0)
-        op = EPOLL_CTL_ADD;
-    else if (want == 0)
-        op = EPOLL_CTL_DEL;
-    if (epoll_ctl(ls->epfd, op, w->fd, &ev) < 0) {
-        log_error("links: epoll_ctl on fd %d: %s", w->fd, strerror(errno));
-        return -1;
-    }
-    w->events = want;
-    return 0;
-}
-
-/* Close w's descriptor, with a reset (RST instead of FIN) when reset is set. The explicit
- * EPOLL_CTL_DEL matters: a forked child may still share the socket, and epoll keeps a
- * registration while any copy is open. */
-static void watch_close(struct links *ls, struct watch *w, bool reset)
-{
-    if (w->fd < 0)
-        return;
-    if (w->events != 0)
-        watch_set(ls, w, 0);
-    if (reset) {
-        struct linger lg = {.l_onoff = 1, .l_linger = 0};
-        setsockopt(w->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    }
-    close(w->fd);
-    w->fd = -1;
-    w->events = 0;
-}
-
-/* Seed the PRNG streams of l from the run's seed. */
-static void link_seed(struct link *l, uint64_t seed)
-{
-    rng_seed(&l->faults.loss_rng, fault_seed(seed, l->from, l->to, FAULT_STREAM_LOSS));
-    rng_seed(&l->faults.jitter_rng, fault_seed(seed, l->from, l->to, FAULT_STREAM_JITTER));
-}
-
-static void links_wake(struct links *ls)
-{
-    uint64_t one = 1;
-    if (ls->wake.fd >= 0 && write(ls->wake.fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-        log_error("links: eventfd write: %s", strerror(errno));
-}
-
-/* --- link table --- */
-
-static size_t links_hash(int from, int to)
-{
-    uint64_t k = ((uint64_t)(uint32_t)from << 32) | (uint32_t)to;
-    k *= 0x9e3779b97f4a7c15ULL;
-    return (size_t)(k >> 32);
-}
-
-static struct link *links_find(struct links *ls, int from, int to)
-{
-    if (ls->nbuckets == 0)
+    if (ls->table_cap == 0)
         return NULL;
-    struct link *l = ls->buckets[links_hash(from, to) & (ls->nbuckets - 1)];
-    while (l != NULL && (l->from != from || l->to != to))
-        l = l->hash_next;
-    return l;
+    const struct entry *e = links_slot(ls, links_key(from, to));
+    return e->key != 0 ? e : NULL;
 }
 
-static void links_insert(struct links *ls, struct link *l)
+/* --- messages --- */
+
+/* Send m (and payload, n bytes) to shard s and wait for its reply. Returns the reply's rc, or -1
+ * with reply->err set when the relay is gone. */
+static int links_call(struct links *ls, unsigned s, const struct links_msg *m, const void *payload,
+                      size_t n, struct links_reply *reply)
 {
-    if (ls->nlinks == ls->cap) {
-        ls->cap = ls->cap ? ls->cap * 2 : 64;
-        ls->all = xrealloc(ls->all, ls->cap * sizeof(*ls->all));
+    struct shard *sh = &ls->shards[s];
+    memset(reply, 0, sizeof(*reply));
+    reply->rc = -1;
+    if (sh->fd < 0) {
+        snprintf(reply->err, sizeof(reply->err), "relay %u (pid %d) is gone", s, (int)sh->pid);
+        return -1;
     }
-    ls->all[ls->nlinks++] = l;
-    if (ls->nlinks > ls->nbuckets) {
-        /* Grow to keep at most one link per bucket on average, and rehash everything. */
-        free(ls->buckets);
-        ls->nbuckets = ls->nbuckets ? ls->nbuckets * 2 : 64;
-        ls->buckets = xcalloc(ls->nbuckets, sizeof(*ls->buckets));
-        for (size_t i = 0; i + 1 < ls->nlinks; i++)
-            ls->all[i]->hash_next = NULL;
-        for (size_t i = 0; i < ls->nlinks; i++) {
-            struct link *x = ls->all[i];
-            size_t b = links_hash(x->from, x->to) & (ls->nbuckets - 1);
-            x->hash_next = ls->buckets[b];
-            ls->buckets[b] = x;
-        }
-        return;
+    struct iovec iov[2] = {{(void *)m, sizeof(*m)}, {(void *)payload, n}};
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = n > 0 ? 2 : 1};
+    struct pollfd pfd = {.fd = sh->fd, .events = POLLIN};
+    int ready = 0;
+    if (sendmsg(sh->fd, &mh, MSG_NOSIGNAL) == (ssize_t)(sizeof(*m) + n)) {
+        while ((ready = poll(&pfd, 1, LINKS_REPLY_MS)) < 0 && errno == EINTR)
+            ;
     }
-    size_t b = links_hash(l->from, l->to) & (ls->nbuckets - 1);
-    l->hash_next = ls->buckets[b];
-    ls->buckets[b] = l;
-}
-
-/* Queue l for the loop to re-evaluate its connections after a fault change. */
-static void link_mark_dirty(struct links *ls, struct link *l)
-{
-    if (l->dirty)
-        return;
-    l->dirty = true;
-    l->dirty_next = ls->dirty;
-    ls->dirty = l;
-    links_wake(ls);
-}
-
-/* --- accept pausing when descriptors run out --- */
-
-static void link_pause_accept(struct links *ls, struct link *l)
-{
-    if (l->accept_paused)
-        return;
-    l->accept_paused = true;
-    ls->paused_links++;
-    watch_set(ls, &l->listener, 0);
-}
-
-/* Listen again on every paused link; called whenever a descriptor may have been freed. */
-static void links_resume_accept(struct links *ls)
-{
-    if (ls->paused_links == 0)
-        return;
-    for (size_t i = 0; i < ls->nlinks; i++) {
-        struct link *l = ls->all[i];
-        if (l->accept_paused) {
-            l->accept_paused = false;
-            watch_set(ls, &l->listener, EPOLLIN);
-        }
+    if (ready <= 0 || recv(sh->fd, reply, sizeof(*reply), 0) != (ssize_t)sizeof(*reply)) {
+        memset(reply, 0, sizeof(*reply));
+        reply->rc = -1;
+        snprintf(reply->err, sizeof(reply->err), "relay %u (pid %d) is gone", s, (int)sh->pid);
+        log_error("links: %s", reply->err);
+        close(sh->fd);
+        sh->fd = -1;
+        return -1;
     }
-    ls->paused_links = 0;
+    return reply->rc;
 }
 
-/* --- timers: a min-heap of connections on timer_us --- */
-
-static void timers_place(struct links *ls, size_t i, struct conn *c)
+/* The shard of every link to node `to`. */
+static unsigned links_shard_of(const struct links *ls, unsigned to)
 {
-    ls->timers[i] = c;
-    c->timer_pos = i + 1;
+    return to % ls->nshards;
 }
 
-static void timers_up(struct links *ls, size_t i)
+/* Send a per-node array (elem bytes per node, for every node) to every shard in chunks. Returns
+ * 0, or -1 with err when a relay failed it. */
+static int links_send_nodes(struct links *ls, uint32_t op, const void *a, size_t a_elem,
+                            const void *b, size_t b_elem, char *err, size_t errsz)
 {
-    struct conn *c = ls->timers[i];
-    while (i > 0 && ls->timers[(i - 1) / 2]->timer_us > c->timer_us) {
-        timers_place(ls, i, ls->timers[(i - 1) / 2]);
-        i = (i - 1) / 2;
-    }
-    timers_place(ls, i, c);
-}
-
-static void timers_down(struct links *ls, size_t i)
-{
-    struct conn *c = ls->timers[i];
-    for (;;) {
-        size_t k = 2 * i + 1;
-        if (k >= ls->ntimers)
-            break;
-        if (k + 1 < ls->ntimers && ls->timers[k + 1]->timer_us < ls->timers[k]->timer_us)
-            k++;
-        if (ls->timers[k]->timer_us >= c->timer_us)
-            break;
-        timers_place(ls, i, ls->timers[k]);
-        i = k;
-    }
-    timers_place(ls, i, c);
-}
-
-/* Make when the time the loop pumps c again; INT64_MAX removes c's timer. */
-static void conn_set_timer(struct links *ls, struct conn *c, int64_t when)
-{
-    if (c->timer_pos != 0 && when == c->timer_us)
-        return;
-    if (c->timer_pos != 0) {
-        size_t i = c->timer_pos - 1;
-        struct conn *last = ls->timers[--ls->ntimers];
-        c->timer_pos = 0;
-        if (last != c) {
-            timers_place(ls, i, last);
-            timers_up(ls, i);
-            timers_down(ls, last->timer_pos - 1);
+    char *buf = xmalloc(LINKS_CHUNK * (a_elem + b_elem));
+    int rc = 0;
+    for (unsigned s = 0; s < ls->nshards && rc == 0; s++) {
+        for (size_t first = 0; first < ls->nodes && rc == 0; first += LINKS_CHUNK) {
+            size_t k = ls->nodes - first < LINKS_CHUNK ? ls->nodes - first : LINKS_CHUNK;
+            memcpy(buf, (const char *)a + first * a_elem, k * a_elem);
+            if (b != NULL)
+                memcpy(buf + k * a_elem, (const char *)b + first * b_elem, k * b_elem);
+            else
+                memset(buf + k * a_elem, 0, k * b_elem);
+            struct links_msg m = {.op = op, .count = (uint32_t)k, .a = (int64_t)first,
+                                  .b = ls->nodes};
+            struct links_reply r;
+            if (links_call(ls, s, &m, buf, k * (a_elem + b_elem), &r) < 0) {
+                links_set_err(err, errsz, "%s", r.err);
+                rc = -1;
+            }
         }
     }
-    if (when == INT64_MAX)
-        return;
-    if (ls->ntimers == ls->timers_cap) {
-        ls->timers_cap = ls->timers_cap ? ls->timers_cap * 2 : 64;
-        ls->timers = xrealloc(ls->timers, ls->timers_cap * sizeof(*ls->timers));
-    }
-    c->timer_us = when;
-    timers_place(ls, ls->ntimers++, c);
-    timers_up(ls, c->timer_pos - 1);
+    free(buf);
+    return rc;
 }
 
-/* --- connections --- */
+/* --- planning and start --- */
 
-/* True when no byte of c may move and no connect may start: the stall of a blocked link, of a
- * connection chosen by the loss fault, or of a link being reset. */
-static bool conn_held(const struct conn *c)
+unsigned links_plan_shards(const struct links_spec *spec, char *err, size_t errsz)
 {
-    const struct link_faults *f = &c->link->faults;
-    return f->blocked || c->lost || f->reset;
-}
-
-/* True when new chunks read from c get latency marks. */
-static bool link_delays(const struct link *l)
-{
-    return l->faults.delay_ms > 0 || l->faults.jitter_ms > 0;
-}
-
-/* True when c's bytes need the clock: latency or bandwidth is set, or marks are still pending.
- * False on the fast path of a link without faults: no clock, no timers, no per-byte work. */
-static bool conn_shaped(const struct conn *c)
-{
-    const struct link *l = c->link;
-    return link_delays(l) || l->faults.bucket[0].rate != 0 || c->stamps[0].len != 0 ||
-           c->stamps[1].len != 0;
-}
-
-/* Bytes of ring[s] that may be written at now_us (c shaped): the marks that are due are dropped,
- * then the bytes not held by a mark, limited by the link's bucket. *next is lowered to the
- * earliest time more may go; *throttled is set when the bucket cut the count. */
-static size_t conn_sendable(struct conn *c, int s, int64_t now_us, int64_t *next, bool *throttled)
-{
-    struct stamps *q = &c->stamps[s];
-    struct fault_bucket *b = &c->link->faults.bucket[s];
-    const struct stamp *m;
-
-    while ((m = stamps_first(q)) != NULL && m->release_us <= now_us) {
-        c->held[s] -= m->bytes;
-        stamps_pop(q);
-    }
-    if (m != NULL && m->release_us < *next)
-        *next = m->release_us;
-    size_t n = c->ring[s].len - c->held[s];
-    if (n == 0 || b->rate == 0)
-        return n;
-    uint64_t tokens = fault_bucket_available(b, now_us);
-    if (tokens < n) {
-        int64_t ready = fault_bucket_ready_us(b, n);
-        if (ready < *next)
-            *next = ready;
-        n = (size_t)tokens;
-        *throttled = true;
-    }
-    return n;
-}
-
-/* Mark the n bytes (0 for a FIN) just read from side s of c with their latency release time. */
-static void conn_stamp(struct conn *c, int s, size_t n)
-{
-    struct link *l = c->link;
-    struct stamps *q = &c->stamps[s];
-    int64_t delay = 0;
-
-    if (!link_delays(l) && q->len == 0)
-        return;
-    int64_t now = links_now_us();
-    if (link_delays(l))
-        delay = fault_delay_us(&l->faults.jitter_rng, l->faults.delay_ms, l->faults.jitter_ms);
-    int64_t release = fault_release_us(now, delay, c->last_release[s]);
-    if (release <= now && q->len == 0)
-        return;
-    c->last_release[s] = release;
-    c->held[s] += n;
-    l->stats.bytes_delayed += n;
-    stamps_push(q, n, release);
-}
-
-/* True when side s has a socket that can carry bytes (the connect to B has finished). */
-static bool conn_usable(const struct conn *c, int s)
-{
-    return c->w[s].fd >= 0 && !(s == SIDE_TARGET && c->connecting);
-}
-
-/* Close both sockets of c, each with a reset when asked, and queue c to be freed. */
-static void conn_close(struct links *ls, struct conn *c, bool reset_source, bool reset_target)
-{
-    struct link *l = c->link;
-
-    log_debug("link n%d -> n%d: connection closed%s", l->from, l->to,
-              reset_source || reset_target ? " with a reset" : "");
-    watch_close(ls, &c->w[SIDE_SOURCE], reset_source);
-    watch_close(ls, &c->w[SIDE_TARGET], reset_target);
-    conn_set_timer(ls, c, INT64_MAX);
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        l->conns = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
-    l->stats.open--;
-    c->dead = true;
-    c->dead_next = ls->dead;
-    ls->dead = c;
-    links_resume_accept(ls);
-}
-
-/* Close c with a reset on both sides, on behalf of the reset fault. */
-static void conn_reset(struct links *ls, struct conn *c)
-{
-    c->link->stats.reset++;
-    conn_close(ls, c, true, true);
-}
-
-static void conn_free(struct conn *c)
-{
-    free(c->ring[0].data);
-    free(c->ring[1].data);
-    free(c->stamps[0].v);
-    free(c->stamps[1].v);
-    free(c);
-}
-
-/* The epoll interest side s of c needs in its current state; to_s is how many bytes may be
- * written to s now. */
-static uint32_t conn_want(const struct conn *c, int s, size_t to_s)
-{
-    uint32_t want = 0;
-
-    if (c->w[s].fd < 0)
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        links_set_err(err, errsz, "cannot read the open-files limit: %s", strerror(errno));
         return 0;
-    if (conn_held(c)) {
-        /* Only notice the source giving up; B's socket is left alone until release. */
-        if (s == SIDE_SOURCE && !c->eof[s])
-            want = EPOLLRDHUP;
-        return want;
     }
-    if (s == SIDE_TARGET && c->connecting)
-        return EPOLLOUT;
-    if (!c->eof[s] && ring_space(&c->ring[s]) > 0)
-        want |= EPOLLIN;
-    if (to_s > 0)
-        want |= EPOLLOUT;
-    return want;
+    uint64_t per_process = rl.rlim_max == RLIM_INFINITY ? 1048576 : (uint64_t)rl.rlim_max;
+    if (per_process <= 2 * LINKS_FD_RESERVE) {
+        links_set_err(err, errsz,
+                      "the open-files hard limit (ulimit -Hn) is %llu; the link layer needs at "
+                      "least %d: raise it",
+                      (unsigned long long)per_process, 2 * LINKS_FD_RESERVE);
+        return 0;
+    }
+    uint64_t usable = per_process - LINKS_FD_RESERVE;
+    uint64_t listeners =
+        spec->layout == LINKS_PER_TARGET ? spec->nodes : (uint64_t)spec->expected_links;
+    uint64_t need = listeners + (uint64_t)spec->expected_links * LINKS_FDS_PER_LINK;
+    uint64_t shards = (need + usable - 1) / usable;
+    if (shards == 0)
+        shards = 1;
+    if (shards > spec->nodes && spec->nodes > 0)
+        shards = spec->nodes;
+    if (shards > LINKS_MAX_SHARDS) {
+        links_set_err(err, errsz,
+                      "%zu links need about %llu descriptors, over %d relay processes at the "
+                      "open-files hard limit of %llu (ulimit -Hn): raise that limit, or use fewer "
+                      "nodes or a smaller degree",
+                      spec->expected_links, (unsigned long long)need, LINKS_MAX_SHARDS,
+                      (unsigned long long)per_process);
+        return 0;
+    }
+    return (unsigned)shards;
 }
 
-/* Register the interest of both sides of c, and its timer when bytes wait for latency or
- * bandwidth (never for a held connection). Returns 0, or -1 after closing c on failure. */
-static int conn_watch(struct links *ls, struct conn *c)
+/* Fork and exec one relay process on a new socket. Returns 0, or -1 with err. */
+static int links_spawn(struct shard *sh, const char *log_path, char *err, size_t errsz)
 {
-    size_t sendable[2] = {c->ring[0].len, c->ring[1].len};
-    int64_t next = INT64_MAX;
-
-    if (conn_held(c)) {
-        sendable[0] = sendable[1] = 0;
-    } else if (conn_shaped(c)) {
-        int64_t now = links_now_us();
-        bool throttled = false;
-        for (int s = 0; s < 2; s++)
-            sendable[s] = conn_sendable(c, s, now, &next, &throttled);
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        links_set_err(err, errsz, "socketpair: %s", strerror(errno));
+        return -1;
     }
-    conn_set_timer(ls, c, next);
-    for (int s = 0; s < 2; s++) {
-        if (watch_set(ls, &c->w[s], conn_want(c, s, sendable[!s])) < 0) {
-            conn_close(ls, c, true, true);
-            return -1;
-        }
+    pid_t parent = getpid();
+    pid_t pid;
+    switch (pid = fork()) {
+    case -1:
+        links_set_err(err, errsz, "fork: %s", strerror(errno));
+        close(sv[0]);
+        close(sv[1]);
+        return -1;
+    case 0: {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        int log = log_path ? open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0666) : -1;
+        if (log >= 0)
+            dup2(log, STDERR_FILENO);
+        if (dup2(sv[1], LINKS_RELAY_FD) < 0)
+            _exit(127);
+        execl("/proc/self/exe", "chainlab-relay", "--relay", "3", (char *)NULL);
+        dprintf(STDERR_FILENO, "chainlab-sim: cannot start a relay process: %s\n",
+                strerror(errno));
+        _exit(127);
     }
+    default:
+        break;
+    }
+    close(sv[1]);
+    sh->pid = pid;
+    sh->fd = sv[0];
     return 0;
 }
 
-static void socket_set_nodelay(int fd)
+int links_new(const struct links_spec *spec, struct links **out, char *err, size_t errsz)
 {
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-/* Count a failed connect to B and reset the source. */
-static void conn_connect_failed(struct links *ls, struct conn *c, int error)
-{
-    struct link *l = c->link;
-    log_debug("link n%d -> n%d: connect to port %u: %s", l->from, l->to, l->target_port,
-              strerror(error));
-    l->stats.connect_errors++;
-    conn_close(ls, c, true, false);
-}
-
-/* Start the nonblocking connect of c to B. Returns 0, or -1 after closing c. */
-static int conn_connect(struct links *ls, struct conn *c)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(c->link->target_port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        int error = errno;
-        log_warn("link n%d -> n%d: socket: %s", c->link->from, c->link->to, strerror(error));
-        conn_connect_failed(ls, c, error);
+    *out = NULL;
+    unsigned nshards = spec->shards ? spec->shards : links_plan_shards(spec, err, errsz);
+    if (nshards == 0)
         return -1;
-    }
-    socket_set_nodelay(fd);
-    c->w[SIDE_TARGET].fd = fd;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-        c->connecting = false;
-        return 0;
-    }
-    if (errno != EINPROGRESS) {
-        conn_connect_failed(ls, c, errno);
-        return -1;
-    }
-    c->connecting = true;
-    return 0;
-}
-
-/* The connect of c to B reported; returns 0 when it succeeded, or -1 after closing c. */
-static int conn_finish_connect(struct links *ls, struct conn *c)
-{
-    int error = 0;
-    socklen_t len = sizeof(error);
-
-    if (getsockopt(c->w[SIDE_TARGET].fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
-        error = errno;
-    if (error != 0) {
-        conn_connect_failed(ls, c, error);
-        return -1;
-    }
-    c->connecting = false;
-    return 0;
-}
-
-/* Read from side s into ring[s]. Returns 1 on progress (bytes or FIN), 0 when nothing could be
- * read, -1 on a socket error (errno set). */
-static int conn_read(struct conn *c, int s)
-{
-    struct ring *r = &c->ring[s];
-    struct iovec iov[2];
-
-    if (!conn_usable(c, s) || c->eof[s] || ring_space(r) == 0)
-        return 0;
-    int cnt = ring_free_iov(r, iov);
-    ssize_t n = readv(c->w[s].fd, iov, cnt);
-    if (n < 0) {
-        if (r->len == 0) {
-            free(r->data);
-            r->data = NULL;
-        }
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-    }
-    if (n == 0) {
-        c->eof[s] = true;
-        if (r->len == 0) {
-            free(r->data);
-            r->data = NULL;
-        }
-        conn_stamp(c, s, 0); /* the FIN keeps its place behind the delayed bytes */
-        return 1;
-    }
-    r->len += (size_t)n;
-    conn_stamp(c, s, (size_t)n);
-    return 1;
-}
-
-/* Write ring[s] to the other side. Returns 1 on progress, 0 when nothing could be written, -1 on
- * a socket error (errno set). */
-static int conn_write(struct conn *c, int s)
-{
-    int o = !s;
-    struct ring *r = &c->ring[s];
-    struct iovec iov[2];
-    size_t len = r->len;
-    bool shaped = conn_shaped(c);
-    bool throttled = false;
-    int64_t now = 0;
-
-    if (shaped) {
-        int64_t next = INT64_MAX;
-        now = links_now_us();
-        len = conn_sendable(c, s, now, &next, &throttled);
-    }
-    if (!conn_usable(c, o) || len == 0)
-        return 0;
-    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)ring_data_iov(r, len, iov)};
-    ssize_t n = sendmsg(c->w[o].fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-    c->link->stats.throttled += throttled;
-    if (shaped)
-        fault_bucket_take(&c->link->faults.bucket[s], now, (uint64_t)n);
-    ring_consume(r, (size_t)n);
-    if (o == SIDE_TARGET) {
-        c->link->stats.bytes_to_target += (uint64_t)n;
-        if (!c->carried) {
-            c->carried = true;
-            c->link->stats.messages++;
-        }
-    } else {
-        c->link->stats.bytes_to_source += (uint64_t)n;
-    }
-    return n > 0;
-}
-
-/* Pass side s's FIN on to the other side once ring[s] has drained. Returns 1 on progress, 0 when
- * not due, -1 on a socket error. */
-static int conn_pass_eof(struct conn *c, int s)
-{
-    int o = !s;
-
-    if (!c->eof[s] || c->ring[s].len > 0 || c->stamps[s].len > 0 || c->shut[o] ||
-        !conn_usable(c, o))
-        return 0;
-    if (shutdown(c->w[o].fd, SHUT_WR) < 0)
-        return -1;
-    c->shut[o] = true;
-    return 1;
-}
-
-/* Move every byte and FIN of c that can move now; close c when it is finished or broken. */
-static void conn_pump(struct links *ls, struct conn *c)
-{
-    struct link *l = c->link;
-
-    for (int pass = 0; pass < LINKS_PUMP_PASSES; pass++) {
-        bool moved = false;
-        for (int s = 0; s < 2; s++) {
-            int rc = conn_read(c, s);
-            if (rc < 0) {
-                /* Side s failed: pass the reset on to the other side. */
-                log_debug("link n%d -> n%d: read from %s: %s", l->from, l->to,
-                          s == SIDE_SOURCE ? "source" : "target", strerror(errno));
-                conn_close(ls, c, s != SIDE_SOURCE, s != SIDE_TARGET);
-                return;
-            }
-            moved |= rc > 0;
-            rc = conn_write(c, s);
-            if (rc >= 0) {
-                int shut = conn_pass_eof(c, s);
-                rc = shut < 0 ? shut : rc | shut;
-            }
-            if (rc < 0) {
-                /* The other side failed: reset side s, whose bytes cannot be delivered. */
-                log_debug("link n%d -> n%d: write to %s: %s", l->from, l->to,
-                          s == SIDE_SOURCE ? "target" : "source", strerror(errno));
-                conn_close(ls, c, s == SIDE_SOURCE, s == SIDE_TARGET);
-                return;
-            }
-            moved |= rc > 0;
-        }
-        if (!moved)
-            break;
-    }
-    if (c->shut[SIDE_SOURCE] && c->shut[SIDE_TARGET]) {
-        conn_close(ls, c, false, false);
-        return;
-    }
-    conn_watch(ls, c);
-}
-
-/* A new connection accepted on l; takes ownership of fd. */
-static void conn_open(struct links *ls, struct link *l, int fd)
-{
-    struct conn *c = xcalloc(1, sizeof(*c));
-
-    c->link = l;
-    for (int s = 0; s < 2; s++) {
-        c->w[s].kind = WATCH_CONN;
-        c->w[s].fd = -1;
-        c->w[s].conn = c;
-        c->w[s].side = s;
-    }
-    c->w[SIDE_SOURCE].fd = fd;
-    c->next = l->conns;
-    if (l->conns != NULL)
-        l->conns->prev = c;
-    l->conns = c;
-    l->stats.accepted++;
-    l->stats.open++;
-    if (l->faults.reset) {
-        log_debug("link n%d -> n%d: connection accepted and reset", l->from, l->to);
-        conn_reset(ls, c);
-        return;
-    }
-    if (l->faults.loss > 0 && fault_loss_draw(&l->faults.loss_rng, l->faults.loss)) {
-        c->lost = true;
-        l->stats.lost++;
-    }
-    socket_set_nodelay(fd);
-    log_debug("link n%d -> n%d: connection accepted%s", l->from, l->to,
-              c->lost        ? " and lost"
-              : conn_held(c) ? " and held"
-                             : "");
-    if (!conn_held(c) && conn_connect(ls, c) < 0)
-        return;
-    conn_watch(ls, c);
-}
-
-/* An event on one side of c. */
-static void conn_event(struct links *ls, struct conn *c, int side, uint32_t events)
-{
-    if (c->dead)
-        return;
-    if (c->link->faults.reset) {
-        conn_reset(ls, c); /* links_apply_dirty() would do it at the end of this turn */
-        return;
-    }
-    if (conn_held(c)) {
-        if (side == SIDE_SOURCE && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
-            /* A gave up on a held connection (its timeout fired): drop it. */
-            c->link->stats.dropped++;
-            conn_close(ls, c, false, false);
-            return;
-        }
-        conn_watch(ls, c);
-        return;
-    }
-    if (side == SIDE_TARGET && c->connecting) {
-        if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0)
-            return;
-        if (conn_finish_connect(ls, c) < 0)
-            return;
-    }
-    conn_pump(ls, c);
-}
-
-/* --- the loop --- */
-
-static void link_accept(struct links *ls, struct link *l)
-{
-    for (int i = 0; i < LINKS_ACCEPT_BURST; i++) {
-        int fd = accept4(l->listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) {
-            conn_open(ls, l, fd);
-            continue;
-        }
-        if (errno == EINTR || errno == ECONNABORTED)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return;
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            /* Leave the connection in the backlog until a descriptor is freed. */
-            log_warn("link n%d -> n%d: accept paused: %s", l->from, l->to, strerror(errno));
-            link_pause_accept(ls, l);
-            return;
-        }
-        log_warn("link n%d -> n%d: accept: %s", l->from, l->to, strerror(errno));
-        return;
-    }
-}
-
-/* Re-evaluate every connection of every link whose faults changed. */
-static void links_apply_dirty(struct links *ls)
-{
-    if (ls->dirty == NULL)
-        return;
-    while (ls->dirty != NULL) {
-        struct link *l = ls->dirty;
-        ls->dirty = l->dirty_next;
-        l->dirty = false;
-        l->dirty_next = NULL;
-        struct conn *next = NULL;
-        while (l->faults.reset && l->conns != NULL)
-            conn_reset(ls, l->conns);
-        for (struct conn *c = l->conns; c != NULL; c = next) {
-            next = c->next;
-            if (conn_held(c)) {
-                conn_watch(ls, c);
-                continue;
-            }
-            if (c->w[SIDE_TARGET].fd < 0 && conn_connect(ls, c) < 0)
-                continue;
-            conn_pump(ls, c);
-        }
-    }
-    links_resume_accept(ls);
-}
-
-static void links_dispatch(struct links *ls, struct watch *w, uint32_t events)
-{
-    uint64_t count;
-
-    switch (w->kind) {
-    case WATCH_WAKE:
-        if (read(w->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-            log_error("links: eventfd read: %s", strerror(errno));
-        break;
-    case WATCH_LISTENER:
-        link_accept(ls, w->link);
-        break;
-    case WATCH_CONN:
-        conn_event(ls, w->conn, w->side, events);
-        break;
-    }
-}
-
-/* Pump every connection whose timer is due. Each is pumped once per turn: a timer set again for
- * now waits for the next turn instead of spinning here. */
-static void links_run_timers(struct links *ls)
-{
-    if (ls->ntimers == 0)
-        return;
-    int64_t now = links_now_us();
-    size_t budget = ls->ntimers;
-    while (budget-- > 0 && ls->ntimers > 0 && ls->timers[0]->timer_us <= now) {
-        struct conn *c = ls->timers[0];
-        conn_set_timer(ls, c, INT64_MAX);
-        if (conn_held(c))
-            conn_watch(ls, c);
-        else
-            conn_pump(ls, c);
-    }
-}
-
-/* The epoll_wait() timeout in milliseconds until the earliest timer, rounded up; -1 for none. */
-static int links_timeout_ms(struct links *ls)
-{
-    if (ls->ntimers == 0)
-        return -1;
-    int64_t wait = ls->timers[0]->timer_us - links_now_us();
-    if (wait <= 0)
-        return 0;
-    wait = (wait + 999) / 1000;
-    return wait > INT32_MAX ? INT32_MAX : (int)wait;
-}
-
-static void *links_loop(void *arg)
-{
-    struct links *ls = arg;
-    struct epoll_event evs[LINKS_EVENTS];
-    bool stop = false;
-    int timeout = -1;
-
-    while (!stop) {
-        int n = epoll_wait(ls->epfd, evs, LINKS_EVENTS, timeout);
-        int error = errno;
-        pthread_mutex_lock(&ls->mu);
-        if (n < 0 && error != EINTR) {
-            log_error("links: epoll_wait: %s; the link layer stops", strerror(error));
-            stop = true;
-        }
-        for (int i = 0; i < n; i++)
-            links_dispatch(ls, evs[i].data.ptr, evs[i].events);
-        links_apply_dirty(ls);
-        links_run_timers(ls);
-        while (ls->dead != NULL) {
-            struct conn *c = ls->dead;
-            ls->dead = c->dead_next;
-            conn_free(c);
-        }
-        timeout = links_timeout_ms(ls);
-        stop |= ls->stopping;
-        pthread_mutex_unlock(&ls->mu);
-    }
-    return NULL;
-}
-
-/* --- public API --- */
-
-struct links *links_new(void)
-{
     struct links *ls = xcalloc(1, sizeof(*ls));
-
-    pthread_mutex_init(&ls->mu, NULL);
-    ls->epfd = -1;
-    ls->wake.kind = WATCH_WAKE;
-    ls->wake.fd = -1;
-    return ls;
+    ls->layout = spec->layout;
+    ls->nodes = spec->nodes;
+    ls->node_addr = xcalloc(spec->nodes ? spec->nodes : 1, sizeof(*ls->node_addr));
+    memcpy(ls->node_addr, spec->node_addr, spec->nodes * sizeof(*ls->node_addr));
+    if (spec->layout == LINKS_PER_TARGET) {
+        ls->public_addr = xcalloc(spec->nodes ? spec->nodes : 1, sizeof(*ls->public_addr));
+        memcpy(ls->public_addr, spec->public_addr, spec->nodes * sizeof(*ls->public_addr));
+    }
+    ls->shards = xcalloc(nshards, sizeof(*ls->shards));
+    for (unsigned s = 0; s < nshards; s++)
+        ls->shards[s].fd = -1;
+    struct links_reply r;
+    for (unsigned s = 0; s < nshards; s++) {
+        if (links_spawn(&ls->shards[s], spec->log_path, err, errsz) < 0)
+            goto fail;
+        ls->nshards = s + 1;
+        struct links_msg m = {.op = LINKS_OP_INIT, .a = (int64_t)spec->seed, .b = spec->nodes};
+        if (links_call(ls, s, &m, NULL, 0, &r) < 0)
+            goto fail_reply;
+    }
+    if (spec->layout == LINKS_PER_TARGET) {
+        struct in_addr *src = xcalloc(spec->nodes ? spec->nodes : 1, sizeof(*src));
+        for (unsigned i = 0; i < spec->nodes; i++)
+            src[i] = spec->node_addr[i].sin_addr;
+        int rc = links_send_nodes(ls, LINKS_OP_SOURCES, src, sizeof(*src), NULL, 0, err, errsz);
+        free(src);
+        if (rc < 0)
+            goto fail;
+        for (unsigned i = 0; i < spec->nodes; i++) {
+            struct links_msg m = {.op = LINKS_OP_TARGET, .to = (int32_t)i};
+            m.addr[0] = spec->public_addr[i];
+            m.addr[1] = spec->node_addr[i];
+            if (links_call(ls, links_shard_of(ls, i), &m, NULL, 0, &r) < 0)
+                goto fail_reply;
+        }
+    }
+    for (unsigned s = 0; s < nshards; s++) {
+        struct links_msg m = {.op = LINKS_OP_START};
+        if (links_call(ls, s, &m, NULL, 0, &r) < 0)
+            goto fail_reply;
+    }
+    *out = ls;
+    return 0;
+fail_reply:
+    links_set_err(err, errsz, "%s", r.err);
+fail:
+    links_free(ls);
+    return -1;
 }
 
 void links_free(struct links *ls)
 {
     if (ls == NULL)
         return;
-    if (ls->started) {
-        pthread_mutex_lock(&ls->mu);
-        ls->stopping = true;
-        links_wake(ls);
-        pthread_mutex_unlock(&ls->mu);
-        pthread_join(ls->thread, NULL);
+    for (unsigned s = 0; s < ls->nshards; s++) {
+        if (ls->shards[s].fd >= 0)
+            close(ls->shards[s].fd); /* the relay sees the end and exits */
     }
-    for (size_t i = 0; i < ls->nlinks; i++) {
-        struct link *l = ls->all[i];
-        while (l->conns != NULL)
-            conn_close(ls, l->conns, true, true);
-        watch_close(ls, &l->listener, false);
-        free(l);
+    for (unsigned s = 0; s < ls->nshards; s++) {
+        while (waitpid(ls->shards[s].pid, NULL, 0) < 0 && errno == EINTR)
+            ;
     }
-    while (ls->dead != NULL) {
-        struct conn *c = ls->dead;
-        ls->dead = c->dead_next;
-        conn_free(c);
-    }
-    watch_close(ls, &ls->wake, false);
-    if (ls->epfd >= 0)
-        close(ls->epfd);
-    free(ls->all);
-    free(ls->buckets);
-    free(ls->timers);
-    pthread_mutex_destroy(&ls->mu);
+    free(ls->shards);
+    free(ls->table);
+    free(ls->node_addr);
+    free(ls->public_addr);
     free(ls);
 }
 
-/* A listening socket on 127.0.0.1, ephemeral port. Returns the fd, or -1 with err. */
-static int links_listen(uint16_t *port, char *err, size_t errsz)
+unsigned links_shards(const struct links *ls)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-    socklen_t len = sizeof(sa);
-    int fd = -1;
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        links_set_err(err, errsz, "cannot create a link socket: %s", strerror(errno));
-        goto fail;
-    }
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        links_set_err(err, errsz, "cannot bind a link socket on 127.0.0.1: %s", strerror(errno));
-        goto fail;
-    }
-    if (listen(fd, LINKS_BACKLOG) < 0) {
-        links_set_err(err, errsz, "cannot listen on a link socket: %s", strerror(errno));
-        goto fail;
-    }
-    if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
-        links_set_err(err, errsz, "cannot read a link socket's port: %s", strerror(errno));
-        goto fail;
-    }
-    *port = ntohs(sa.sin_port);
-    return fd;
-fail:
-    if (fd >= 0)
-        close(fd);
-    return -1;
+    return ls->nshards;
 }
 
-int links_add(struct links *ls, int from, int to, uint16_t target_port, uint16_t *listen_port,
-              char *err, size_t errsz)
-{
-    struct link *l = NULL;
-    uint16_t port = 0;
-    int fd = -1;
-    int rc = -1;
+/* --- links --- */
 
-    pthread_mutex_lock(&ls->mu);
-    if (from < 0 || to < 0 || from == to) {
-        links_set_err(err, errsz, "link n%d -> n%d needs two different nodes", from, to);
-        goto out;
+int links_add(struct links *ls, unsigned from, unsigned to, char *err, size_t errsz)
+{
+    if (from >= ls->nodes || to >= ls->nodes || from == to) {
+        links_set_err(err, errsz, "link n%u -> n%u needs two different nodes of %u", from, to,
+                      ls->nodes);
+        return -1;
     }
-    if (target_port == 0) {
-        links_set_err(err, errsz, "link n%d -> n%d needs a target port", from, to);
-        goto out;
+    if (links_lookup(ls, from, to) != NULL) {
+        links_set_err(err, errsz, "link n%u -> n%u already exists", from, to);
+        return -1;
     }
-    if (links_find(ls, from, to) != NULL) {
-        links_set_err(err, errsz, "link n%d -> n%d already exists", from, to);
-        goto out;
+    struct links_msg m = {.from = (int32_t)from, .to = (int32_t)to};
+    if (ls->layout == LINKS_PER_EDGE) {
+        m.op = LINKS_OP_ADD_EDGE;
+        m.a = ntohs(ls->node_addr[to].sin_port);
+    } else {
+        m.op = LINKS_OP_ADD_LINK;
     }
-    fd = links_listen(&port, err, errsz);
-    if (fd < 0)
-        goto out;
-    l = xcalloc(1, sizeof(*l));
-    l->from = from;
-    l->to = to;
-    l->target_port = target_port;
-    l->listen_port = port;
-    l->listener.kind = WATCH_LISTENER;
-    l->listener.fd = fd;
-    l->listener.link = l;
-    link_seed(l, ls->seed);
-    fd = -1;
-    if (ls->started && watch_set(ls, &l->listener, EPOLLIN) < 0) {
-        links_set_err(err, errsz, "cannot add link n%d -> n%d to the epoll set", from, to);
-        goto out;
+    struct links_reply r;
+    if (links_call(ls, links_shard_of(ls, to), &m, NULL, 0, &r) < 0) {
+        links_set_err(err, errsz, "%s", r.err);
+        return -1;
     }
-    links_insert(ls, l);
-    log_debug("link n%d -> n%d: 127.0.0.1:%u -> 127.0.0.1:%u", from, to, port, target_port);
-    l = NULL;
-    if (listen_port != NULL)
-        *listen_port = port;
-    rc = 0;
-out:
-    if (l != NULL) {
-        watch_close(ls, &l->listener, false);
-        free(l);
-    }
-    if (fd >= 0)
-        close(fd);
-    pthread_mutex_unlock(&ls->mu);
-    return rc;
+    links_remember(ls, from, to, (uint16_t)r.port);
+    return 0;
 }
 
-int links_start(struct links *ls, char *err, size_t errsz)
+bool links_has(const struct links *ls, unsigned from, unsigned to)
 {
-    sigset_t all;
-    sigset_t old;
-    int error = 0;
-    int rc = -1;
-    bool undo = false; /* this call created the epoll set and eventfd */
+    return links_lookup(ls, from, to) != NULL;
+}
 
-    pthread_mutex_lock(&ls->mu);
-    if (ls->started) {
-        links_set_err(err, errsz, "the link layer is already running");
-        goto out;
+int links_peer_addr(const struct links *ls, unsigned from, unsigned to, struct sockaddr_in *out)
+{
+    if (ls->layout == LINKS_PER_TARGET) {
+        if (to >= ls->nodes)
+            return -1;
+        *out = ls->public_addr[to];
+        return 0;
     }
-    undo = true;
-    ls->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (ls->epfd < 0) {
-        links_set_err(err, errsz, "cannot create the link layer's epoll: %s", strerror(errno));
-        goto out;
-    }
-    ls->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (ls->wake.fd < 0) {
-        links_set_err(err, errsz, "cannot create the link layer's eventfd: %s", strerror(errno));
-        goto out;
-    }
-    if (watch_set(ls, &ls->wake, EPOLLIN) < 0) {
-        links_set_err(err, errsz, "cannot add the link layer's eventfd to its epoll set");
-        goto out;
-    }
-    for (size_t i = 0; i < ls->nlinks; i++) {
-        if (watch_set(ls, &ls->all[i]->listener, EPOLLIN) < 0) {
-            links_set_err(err, errsz, "cannot add a link socket to the epoll set");
-            goto out;
+    const struct entry *e = links_lookup(ls, from, to);
+    if (e == NULL)
+        return -1;
+    *out = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(e->port)};
+    out->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return 0;
+}
+
+/* One control message on link from -> to. */
+static int links_link_call(struct links *ls, uint32_t op, unsigned from, unsigned to, int64_t a,
+                           int64_t b)
+{
+    if (links_lookup(ls, from, to) == NULL && op != LINKS_OP_LINK_STATS)
+        return -1;
+    struct links_msg m = {.op = op, .from = (int32_t)from, .to = (int32_t)to, .a = a, .b = b};
+    struct links_reply r;
+    return links_call(ls, links_shard_of(ls, to), &m, NULL, 0, &r);
+}
+
+int links_set_cut(struct links *ls, unsigned from, unsigned to, bool cut)
+{
+    return links_link_call(ls, LINKS_OP_CUT, from, to, cut, 0);
+}
+
+int links_set_sides(struct links *ls, const int32_t *side, const uint8_t *bridge)
+{
+    if (side == NULL) {
+        int rc = 0;
+        for (unsigned s = 0; s < ls->nshards; s++) {
+            struct links_msg m = {.op = LINKS_OP_SIDES};
+            struct links_reply r;
+            rc |= links_call(ls, s, &m, NULL, 0, &r);
         }
+        return rc < 0 ? -1 : 0;
     }
-    /* The thread blocks every signal, so they reach the sim's main thread. */
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    error = pthread_create(&ls->thread, NULL, links_loop, ls);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (error != 0) {
-        links_set_err(err, errsz, "cannot start the link layer's thread: %s", strerror(error));
-        goto out;
+    return links_send_nodes(ls, LINKS_OP_SIDES, side, sizeof(*side), bridge, sizeof(*bridge),
+                            NULL, 0);
+}
+
+int links_heal(struct links *ls)
+{
+    int rc = 0;
+    for (unsigned s = 0; s < ls->nshards; s++) {
+        struct links_msg m = {.op = LINKS_OP_HEAL};
+        struct links_reply r;
+        rc |= links_call(ls, s, &m, NULL, 0, &r);
     }
-    ls->started = true;
-    rc = 0;
-out:
-    if (rc < 0 && undo) {
-        /* Closing the epoll fd drops every registration made above. */
-        for (size_t i = 0; i < ls->nlinks; i++)
-            ls->all[i]->listener.events = 0;
-        ls->wake.events = 0;
-        if (ls->wake.fd >= 0)
-            close(ls->wake.fd);
-        ls->wake.fd = -1;
-        if (ls->epfd >= 0)
-            close(ls->epfd);
-        ls->epfd = -1;
-    }
-    pthread_mutex_unlock(&ls->mu);
-    return rc;
+    return rc < 0 ? -1 : 0;
 }
 
-int links_listen_port(struct links *ls, int from, int to)
+int links_set_latency(struct links *ls, unsigned from, unsigned to, int64_t delay_ms,
+                      int64_t jitter_ms)
 {
-    pthread_mutex_lock(&ls->mu);
-    struct link *l = links_find(ls, from, to);
-    int port = l != NULL ? l->listen_port : -1;
-    pthread_mutex_unlock(&ls->mu);
-    return port;
+    return links_link_call(ls, LINKS_OP_LATENCY, from, to, delay_ms, jitter_ms);
 }
 
-int links_set_blocked(struct links *ls, int from, int to, bool blocked)
+int links_set_loss(struct links *ls, unsigned from, unsigned to, uint32_t per_million)
 {
-    pthread_mutex_lock(&ls->mu);
-    struct link *l = links_find(ls, from, to);
-    if (l != NULL && l->faults.blocked != blocked) {
-        l->faults.blocked = blocked;
-        link_mark_dirty(ls, l);
-    }
-    pthread_mutex_unlock(&ls->mu);
-    return l != NULL ? 0 : -1;
+    return links_link_call(ls, LINKS_OP_LOSS, from, to, per_million, 0);
 }
 
-bool links_blocked(struct links *ls, int from, int to)
+int links_set_bandwidth(struct links *ls, unsigned from, unsigned to, uint64_t bytes_per_s)
 {
-    pthread_mutex_lock(&ls->mu);
-    struct link *l = links_find(ls, from, to);
-    bool blocked = l != NULL && l->faults.blocked;
-    pthread_mutex_unlock(&ls->mu);
-    return blocked;
+    return links_link_call(ls, LINKS_OP_BANDWIDTH, from, to, (int64_t)bytes_per_s, 0);
 }
 
-void links_heal(struct links *ls)
+int links_set_reset(struct links *ls, unsigned from, unsigned to, bool reset)
 {
-    pthread_mutex_lock(&ls->mu);
-    for (size_t i = 0; i < ls->nlinks; i++) {
-        struct link *l = ls->all[i];
-        if (l->faults.blocked) {
-            l->faults.blocked = false;
-            link_mark_dirty(ls, l);
-        }
-    }
-    pthread_mutex_unlock(&ls->mu);
+    return links_link_call(ls, LINKS_OP_RESET, from, to, reset, 0);
 }
 
-/* Find link from -> to and lock; returns NULL (unlocked) when there is none. */
-static struct link *links_lock_link(struct links *ls, int from, int to)
+int links_clear_faults(struct links *ls, unsigned from, unsigned to)
 {
-    pthread_mutex_lock(&ls->mu);
-    struct link *l = links_find(ls, from, to);
-    if (l == NULL)
-        pthread_mutex_unlock(&ls->mu);
-    return l;
+    return links_link_call(ls, LINKS_OP_CLEAR, from, to, 0, 0);
 }
 
-/* Unlock after a fault of l changed, and have the loop re-evaluate l's connections. */
-static void links_unlock_dirty(struct links *ls, struct link *l)
-{
-    link_mark_dirty(ls, l);
-    pthread_mutex_unlock(&ls->mu);
-}
-
-int links_set_latency(struct links *ls, int from, int to, int64_t delay_ms, int64_t jitter_ms)
-{
-    if (delay_ms < 0 || delay_ms > FAULT_DELAY_MAX_MS || jitter_ms < 0 ||
-        jitter_ms > FAULT_DELAY_MAX_MS)
-        return -1;
-    struct link *l = links_lock_link(ls, from, to);
-    if (l == NULL)
-        return -1;
-    l->faults.delay_ms = delay_ms;
-    l->faults.jitter_ms = jitter_ms;
-    links_unlock_dirty(ls, l);
-    return 0;
-}
-
-int links_set_loss(struct links *ls, int from, int to, uint32_t per_million)
-{
-    if (per_million > FAULT_LOSS_SCALE)
-        return -1;
-    struct link *l = links_lock_link(ls, from, to);
-    if (l == NULL)
-        return -1;
-    l->faults.loss = per_million;
-    /* Open connections are drawn too: with keep-alive, new connections are rare, and loss 100%
-     * must stall the link like a partition. */
-    for (struct conn *c = l->conns; c != NULL && per_million > 0; c = c->next) {
-        if (!c->lost && fault_loss_draw(&l->faults.loss_rng, per_million)) {
-            c->lost = true;
-            l->stats.lost++;
-        }
-    }
-    links_unlock_dirty(ls, l);
-    return 0;
-}
-
-int links_set_bandwidth(struct links *ls, int from, int to, uint64_t bytes_per_s)
-{
-    struct link *l = links_lock_link(ls, from, to);
-    if (l == NULL)
-        return -1;
-    int64_t now = links_now_us();
-    for (int s = 0; s < 2; s++)
-        fault_bucket_init(&l->faults.bucket[s], bytes_per_s, now);
-    links_unlock_dirty(ls, l);
-    return 0;
-}
-
-int links_set_reset(struct links *ls, int from, int to, bool reset)
-{
-    struct link *l = links_lock_link(ls, from, to);
-    if (l == NULL)
-        return -1;
-    l->faults.reset = reset;
-    links_unlock_dirty(ls, l);
-    return 0;
-}
-
-int links_clear_faults(struct links *ls, int from, int to)
-{
-    struct link *l = links_lock_link(ls, from, to);
-    if (l == NULL)
-        return -1;
-    l->faults.reset = false;
-    l->faults.delay_ms = 0;
-    l->faults.jitter_ms = 0;
-    l->faults.loss = 0;
-    for (int s = 0; s < 2; s++)
-        fault_bucket_init(&l->faults.bucket[s], 0, 0);
-    links_unlock_dirty(ls, l);
-    return 0;
-}
-
-void links_set_seed(struct links *ls, uint64_t seed)
-{
-    pthread_mutex_lock(&ls->mu);
-    ls->seed = seed;
-    for (size_t i = 0; i < ls->nlinks; i++)
-        link_seed(ls->all[i], seed);
-    pthread_mutex_unlock(&ls->mu);
-}
-
-static void links_stats_add(struct links_stats *sum, const struct links_stats *s)
+static void links_stats_add(struct link_stats *sum, const struct link_stats *s)
 {
     sum->accepted += s->accepted;
     sum->messages += s->messages;
@@ -1381,52 +499,195 @@ static void links_stats_add(struct links_stats *sum, const struct links_stats *s
     sum->reset += s->reset;
     sum->bytes_delayed += s->bytes_delayed;
     sum->throttled += s->throttled;
+    sum->refused += s->refused;
 }
 
-void links_stats(struct links *ls, struct links_stats *total)
+void links_stats(struct links *ls, struct link_stats *total)
 {
     memset(total, 0, sizeof(*total));
-    pthread_mutex_lock(&ls->mu);
-    for (size_t i = 0; i < ls->nlinks; i++)
-        links_stats_add(total, &ls->all[i]->stats);
-    pthread_mutex_unlock(&ls->mu);
+    for (unsigned s = 0; s < ls->nshards; s++) {
+        struct links_msg m = {.op = LINKS_OP_STATS};
+        struct links_reply r;
+        if (links_call(ls, s, &m, NULL, 0, &r) == 0)
+            links_stats_add(total, &r.stats);
+    }
 }
 
-int links_link_stats(struct links *ls, int from, int to, struct links_stats *out)
+int links_link_stats(struct links *ls, unsigned from, unsigned to, struct link_stats *out)
 {
     memset(out, 0, sizeof(*out));
-    pthread_mutex_lock(&ls->mu);
-    struct link *l = links_find(ls, from, to);
-    if (l != NULL)
-        *out = l->stats;
-    pthread_mutex_unlock(&ls->mu);
-    return l != NULL ? 0 : -1;
+    if (to >= ls->nodes)
+        return -1;
+    struct links_msg m = {.op = LINKS_OP_LINK_STATS, .from = (int32_t)from, .to = (int32_t)to};
+    struct links_reply r;
+    if (links_call(ls, links_shard_of(ls, to), &m, NULL, 0, &r) < 0)
+        return -1;
+    *out = r.stats;
+    return 0;
 }
 
-size_t links_count(struct links *ls)
+size_t links_count(const struct links *ls)
 {
-    pthread_mutex_lock(&ls->mu);
-    size_t n = ls->nlinks;
-    pthread_mutex_unlock(&ls->mu);
-    return n;
+    return ls->count;
 }
 
-int links_raise_fd_limit(char *err, size_t errsz)
-{
-    struct rlimit rl;
+/* --- the relay process --- */
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
-        links_set_err(err, errsz, "cannot read the open-file limit: %s", strerror(errno));
+/* The relay side of one process: its relay and the arrays being received in chunks. */
+struct relay_server {
+    struct relay *relay;
+    size_t nodes;
+    int32_t *side;       /* being received (LINKS_OP_SIDES) */
+    uint8_t *bridge;     /* being received */
+    struct in_addr *src; /* being received (LINKS_OP_SOURCES) */
+};
+
+/* Copy chunk (m->count elements from node m->a) of a per-node array into *dst (nodes elements of
+ * elem bytes, allocated at the first chunk). Returns 1 when the chunk was the last, 0 when more
+ * follow, -1 when it does not fit. */
+static int relay_server_chunk(const struct links_msg *m, size_t nodes, const char *payload,
+                              size_t n, size_t elem, size_t elem2, void **dst, void **dst2)
+{
+    size_t first = (size_t)m->a, k = m->count;
+    if ((size_t)m->b != nodes || first > nodes || k > nodes - first ||
+        n != k * (elem + elem2))
         return -1;
+    if (*dst == NULL)
+        *dst = xcalloc(nodes ? nodes : 1, elem);
+    memcpy((char *)*dst + first * elem, payload, k * elem);
+    if (dst2 != NULL) {
+        if (*dst2 == NULL)
+            *dst2 = xcalloc(nodes ? nodes : 1, elem2);
+        memcpy((char *)*dst2 + first * elem2, payload + k * elem, k * elem2);
     }
-    rlim_t want = rl.rlim_max == RLIM_INFINITY ? LINKS_NOFILE_CAP : rl.rlim_max;
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= want)
-        return 0;
-    rl.rlim_cur = want;
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
-        links_set_err(err, errsz, "cannot raise the open-file limit to %llu: %s",
-                      (unsigned long long)want, strerror(errno));
-        return -1;
+    return first + k == nodes;
+}
+
+/* Apply one message; fills reply. */
+static void relay_server_handle(struct relay_server *sv, const struct links_msg *m,
+                                const char *payload, size_t n, struct links_reply *r)
+{
+    char err[LINKS_ERR_BYTES] = "";
+    uint16_t port = 0;
+    int rc = -1;
+    switch (m->op) {
+    case LINKS_OP_INIT:
+        relay_set_seed(sv->relay, (uint64_t)m->a);
+        sv->nodes = (size_t)m->b;
+        rc = 0;
+        break;
+    case LINKS_OP_SOURCES:
+        rc = relay_server_chunk(m, sv->nodes, payload, n, sizeof(struct in_addr), 0,
+                                (void **)&sv->src, NULL);
+        if (rc == 1) {
+            relay_set_sources(sv->relay, sv->src, (unsigned)sv->nodes);
+            free(sv->src);
+            sv->src = NULL;
+        }
+        rc = rc < 0 ? -1 : 0;
+        break;
+    case LINKS_OP_TARGET:
+        rc = relay_add_target(sv->relay, m->to, &m->addr[0], &m->addr[1], err, sizeof(err));
+        break;
+    case LINKS_OP_START:
+        rc = relay_start(sv->relay, err, sizeof(err));
+        break;
+    case LINKS_OP_ADD_EDGE:
+        rc = relay_add(sv->relay, m->from, m->to, (uint16_t)m->a, &port, err, sizeof(err));
+        break;
+    case LINKS_OP_ADD_LINK:
+        rc = relay_add_link(sv->relay, m->from, m->to, err, sizeof(err));
+        break;
+    case LINKS_OP_CUT:
+        rc = relay_set_cut(sv->relay, m->from, m->to, m->a != 0);
+        break;
+    case LINKS_OP_SIDES:
+        if (m->count == 0) {
+            relay_set_sides(sv->relay, NULL, NULL, 0);
+            rc = 0;
+            break;
+        }
+        rc = relay_server_chunk(m, sv->nodes, payload, n, sizeof(int32_t), 1,
+                                (void **)&sv->side, (void **)&sv->bridge);
+        if (rc == 1) {
+            relay_set_sides(sv->relay, sv->side, sv->bridge, sv->nodes);
+            free(sv->side);
+            free(sv->bridge);
+            sv->side = NULL;
+            sv->bridge = NULL;
+        }
+        rc = rc < 0 ? -1 : 0;
+        break;
+    case LINKS_OP_HEAL:
+        relay_heal(sv->relay);
+        rc = 0;
+        break;
+    case LINKS_OP_LATENCY:
+        rc = relay_set_latency(sv->relay, m->from, m->to, m->a, m->b);
+        break;
+    case LINKS_OP_LOSS:
+        rc = m->a < 0 || m->a > UINT32_MAX
+                 ? -1
+                 : relay_set_loss(sv->relay, m->from, m->to, (uint32_t)m->a);
+        break;
+    case LINKS_OP_BANDWIDTH:
+        rc = m->a < 0 ? -1 : relay_set_bandwidth(sv->relay, m->from, m->to, (uint64_t)m->a);
+        break;
+    case LINKS_OP_RESET:
+        rc = relay_set_reset(sv->relay, m->from, m->to, m->a != 0);
+        break;
+    case LINKS_OP_CLEAR:
+        rc = relay_clear_faults(sv->relay, m->from, m->to);
+        break;
+    case LINKS_OP_STATS:
+        relay_stats(sv->relay, &r->stats);
+        rc = 0;
+        break;
+    case LINKS_OP_LINK_STATS:
+        rc = relay_link_stats(sv->relay, m->from, m->to, &r->stats);
+        break;
+    default:
+        snprintf(err, sizeof(err), "unknown message %u", m->op);
+        break;
     }
+    r->rc = rc;
+    r->port = port;
+    snprintf(r->err, sizeof(r->err), "%s", err);
+}
+
+int links_relay_main(int fd)
+{
+    signal(SIGINT, SIG_IGN); /* the sim decides when the links go: it closes the socket */
+    signal(SIGPIPE, SIG_IGN);
+    close_range(LINKS_RELAY_FD + 1, ~0U, 0);
+    char err[256];
+    if (relay_raise_fd_limit(err, sizeof(err)) < 0)
+        log_warn("links: %s", err);
+    struct relay_server sv = {.relay = relay_new()};
+    char *buf = xmalloc(LINKS_MSG_MAX);
+    for (;;) {
+        ssize_t n = recv(fd, buf, LINKS_MSG_MAX, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* the sim closed the socket (or is gone) */
+        struct links_reply r;
+        memset(&r, 0, sizeof(r));
+        if ((size_t)n < sizeof(struct links_msg)) {
+            r.rc = -1;
+            snprintf(r.err, sizeof(r.err), "a message of %zd bytes", n);
+        } else {
+            struct links_msg m;
+            memcpy(&m, buf, sizeof(m));
+            relay_server_handle(&sv, &m, buf + sizeof(m), (size_t)n - sizeof(m), &r);
+        }
+        if (send(fd, &r, sizeof(r), MSG_NOSIGNAL) != (ssize_t)sizeof(r))
+            break;
+    }
+    relay_free(sv.relay);
+    free(sv.side);
+    free(sv.bridge);
+    free(sv.src);
+    free(buf);
     return 0;
 }

@@ -1,106 +1,95 @@
-/* links: the sim's link layer; one TCP forwarder on 127.0.0.1 per directed edge A -> B. */
+/* links: the sim's link layer as the runner sees it: every directed link A -> B of a run, relayed
+ * by one or more relay processes (shards).
+ *
+ * Design: a process can hold only so many descriptors (RLIMIT_NOFILE's hard limit, which root
+ * cannot raise here), and a relayed connection takes two. The links are therefore split by target
+ * node over as many relay processes as the descriptors need (links_plan_shards), each running a
+ * relay (relay.h) in its own process, started from this program's own binary
+ * (`/proc/self/exe --relay FD`, see links_relay_main). The runner's calls become messages on a
+ * SOCK_SEQPACKET socket to the shard of the link's target, answered once the relay has applied
+ * them, so a call still takes effect before it returns. Partitions are sent as sides, one message
+ * per shard, whatever the number of links. A shard that dies takes its links down: calls on them
+ * fail, and links_free() reaps it. */
 #ifndef CHAINLAB_LINKS_H
 #define CHAINLAB_LINKS_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define LINKS_PIPE_BYTES   65536 /* buffer per connection and direction; reading stops when full */
-#define LINKS_BACKLOG      4096  /* listen() backlog of each link */
-#define LINKS_ACCEPT_BURST 64    /* connections accepted per link per loop turn, for fairness */
+#include "relay.h"
 
-struct links; /* opaque; the set of links and the thread that forwards their bytes */
+#define LINKS_FD_RESERVE  128 /* descriptors a relay keeps for itself (epoll, logs, slack) */
+#define LINKS_FDS_PER_LINK 4  /* planned per link: two connections at once, two sockets each */
+#define LINKS_MAX_SHARDS  256 /* most relay processes one run may start */
 
-/* Counters of one link or of all of them. A connection is one TCP connection that node A opened to
- * the link; HTTP keep-alive puts several requests on one connection, so these count connections,
- * never requests. Bytes are counted when written to the receiving socket. */
-struct links_stats {
-    uint64_t accepted;        /* connections accepted from the source node A */
-    uint64_t messages;        /* accepted connections that delivered at least one byte to B */
-    uint64_t bytes_to_target; /* bytes forwarded A -> B */
-    uint64_t bytes_to_source; /* bytes forwarded B -> A (answers) */
-    uint64_t connect_errors;  /* connections reset because B refused or failed the connect */
-    uint64_t dropped;         /* connections closed while held because A closed or reset them */
-    uint64_t open;            /* connections open now (a gauge, not a counter) */
-    uint64_t lost;            /* connections chosen by the loss fault (held until A gives up) */
-    uint64_t reset;           /* connections reset by the reset fault */
-    uint64_t bytes_delayed;   /* bytes (either direction) that waited for the latency fault */
-    uint64_t throttled;       /* writes cut short by the bandwidth fault */
+enum links_layout {
+    LINKS_PER_EDGE,   /* every link has its own listener on 127.0.0.1 */
+    LINKS_PER_TARGET, /* every node has one listener on its public address; sources by address */
 };
 
-/* New empty link set, not started. Caller frees with links_free(). Aborts on out of memory. */
-struct links *links_new(void);
-/* Stop the forwarding thread, close every socket and free ls. Open connections are closed
- * abruptly. links_free(NULL) is a no-op. Call from the thread that owns ls. */
+struct links_spec {
+    enum links_layout layout;
+    unsigned nodes;
+    size_t expected_links; /* directed links the run will add: sizes the descriptor plan */
+    uint64_t seed;         /* seeds every link's loss and jitter draws */
+    /* node_addr[i]: node i's own address and port (where it listens; per target, also the
+     * address it opens its connections from). public_addr[i] (per target): where the link layer
+     * listens for node i. Both copied. */
+    const struct sockaddr_in *node_addr;
+    const struct sockaddr_in *public_addr;
+    const char *log_path; /* where the relays' log lines go (appended) */
+    unsigned shards;      /* 0: as many as the descriptors need (links_plan_shards) */
+};
+
+struct links;
+
+/* The number of relay processes spec needs: its descriptors (listeners, LINKS_FDS_PER_LINK per
+ * link, LINKS_FD_RESERVE) over what one process may open (RLIMIT_NOFILE's hard limit). Returns
+ * it, or 0 with err saying what limit is short and what to change when even LINKS_MAX_SHARDS
+ * would not do. */
+unsigned links_plan_shards(const struct links_spec *spec, char *err, size_t errsz);
+/* Start the relay processes for spec (their listeners open, forwarding from now on). Returns 0
+ * and *out (caller frees with links_free()), or -1 with err (nothing left running). */
+int links_new(const struct links_spec *spec, struct links **out, char *err, size_t errsz);
+/* Stop every relay process (connections are cut) and free ls. NULL is a no-op. */
 void links_free(struct links *ls);
+/* Number of relay processes. */
+unsigned links_shards(const struct links *ls);
 
-/* Add link from -> to (node numbers >= 0) forwarding to 127.0.0.1:target_port, listening on a new
- * ephemeral port of 127.0.0.1 written to *listen_port. Before or after links_start(). Returns 0,
- * or -1 with err when the link exists, an argument is out of range, or the socket fails. */
-int links_add(struct links *ls, int from, int to, uint16_t target_port, uint16_t *listen_port,
-              char *err, size_t errsz);
-/* Start the forwarding thread (one epoll loop; it blocks every signal). Links added before are
- * served from now on; connections made earlier wait in the listen backlog. Returns 0, or -1 with
- * err when already started or epoll, eventfd or the thread cannot be created. */
-int links_start(struct links *ls, char *err, size_t errsz);
+/* Add link from -> to. Returns 0, or -1 with err (it exists, a node is out of range, a socket
+ * failed, or its relay is gone). */
+int links_add(struct links *ls, unsigned from, unsigned to, char *err, size_t errsz);
+/* True when link from -> to was added. */
+bool links_has(const struct links *ls, unsigned from, unsigned to);
+/* The address from's peer list holds for to: the link's own listener (per edge) or to's public
+ * address (per target). Returns 0, or -1 when there is no such link (per edge). */
+int links_peer_addr(const struct links *ls, unsigned from, unsigned to, struct sockaddr_in *out);
 
-/* Listening port of link from -> to, or -1 when there is no such link. Thread-safe. */
-int links_listen_port(struct links *ls, int from, int to);
-/* Stall (blocked) or release link from -> to. A stalled link accepts new connections but neither
- * connects them to B nor reads or writes any of its connections, in either direction: bytes are
- * held, not lost, so the nodes' own timeouts fire as in a real partition. While held, a connection
- * whose source sends FIN (a half-close looks the same), resets or errors is closed at once and
- * counted as dropped: A gave up on it. Releasing delivers everything held and connects waiting
- * connections. Takes effect before the call returns: the link reads and writes no byte after it.
- * Returns 0, or -1 when there is no such link. Thread-safe. */
-int links_set_blocked(struct links *ls, int from, int to, bool blocked);
-/* True when link from -> to is stalled (false when there is no such link). Thread-safe. */
-bool links_blocked(struct links *ls, int from, int to);
-/* Release every link (undo all links_set_blocked). Thread-safe. */
-void links_heal(struct links *ls);
+/* The relay.h controls, on the link's relay (or every relay for sides and heal). Each returns 0,
+ * or -1 when there is no such link, a value is out of range or the relay is gone. */
+int links_set_cut(struct links *ls, unsigned from, unsigned to, bool cut);
+/* side[i] and bridge[i] (may be NULL) for every node; side NULL removes the sides. */
+int links_set_sides(struct links *ls, const int32_t *side, const uint8_t *bridge);
+int links_heal(struct links *ls);
+int links_set_latency(struct links *ls, unsigned from, unsigned to, int64_t delay_ms,
+                      int64_t jitter_ms);
+int links_set_loss(struct links *ls, unsigned from, unsigned to, uint32_t per_million);
+int links_set_bandwidth(struct links *ls, unsigned from, unsigned to, uint64_t bytes_per_s);
+int links_set_reset(struct links *ls, unsigned from, unsigned to, bool reset);
+int links_clear_faults(struct links *ls, unsigned from, unsigned to);
 
-/* Link faults (one link is one direction A -> B of an edge; a fault applies to the connections A
- * opens to that link, to the bytes of both directions of each connection). Thread-safe; each
- * takes effect for every byte read after the call returns. Each returns 0, or -1 when there is no
- * such link or a value is out of range; the link is then unchanged. */
+/* Sum of every link's counters (links made by the relays for learned peers included). */
+void links_stats(struct links *ls, struct link_stats *total);
+/* Counters of link from -> to. Returns 0, or -1 when there is none (*out zeroed). */
+int links_link_stats(struct links *ls, unsigned from, unsigned to, struct link_stats *out);
+/* Number of links added by links_add(). */
+size_t links_count(const struct links *ls);
 
-/* Delay every chunk read on the link by delay_ms plus a uniform draw in [-jitter_ms, +jitter_ms]
- * (never below 0), in each direction, keeping order: a chunk is never written before an earlier
- * one, nor a FIN before the bytes it follows. Both in [0, 3600000] (FAULT_DELAY_MAX_MS); 0, 0
- * removes it. Delayed bytes wait in the connection's buffer, so one connection carries at most
- * LINKS_PIPE_BYTES per delay in each direction, like a TCP window. */
-int links_set_latency(struct links *ls, int from, int to, int64_t delay_ms, int64_t jitter_ms);
-/* Lose per_million / 1000000 (<= 1000000) of the link's connections: each open one is drawn now,
- * each new one when accepted. A lost connection is held like one of a blocked link (nothing more
- * is connected, read or written) until A closes it, even after the fault is cleared. Draws come
- * from the link's seeded PRNG (links_set_seed). */
-int links_set_loss(struct links *ls, int from, int to, uint32_t per_million);
-/* Limit each direction of the link (all its connections together) to bytes_per_s with a token
- * bucket of max(rate / 10, 1500) bytes, full now; 0 removes the limit. */
-int links_set_bandwidth(struct links *ls, int from, int to, uint64_t bytes_per_s);
-/* Set or remove the standing reset fault: while set, every connection of the link is reset
- * (SO_LINGER 0 close on both sides; no byte moves after the call returns, the closes follow within
- * a loop turn) and every new connection is reset as soon as it is accepted. */
-int links_set_reset(struct links *ls, int from, int to, bool reset);
-/* Remove latency, loss, bandwidth and reset from the link (blocked stays: links_heal owns it).
- * Bytes already delayed are still released at their time, in order. */
-int links_clear_faults(struct links *ls, int from, int to);
-/* Seed the loss and jitter PRNGs of every link, present and future, from seed and the link's
- * (from, to): the same seed gives every link the same sequence of draws. Default seed 0.
- * Thread-safe. */
-void links_set_seed(struct links *ls, uint64_t seed);
-
-/* Sum of the counters of every link into *total. Thread-safe. */
-void links_stats(struct links *ls, struct links_stats *total);
-/* Counters of link from -> to into *out. Returns 0, or -1 when there is no such link (*out is
- * zeroed). Thread-safe. */
-int links_link_stats(struct links *ls, int from, int to, struct links_stats *out);
-/* Number of links. Thread-safe. */
-size_t links_count(struct links *ls);
-
-/* Raise this process's RLIMIT_NOFILE soft limit to its hard limit (hundreds of links need
- * thousands of descriptors). Returns 0, or -1 with err when the limit cannot be read or set. */
-int links_raise_fd_limit(char *err, size_t errsz);
+/* The relay process: serve the messages of links.c on fd until it closes. For the main() of
+ * every program that uses links (the sim and its tests), when started as `PROG --relay FD`.
+ * Returns the exit status. */
+int links_relay_main(int fd);
 
 #endif

@@ -500,7 +500,7 @@ static void observe_sample_round(struct sampler *s, struct snap *snaps, struct p
     }
     json_t *extra = NULL;
     if (r->links) { /* thread-safe; the links outlive the sampler */
-        struct links_stats ls;
+        struct link_stats ls;
         links_stats(r->links, &ls);
         extra = json_pack("{s:{s:I, s:I}}", "links", "bytes",
                           (json_int_t)(ls.bytes_to_target + ls.bytes_to_source), "connections",

@@ -47,7 +47,7 @@ static json_t *report_links(struct run *r, size_t acked)
 {
     if (r->links == NULL)
         return json_null();
-    struct links_stats st;
+    struct link_stats st;
     links_stats(r->links, &st);
     return json_pack("{s:i, s:I, s:I, s:I, s:I, s:f}", "links", (int)links_count(r->links),
                      "connections", (json_int_t)st.accepted, "messages", (json_int_t)st.messages,

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "links.h"
+#include "relay.h"
 
 #define SERVER_MAX_CONNS 1024 /* connections one test server holds */
 #define HOLD_MS          200  /* how long a stalled read must stay empty */
@@ -245,35 +245,35 @@ static void expect_closed(int fd)
     ck_assert_msg(r == 0 || r == -1, "expected EOF or a reset, read returned %zd", r);
 }
 
-static struct links_stats link_stats(struct links *ls, int from, int to)
+static struct link_stats link_stats(struct relay *ls, int from, int to)
 {
-    struct links_stats st;
-    ck_assert_int_eq(links_link_stats(ls, from, to, &st), 0);
+    struct link_stats st;
+    ck_assert_int_eq(relay_link_stats(ls, from, to, &st), 0);
     return st;
 }
 
-static struct links *start_links(void)
+static struct relay *start_links(void)
 {
     char err[256] = "";
-    struct links *ls = links_new();
-    ck_assert_msg(links_start(ls, err, sizeof(err)) == 0, "%s", err);
+    struct relay *ls = relay_new();
+    ck_assert_msg(relay_start(ls, err, sizeof(err)) == 0, "%s", err);
     return ls;
 }
 
-static int add_link(struct links *ls, int from, int to, uint16_t target)
+static int add_link(struct relay *ls, int from, int to, uint16_t target)
 {
     char err[256] = "";
     uint16_t port = 0;
-    ck_assert_msg(links_add(ls, from, to, target, &port, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(relay_add(ls, from, to, target, &port, err, sizeof(err)) == 0, "%s", err);
     ck_assert_uint_ne(port, 0);
-    ck_assert_int_eq(links_listen_port(ls, from, to), port);
+    ck_assert_int_eq(relay_listen_port(ls, from, to), port);
     return port;
 }
 
 START_TEST(test_bytes_both_ways)
 {
     struct server *s = server_start();
-    struct links *ls = start_links();
+    struct relay *ls = start_links();
     int fd = client_connect(add_link(ls, 0, 1, s->port));
     const size_t big = 1 << 20;
     char *out = malloc(big);
@@ -315,14 +315,14 @@ START_TEST(test_bytes_both_ways)
     close(fd);
 
     WAIT_FOR(link_stats(ls, 0, 1).open == 0);
-    struct links_stats st = link_stats(ls, 0, 1);
+    struct link_stats st = link_stats(ls, 0, 1);
     ck_assert_uint_eq(st.accepted, 1);
     ck_assert_uint_eq(st.messages, 1);
     ck_assert_uint_eq(st.bytes_to_target, 5 + big + 3);
     ck_assert_uint_eq(st.bytes_to_source, 5 + big + 3);
     ck_assert_uint_eq(st.connect_errors, 0);
     ck_assert_uint_eq(st.dropped, 0);
-    links_free(ls);
+    relay_free(ls);
     server_stop(s);
     free(out);
     free(in);
@@ -332,14 +332,14 @@ END_TEST
 START_TEST(test_block_holds_then_releases)
 {
     struct server *s = server_start();
-    struct links *ls = start_links();
+    struct relay *ls = start_links();
     int port = add_link(ls, 0, 1, s->port);
     int open_fd = client_connect(port);
 
     send_all(open_fd, "a", 1);
     expect_bytes(open_fd, "a");
-    ck_assert_int_eq(links_set_blocked(ls, 0, 1, true), 0);
-    ck_assert(links_blocked(ls, 0, 1));
+    ck_assert_int_eq(relay_set_cut(ls, 0, 1, true), 0);
+    ck_assert(relay_blocked(ls, 0, 1));
 
     /* An open connection: nothing reaches the server, nothing comes back. */
     send_all(open_fd, "held", 4);
@@ -358,8 +358,8 @@ START_TEST(test_block_holds_then_releases)
     ck_assert_uint_eq(server_get(s, &s->received), 1);
     WAIT_FOR(link_stats(ls, 0, 1).accepted == 2);
 
-    ck_assert_int_eq(links_set_blocked(ls, 0, 1, false), 0);
-    ck_assert(!links_blocked(ls, 0, 1));
+    ck_assert_int_eq(relay_set_cut(ls, 0, 1, false), 0);
+    ck_assert(!relay_blocked(ls, 0, 1));
     expect_bytes(open_fd, "pushedheld");
     expect_bytes(new_fd, "new");
     ck_assert_uint_eq(server_get(s, &s->accepted), 2);
@@ -369,7 +369,7 @@ START_TEST(test_block_holds_then_releases)
     close(new_fd);
     WAIT_FOR(link_stats(ls, 0, 1).open == 0);
     ck_assert_uint_eq(link_stats(ls, 0, 1).dropped, 0);
-    links_free(ls);
+    relay_free(ls);
     server_stop(s);
 }
 END_TEST
@@ -378,13 +378,13 @@ START_TEST(test_block_is_one_way)
 {
     struct server *a = server_start();
     struct server *b = server_start();
-    struct links *ls = start_links();
+    struct relay *ls = start_links();
     int ab = add_link(ls, 0, 1, b->port);
     int ba = add_link(ls, 1, 0, a->port);
 
-    ck_assert_int_eq(links_set_blocked(ls, 0, 1, true), 0);
-    ck_assert(links_blocked(ls, 0, 1));
-    ck_assert(!links_blocked(ls, 1, 0));
+    ck_assert_int_eq(relay_set_cut(ls, 0, 1, true), 0);
+    ck_assert(relay_blocked(ls, 0, 1));
+    ck_assert(!relay_blocked(ls, 1, 0));
 
     int fd_ba = client_connect(ba);
     send_all(fd_ba, "b to a", 6);
@@ -395,13 +395,13 @@ START_TEST(test_block_is_one_way)
     expect_silence(fd_ab);
     ck_assert_uint_eq(server_get(b, &b->received), 0);
 
-    links_heal(ls);
-    ck_assert(!links_blocked(ls, 0, 1));
+    relay_heal(ls);
+    ck_assert(!relay_blocked(ls, 0, 1));
     expect_bytes(fd_ab, "a to b");
 
     close(fd_ab);
     close(fd_ba);
-    links_free(ls);
+    relay_free(ls);
     server_stop(a);
     server_stop(b);
 }
@@ -410,14 +410,14 @@ END_TEST
 START_TEST(test_held_source_close_is_dropped)
 {
     struct server *s = server_start();
-    struct links *ls = start_links();
+    struct relay *ls = start_links();
     int port = add_link(ls, 0, 1, s->port);
 
     /* Connected upstream before the stall, then abandoned by the client. */
     int fd1 = client_connect(port);
     send_all(fd1, "x", 1);
     expect_bytes(fd1, "x");
-    ck_assert_int_eq(links_set_blocked(ls, 0, 1, true), 0);
+    ck_assert_int_eq(relay_set_cut(ls, 0, 1, true), 0);
     send_all(fd1, "late", 4);
     close(fd1);
     /* Accepted during the stall, then abandoned. */
@@ -426,7 +426,7 @@ START_TEST(test_held_source_close_is_dropped)
     close(fd2);
 
     WAIT_FOR(link_stats(ls, 0, 1).dropped == 2); /* the second may not be accepted yet */
-    struct links_stats st = link_stats(ls, 0, 1);
+    struct link_stats st = link_stats(ls, 0, 1);
     ck_assert_uint_eq(st.open, 0);
     ck_assert_uint_eq(st.accepted, 2);
     ck_assert_uint_eq(st.messages, 1);
@@ -436,12 +436,12 @@ START_TEST(test_held_source_close_is_dropped)
     WAIT_FOR(server_get(s, &s->open) == 0); /* the server saw its connection end */
 
     /* The link still works once released. */
-    links_heal(ls);
+    relay_heal(ls);
     int fd3 = client_connect(port);
     send_all(fd3, "again", 5);
     expect_bytes(fd3, "again");
     close(fd3);
-    links_free(ls);
+    relay_free(ls);
     server_stop(s);
 }
 END_TEST
@@ -450,26 +450,26 @@ START_TEST(test_target_down_resets_source)
 {
     uint16_t dead_port = 0;
     close(listen_any(&dead_port)); /* a port nobody listens on */
-    struct links *ls = start_links();
+    struct relay *ls = start_links();
     int fd = client_connect(add_link(ls, 0, 1, dead_port));
 
     send_all(fd, "anyone?", 7);
     expect_closed(fd);
     close(fd);
     WAIT_FOR(link_stats(ls, 0, 1).open == 0);
-    struct links_stats st = link_stats(ls, 0, 1);
+    struct link_stats st = link_stats(ls, 0, 1);
     ck_assert_uint_eq(st.accepted, 1);
     ck_assert_uint_eq(st.connect_errors, 1);
     ck_assert_uint_eq(st.messages, 0);
     ck_assert_uint_eq(st.bytes_to_target, 0);
-    links_free(ls);
+    relay_free(ls);
 }
 END_TEST
 
 START_TEST(test_stats)
 {
     struct server *s = server_start();
-    struct links *ls = start_links();
+    struct relay *ls = start_links();
     int p01 = add_link(ls, 0, 1, s->port);
     int p02 = add_link(ls, 0, 2, s->port);
 
@@ -488,7 +488,7 @@ START_TEST(test_stats)
     }
     WAIT_FOR(link_stats(ls, 0, 2).open == 0);
 
-    struct links_stats st = link_stats(ls, 0, 1);
+    struct link_stats st = link_stats(ls, 0, 1);
     ck_assert_uint_eq(st.accepted, 1);
     ck_assert_uint_eq(st.messages, 0);
     ck_assert_uint_eq(st.bytes_to_target, 0);
@@ -498,8 +498,8 @@ START_TEST(test_stats)
     ck_assert_uint_eq(st.bytes_to_target, 12);
     ck_assert_uint_eq(st.bytes_to_source, 12);
 
-    struct links_stats total;
-    links_stats(ls, &total);
+    struct link_stats total;
+    relay_stats(ls, &total);
     ck_assert_uint_eq(total.accepted, 4);
     ck_assert_uint_eq(total.messages, 3);
     ck_assert_uint_eq(total.bytes_to_target, 12);
@@ -508,9 +508,9 @@ START_TEST(test_stats)
     ck_assert_uint_eq(total.connect_errors, 0);
     ck_assert_uint_eq(total.dropped, 0);
 
-    ck_assert_int_eq(links_link_stats(ls, 2, 0, &st), -1);
+    ck_assert_int_eq(relay_link_stats(ls, 2, 0, &st), -1);
     ck_assert_uint_eq(st.accepted, 0);
-    links_free(ls);
+    relay_free(ls);
     server_stop(s);
 }
 END_TEST
@@ -520,21 +520,21 @@ START_TEST(test_300_links)
     enum { NLINKS = 300 };
     char err[256] = "";
     struct server *s = server_start();
-    struct links *ls = links_new();
+    struct relay *ls = relay_new();
     int ports[NLINKS];
     int fds[NLINKS];
     char msg[16];
 
-    ck_assert_msg(links_raise_fd_limit(err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(relay_raise_fd_limit(err, sizeof(err)) == 0, "%s", err);
     /* Half added before the start, half after. */
     for (int i = 0; i < NLINKS; i++) {
         if (i == NLINKS / 2)
-            ck_assert_msg(links_start(ls, err, sizeof(err)) == 0, "%s", err);
+            ck_assert_msg(relay_start(ls, err, sizeof(err)) == 0, "%s", err);
         ports[i] = add_link(ls, i, NLINKS + i, s->port);
         for (int j = 0; j < i; j++)
             ck_assert_int_ne(ports[i], ports[j]);
     }
-    ck_assert_uint_eq(links_count(ls), NLINKS);
+    ck_assert_uint_eq(relay_count(ls), NLINKS);
     for (int i = 0; i < NLINKS; i++) {
         fds[i] = client_connect(ports[i]);
         snprintf(msg, sizeof(msg), "m%03d", i);
@@ -544,16 +544,16 @@ START_TEST(test_300_links)
         snprintf(msg, sizeof(msg), "m%03d", i);
         expect_bytes(fds[i], msg);
     }
-    struct links_stats total;
-    links_stats(ls, &total);
+    struct link_stats total;
+    relay_stats(ls, &total);
     ck_assert_uint_eq(total.accepted, NLINKS);
     ck_assert_uint_eq(total.messages, NLINKS);
     ck_assert_uint_eq(total.bytes_to_target, 4 * NLINKS);
     ck_assert_uint_eq(total.open, NLINKS);
     for (int i = 0; i < NLINKS; i++)
         close(fds[i]);
-    WAIT_FOR((links_stats(ls, &total), total.open == 0));
-    links_free(ls); /* with every link still listening */
+    WAIT_FOR((relay_stats(ls, &total), total.open == 0));
+    relay_free(ls); /* with every link still listening */
     server_stop(s);
 }
 END_TEST
@@ -561,17 +561,17 @@ END_TEST
 START_TEST(test_connect_before_start)
 {
     struct server *s = server_start();
-    struct links *ls = links_new();
+    struct relay *ls = relay_new();
     char err[256] = "";
     int fd = client_connect(add_link(ls, 3, 4, s->port)); /* waits in the backlog */
 
     send_all(fd, "early", 5);
-    ck_assert_int_eq(links_set_blocked(ls, 3, 4, true), 0); /* before start: fine */
-    ck_assert_int_eq(links_set_blocked(ls, 3, 4, false), 0);
-    ck_assert_msg(links_start(ls, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(relay_set_cut(ls, 3, 4, true), 0); /* before start: fine */
+    ck_assert_int_eq(relay_set_cut(ls, 3, 4, false), 0);
+    ck_assert_msg(relay_start(ls, err, sizeof(err)) == 0, "%s", err);
     expect_bytes(fd, "early");
     close(fd);
-    links_free(ls);
+    relay_free(ls);
     server_stop(s);
 }
 END_TEST
@@ -579,16 +579,16 @@ END_TEST
 START_TEST(test_free_with_open_connections)
 {
     struct server *s = server_start();
-    struct links *ls = start_links();
+    struct relay *ls = start_links();
     int port = add_link(ls, 0, 1, s->port);
     int fd1 = client_connect(port);
     send_all(fd1, "x", 1);
     expect_bytes(fd1, "x");
-    ck_assert_int_eq(links_set_blocked(ls, 0, 1, true), 0);
+    ck_assert_int_eq(relay_set_cut(ls, 0, 1, true), 0);
     int fd2 = client_connect(port);
     WAIT_FOR(link_stats(ls, 0, 1).open == 2);
 
-    links_free(ls);
+    relay_free(ls);
     expect_closed(fd1);
     expect_closed(fd2);
     close(fd1);
@@ -612,35 +612,35 @@ static const struct add_row bad_adds[] = {
 START_TEST(test_api_errors)
 {
     const struct add_row *row = &bad_adds[_i];
-    struct links *ls = links_new();
+    struct relay *ls = relay_new();
     char err[256] = "";
     uint16_t port = 1234;
 
-    ck_assert_int_eq(links_add(ls, 0, 1, 8080, &port, err, sizeof(err)), 0);
+    ck_assert_int_eq(relay_add(ls, 0, 1, 8080, &port, err, sizeof(err)), 0);
     port = 1234;
     err[0] = '\0';
-    ck_assert_int_eq(links_add(ls, row->from, row->to, row->target, &port, err, sizeof(err)), -1);
+    ck_assert_int_eq(relay_add(ls, row->from, row->to, row->target, &port, err, sizeof(err)), -1);
     ck_assert_str_ne(err, "");
     ck_assert_uint_eq(port, 1234);
-    ck_assert_uint_eq(links_count(ls), 1);
-    links_free(ls);
+    ck_assert_uint_eq(relay_count(ls), 1);
+    relay_free(ls);
 }
 END_TEST
 
 START_TEST(test_api_unknown_links)
 {
-    struct links *ls = links_new();
+    struct relay *ls = relay_new();
     char err[256] = "";
 
-    ck_assert_int_eq(links_listen_port(ls, 0, 1), -1);
-    ck_assert_int_eq(links_set_blocked(ls, 0, 1, true), -1);
-    ck_assert(!links_blocked(ls, 0, 1));
-    links_heal(ls);
-    ck_assert_int_eq(links_start(ls, err, sizeof(err)), 0);
-    ck_assert_int_eq(links_start(ls, err, sizeof(err)), -1);
+    ck_assert_int_eq(relay_listen_port(ls, 0, 1), -1);
+    ck_assert_int_eq(relay_set_cut(ls, 0, 1, true), -1);
+    ck_assert(!relay_blocked(ls, 0, 1));
+    relay_heal(ls);
+    ck_assert_int_eq(relay_start(ls, err, sizeof(err)), 0);
+    ck_assert_int_eq(relay_start(ls, err, sizeof(err)), -1);
     ck_assert_str_ne(err, "");
-    links_free(ls);
-    links_free(NULL);
+    relay_free(ls);
+    relay_free(NULL);
 }
 END_TEST
 
@@ -656,17 +656,17 @@ static uint64_t round_trip_us(int fd, const char *msg)
 START_TEST(test_latency_delays_both_ways)
 {
     struct server *s = server_start();
-    struct links *ls = start_links();
+    struct relay *ls = start_links();
     int fd = client_connect(add_link(ls, 0, 1, s->port));
 
     round_trip_us(fd, "warm");
-    ck_assert_int_eq(links_set_latency(ls, 0, 1, 200, 0), 0);
+    ck_assert_int_eq(relay_set_latency(ls, 0, 1, 200, 0), 0);
     /* Each direction of the connection waits 200 ms: a round trip takes at least 400 ms. */
     uint64_t rtt = round_trip_us(fd, "slow");
     ck_assert_msg(rtt >= 400000, "round trip of %llu us", (unsigned long long)rtt);
     ck_assert_uint_eq(link_stats(ls, 0, 1).bytes_delayed, 8);
     /* A new connection is delayed too, and its FIN keeps its place behind its bytes. */
-    int fd2 = client_connect(links_listen_port(ls, 0, 1));
+    int fd2 = client_connect(relay_listen_port(ls, 0, 1));
     uint64_t t0 = now_us();
     send_all(fd2, "bye", 3);
     ck_assert_int_eq(shutdown(fd2, SHUT_WR), 0);
@@ -676,12 +676,12 @@ START_TEST(test_latency_delays_both_ways)
     close(fd2);
 
     /* Cleared: bytes flow again (no upper bound on time is asserted). */
-    ck_assert_int_eq(links_clear_faults(ls, 0, 1), 0);
+    ck_assert_int_eq(relay_clear_faults(ls, 0, 1), 0);
     uint64_t delayed = link_stats(ls, 0, 1).bytes_delayed;
     round_trip_us(fd, "fast");
     ck_assert_uint_eq(link_stats(ls, 0, 1).bytes_delayed, delayed);
     close(fd);
-    links_free(ls);
+    relay_free(ls);
     server_stop(s);
 }
 END_TEST
@@ -690,13 +690,13 @@ START_TEST(test_jitter_keeps_order)
 {
     enum { CHUNKS = 1000, CHUNK = 6 };
     struct server *s = server_start();
-    struct links *ls = start_links();
+    struct relay *ls = start_links();
     int fd = client_connect(add_link(ls, 0, 1, s->port));
     char msg[16]; /* CHUNK bytes used; room for any int so -Wformat-truncation holds at -O1 */
     char *got = calloc(CHUNKS, CHUNK + 1);
 
-    links_set_seed(ls, 7);
-    ck_assert_int_eq(links_set_latency(ls, 0, 1, 10, 10), 0);
+    relay_set_seed(ls, 7);
+    ck_assert_int_eq(relay_set_latency(ls, 0, 1, 10, 10), 0);
     for (int i = 0; i < CHUNKS; i++) {
         snprintf(msg, sizeof(msg), "%05d;", i);
         send_all(fd, msg, CHUNK); /* TCP_NODELAY on the link: mostly one chunk per send */
@@ -718,7 +718,7 @@ START_TEST(test_jitter_keeps_order)
     ck_assert_uint_gt(link_stats(ls, 0, 1).bytes_delayed, 0);
     close(fd);
     free(got);
-    links_free(ls);
+    relay_free(ls);
     server_stop(s);
 }
 END_TEST
@@ -728,16 +728,16 @@ START_TEST(test_loss_draws_open_connections)
     /* Keep-alive connections are rare to open: loss must stall the ones already open too, so that
      * loss 100% acts as a partition. */
     struct server *s = server_start();
-    struct links *ls = start_links();
+    struct relay *ls = start_links();
     int port = add_link(ls, 0, 1, s->port);
     int fd = client_connect(port);
     round_trip_us(fd, "before");
-    ck_assert_int_eq(links_set_loss(ls, 0, 1, 1000000), 0);
+    ck_assert_int_eq(relay_set_loss(ls, 0, 1, 1000000), 0);
     send_all(fd, "after", 5);
     expect_silence(fd);
     ck_assert_uint_eq(link_stats(ls, 0, 1).lost, 1);
     close(fd);
-    links_free(ls);
+    relay_free(ls);
     server_stop(s);
 }
 END_TEST
@@ -745,38 +745,38 @@ END_TEST
 START_TEST(test_loss_all_and_none)
 {
     struct server *s = server_start();
-    struct links *ls = start_links();
+    struct relay *ls = start_links();
     int port = add_link(ls, 0, 1, s->port);
 
-    ck_assert_int_eq(links_set_loss(ls, 0, 1, 0), 0);
+    ck_assert_int_eq(relay_set_loss(ls, 0, 1, 0), 0);
     int fd = client_connect(port);
     round_trip_us(fd, "kept");
     close(fd);
     WAIT_FOR(link_stats(ls, 0, 1).open == 0); /* an open connection would be drawn below */
 
     /* 100%: like a stall for the new connection; the client gives up. */
-    ck_assert_int_eq(links_set_loss(ls, 0, 1, 1000000), 0);
+    ck_assert_int_eq(relay_set_loss(ls, 0, 1, 1000000), 0);
     fd = client_connect(port);
     send_all(fd, "lost", 4);
     expect_silence(fd);
     ck_assert_uint_eq(server_get(s, &s->accepted), 1);
     ck_assert_uint_eq(server_get(s, &s->received), 4);
     ck_assert_uint_eq(link_stats(ls, 0, 1).lost, 1);
-    ck_assert(!links_blocked(ls, 0, 1));
+    ck_assert(!relay_blocked(ls, 0, 1));
     /* Clearing does not revive a lost connection; new ones pass. */
-    ck_assert_int_eq(links_clear_faults(ls, 0, 1), 0);
+    ck_assert_int_eq(relay_clear_faults(ls, 0, 1), 0);
     expect_silence(fd);
     int fd2 = client_connect(port);
     round_trip_us(fd2, "again");
     close(fd2);
     close(fd);
     WAIT_FOR(link_stats(ls, 0, 1).open == 0);
-    struct links_stats st = link_stats(ls, 0, 1);
+    struct link_stats st = link_stats(ls, 0, 1);
     ck_assert_uint_eq(st.lost, 1);
     ck_assert_uint_eq(st.dropped, 1);
     ck_assert_uint_eq(st.accepted, 3);
     ck_assert_uint_eq(server_get(s, &s->accepted), 2);
-    links_free(ls);
+    relay_free(ls);
     server_stop(s);
 }
 END_TEST
@@ -785,13 +785,13 @@ END_TEST
  * lost[i] whether connection i was lost (it echoes nothing). */
 static void loss_pattern(struct server *s, uint64_t seed, bool *lost, int n)
 {
-    struct links *ls = start_links();
+    struct relay *ls = start_links();
     int fds[64];
 
     ck_assert_int_le(n, 64);
-    links_set_seed(ls, seed);
+    relay_set_seed(ls, seed);
     int port = add_link(ls, 0, 1, s->port);
-    ck_assert_int_eq(links_set_loss(ls, 0, 1, 500000), 0);
+    ck_assert_int_eq(relay_set_loss(ls, 0, 1, 500000), 0);
     for (int i = 0; i < n; i++) {
         fds[i] = client_connect(port);
         WAIT_FOR(link_stats(ls, 0, 1).accepted == (uint64_t)i + 1); /* draws in this order */
@@ -817,7 +817,7 @@ static void loss_pattern(struct server *s, uint64_t seed, bool *lost, int n)
     ck_assert_uint_eq(link_stats(ls, 0, 1).lost, (uint64_t)nlost);
     for (int i = 0; i < n; i++)
         close(fds[i]);
-    links_free(ls);
+    relay_free(ls);
 }
 
 START_TEST(test_loss_same_seed_same_connections)
@@ -846,14 +846,14 @@ START_TEST(test_bandwidth_limits)
 {
     const size_t size = 32768;
     struct server *s = server_start();
-    struct links *ls = start_links();
+    struct relay *ls = start_links();
     int fd = client_connect(add_link(ls, 0, 1, s->port));
     char *out = malloc(size);
     char *in = malloc(size);
 
     for (size_t i = 0; i < size; i++)
         out[i] = (char)(i * 13);
-    ck_assert_int_eq(links_set_bandwidth(ls, 0, 1, 65536), 0);
+    ck_assert_int_eq(relay_set_bandwidth(ls, 0, 1, 65536), 0);
     /* 32 KB at 64 KB/s with a 6553-byte burst: (32768 - 6553) / 65536 s >= 0.4 s. */
     uint64_t t0 = now_us();
     send_all(fd, out, size);
@@ -866,19 +866,19 @@ START_TEST(test_bandwidth_limits)
     uint64_t took = now_us() - t0;
     ck_assert_msg(took >= 400000, "32 KB took %llu us", (unsigned long long)took);
     ck_assert_int_eq(memcmp(in, out, size), 0);
-    struct links_stats st = link_stats(ls, 0, 1);
+    struct link_stats st = link_stats(ls, 0, 1);
     ck_assert_uint_gt(st.throttled, 0);
     ck_assert_uint_eq(st.bytes_to_target, size);
     ck_assert_uint_eq(st.bytes_to_source, size);
     ck_assert_uint_eq(st.bytes_delayed, 0);
 
     /* 0 removes the limit; bytes still flow. */
-    ck_assert_int_eq(links_set_bandwidth(ls, 0, 1, 0), 0);
+    ck_assert_int_eq(relay_set_bandwidth(ls, 0, 1, 0), 0);
     round_trip_us(fd, "free");
     close(fd);
     free(out);
     free(in);
-    links_free(ls);
+    relay_free(ls);
     server_stop(s);
 }
 END_TEST
@@ -886,7 +886,7 @@ END_TEST
 START_TEST(test_reset_is_standing_until_clear)
 {
     struct server *s = server_start();
-    struct links *ls = start_links();
+    struct relay *ls = start_links();
     int port = add_link(ls, 0, 1, s->port);
     int other = add_link(ls, 1, 0, s->port);
     int fd = client_connect(port);
@@ -894,7 +894,7 @@ START_TEST(test_reset_is_standing_until_clear)
 
     round_trip_us(fd, "up");
     round_trip_us(fd_other, "up");
-    ck_assert_int_eq(links_set_reset(ls, 0, 1, true), 0);
+    ck_assert_int_eq(relay_set_reset(ls, 0, 1, true), 0);
     expect_closed(fd);
     close(fd);
     WAIT_FOR(server_get(s, &s->open) == 1); /* the server's side was reset too */
@@ -910,14 +910,14 @@ START_TEST(test_reset_is_standing_until_clear)
     round_trip_us(fd_other, "still");
     ck_assert_uint_eq(link_stats(ls, 1, 0).reset, 0);
 
-    ck_assert_int_eq(links_clear_faults(ls, 0, 1), 0);
+    ck_assert_int_eq(relay_clear_faults(ls, 0, 1), 0);
     fd = client_connect(port);
     round_trip_us(fd, "back");
     close(fd);
     close(fd_other);
     ck_assert_uint_eq(link_stats(ls, 0, 1).reset, 2);
     WAIT_FOR(link_stats(ls, 0, 1).open == 0);
-    links_free(ls);
+    relay_free(ls);
     server_stop(s);
 }
 END_TEST
@@ -925,21 +925,21 @@ END_TEST
 START_TEST(test_clear_keeps_blocked)
 {
     struct server *s = server_start();
-    struct links *ls = start_links();
+    struct relay *ls = start_links();
     int port = add_link(ls, 0, 1, s->port);
 
-    ck_assert_int_eq(links_set_blocked(ls, 0, 1, true), 0);
-    ck_assert_int_eq(links_set_latency(ls, 0, 1, 50, 10), 0);
-    ck_assert_int_eq(links_set_bandwidth(ls, 0, 1, 1000), 0);
-    ck_assert_int_eq(links_clear_faults(ls, 0, 1), 0);
-    ck_assert(links_blocked(ls, 0, 1));
+    ck_assert_int_eq(relay_set_cut(ls, 0, 1, true), 0);
+    ck_assert_int_eq(relay_set_latency(ls, 0, 1, 50, 10), 0);
+    ck_assert_int_eq(relay_set_bandwidth(ls, 0, 1, 1000), 0);
+    ck_assert_int_eq(relay_clear_faults(ls, 0, 1), 0);
+    ck_assert(relay_blocked(ls, 0, 1));
     int fd = client_connect(port);
     send_all(fd, "wait", 4);
     expect_silence(fd);
-    links_heal(ls);
+    relay_heal(ls);
     expect_bytes(fd, "wait");
     close(fd);
-    links_free(ls);
+    relay_free(ls);
     server_stop(s);
 }
 END_TEST
@@ -947,14 +947,14 @@ END_TEST
 START_TEST(test_latency_and_bandwidth_together)
 {
     struct server *s = server_start();
-    struct links *ls = start_links();
+    struct relay *ls = start_links();
     int fd = client_connect(add_link(ls, 0, 1, s->port));
     char out[4000];
     char in[4000];
 
     memset(out, 'z', sizeof(out));
-    ck_assert_int_eq(links_set_latency(ls, 0, 1, 50, 0), 0);
-    ck_assert_int_eq(links_set_bandwidth(ls, 0, 1, 2000), 0);
+    ck_assert_int_eq(relay_set_latency(ls, 0, 1, 50, 0), 0);
+    ck_assert_int_eq(relay_set_bandwidth(ls, 0, 1, 2000), 0);
     /* Burst 1500 each way, then 2000 B/s: 2500 bytes wait >= 1.25 s, plus 2 x 50 ms. */
     uint64_t t0 = now_us();
     send_all(fd, out, sizeof(out));
@@ -967,7 +967,7 @@ START_TEST(test_latency_and_bandwidth_together)
     ck_assert_uint_ge(now_us() - t0, 1250000 + 100000);
     ck_assert_int_eq(memcmp(in, out, sizeof(in)), 0);
     close(fd);
-    links_free(ls);
+    relay_free(ls);
     server_stop(s);
 }
 END_TEST
@@ -992,32 +992,32 @@ static const struct fault_row bad_faults[] = {
 START_TEST(test_fault_api_errors)
 {
     const struct fault_row *row = &bad_faults[_i];
-    struct links *ls = links_new();
+    struct relay *ls = relay_new();
     char err[256] = "";
     uint16_t port = 0;
 
-    ck_assert_int_eq(links_add(ls, 0, 1, 8080, &port, err, sizeof(err)), 0);
+    ck_assert_int_eq(relay_add(ls, 0, 1, 8080, &port, err, sizeof(err)), 0);
     if (row->loss != 0 || row->from != 0)
-        ck_assert_int_eq(links_set_loss(ls, row->from, row->to, row->loss), -1);
+        ck_assert_int_eq(relay_set_loss(ls, row->from, row->to, row->loss), -1);
     if (row->loss == 0)
-        ck_assert_int_eq(links_set_latency(ls, row->from, row->to, row->delay_ms, row->jitter_ms),
+        ck_assert_int_eq(relay_set_latency(ls, row->from, row->to, row->delay_ms, row->jitter_ms),
                          -1);
     if (row->from != 0) {
-        ck_assert_int_eq(links_set_bandwidth(ls, row->from, row->to, 1000), -1);
-        ck_assert_int_eq(links_set_reset(ls, row->from, row->to, true), -1);
-        ck_assert_int_eq(links_clear_faults(ls, row->from, row->to), -1);
+        ck_assert_int_eq(relay_set_bandwidth(ls, row->from, row->to, 1000), -1);
+        ck_assert_int_eq(relay_set_reset(ls, row->from, row->to, true), -1);
+        ck_assert_int_eq(relay_clear_faults(ls, row->from, row->to), -1);
     }
     /* The valid extremes are accepted, before the start too. */
-    ck_assert_int_eq(links_set_latency(ls, 0, 1, 3600000, 3600000), 0);
-    ck_assert_int_eq(links_set_loss(ls, 0, 1, 1000000), 0);
-    ck_assert_int_eq(links_set_bandwidth(ls, 0, 1, UINT64_MAX), 0);
-    ck_assert_int_eq(links_clear_faults(ls, 0, 1), 0);
-    links_set_seed(ls, 99);
-    links_free(ls);
+    ck_assert_int_eq(relay_set_latency(ls, 0, 1, 3600000, 3600000), 0);
+    ck_assert_int_eq(relay_set_loss(ls, 0, 1, 1000000), 0);
+    ck_assert_int_eq(relay_set_bandwidth(ls, 0, 1, UINT64_MAX), 0);
+    ck_assert_int_eq(relay_clear_faults(ls, 0, 1), 0);
+    relay_set_seed(ls, 99);
+    relay_free(ls);
 }
 END_TEST
 
-static Suite *links_suite(void)
+static Suite *relay_suite(void)
 {
     Suite *s = suite_create("links");
     TCase *tc = tcase_create("core");
@@ -1051,7 +1051,7 @@ static Suite *links_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(links_suite());
+    SRunner *sr = srunner_create(relay_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
