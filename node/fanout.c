@@ -95,6 +95,12 @@ struct fanout *fanout_new(CURLM *multi, struct chain *c, const struct config *cf
     return f;
 }
 
+/* "INDEX SHORTHASH" of b's block, for log lines. */
+static const char *bcast_label(const struct bcast *b, char out[BLOCK_LABEL_SIZE])
+{
+    return block_label(b->data, b->len, out);
+}
+
 static void bcast_unref(struct bcast *b)
 {
     if (b && --b->refs == 0)
@@ -135,6 +141,7 @@ static struct qentry dequeue(struct peer *p)
     struct qentry q = p->queue[p->qhead];
     p->qhead = (p->qhead + 1) % p->f->cfg.queue;
     p->qlen--;
+    __atomic_sub_fetch(&p->f->stats.queued, 1, __ATOMIC_RELAXED);
     return q;
 }
 
@@ -158,7 +165,7 @@ static void post_done_cb(struct xfer *x, CURLcode rc, long status)
     struct peer *p = po->peer;
     struct fanout *f = p->f;
     bool ok = rc == CURLE_OK && status >= 200 && status < 300;
-    char what[256], why[200];
+    char what[256], why[200], label[BLOCK_LABEL_SIZE];
     if (po->counted)
         settle(f, po->b, ok);
     if (rc == CURLE_OK)
@@ -171,6 +178,10 @@ static void post_done_cb(struct xfer *x, CURLcode rc, long status)
     peer_mark(p, rc == CURLE_OK, what);
     if (rc == CURLE_OK && !ok)
         log_debug("peer %s: %s", p->url, what);
+    if (ok)
+        log_debug("block %s relayed to %s (HTTP %ld)", bcast_label(po->b, label), p->url, status);
+    else
+        log_debug("block %s not relayed to %s: %s", bcast_label(po->b, label), p->url, what);
     __atomic_add_fetch(ok ? &f->stats.posts_sent : &f->stats.posts_failed, 1, __ATOMIC_RELAXED);
     p->post = NULL;
     bcast_unref(po->b);
@@ -298,6 +309,8 @@ static void enqueue(struct fanout *f, struct peer *p, struct bcast *b)
 {
     if (p->qlen == f->cfg.queue) {
         struct qentry old = dequeue(p);
+        char label[BLOCK_LABEL_SIZE];
+        log_debug("block %s dropped from the full queue of %s", bcast_label(old.b, label), p->url);
         if (old.counted)
             settle(f, old.b, false);
         bcast_unref(old.b);
@@ -308,6 +321,7 @@ static void enqueue(struct fanout *f, struct peer *p, struct bcast *b)
     b->refs++;
     p->queue[(p->qhead + p->qlen) % f->cfg.queue] = (struct qentry){b, counted};
     p->qlen++;
+    __atomic_add_fetch(&f->stats.queued, 1, __ATOMIC_RELAXED);
     if (counted)
         b->pending++;
 }
@@ -401,6 +415,7 @@ void fanout_get_stats(struct fanout *f, struct fanout_stats *out)
     out->posts_sent = __atomic_load_n(&f->stats.posts_sent, __ATOMIC_RELAXED);
     out->posts_failed = __atomic_load_n(&f->stats.posts_failed, __ATOMIC_RELAXED);
     out->posts_dropped = __atomic_load_n(&f->stats.posts_dropped, __ATOMIC_RELAXED);
+    out->queued = __atomic_load_n(&f->stats.queued, __ATOMIC_RELAXED);
 }
 
 void fanout_stop(struct fanout *f)

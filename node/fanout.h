@@ -27,6 +27,7 @@ struct fanout_stats {
     uint64_t posts_sent;    /* POST /block to a peer answered 2xx */
     uint64_t posts_failed;  /* POST /block that failed or got a non-2xx answer */
     uint64_t posts_dropped; /* blocks dropped from a full per-peer queue */
+    uint64_t queued;        /* blocks waiting in the per-peer queues now */
 };
 
 /* A fanout for chain c (borrowed: waiters are told its height) over multi (borrowed; both must

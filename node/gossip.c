@@ -252,6 +252,7 @@ void gossip_get_stats(struct gossip *g, struct gossip_stats *out)
     out->posts_sent = fs.posts_sent;
     out->posts_failed = fs.posts_failed;
     out->posts_dropped = fs.posts_dropped;
+    out->queued = fs.queued;
 }
 
 void gossip_stop(struct gossip *g)

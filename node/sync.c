@@ -106,6 +106,7 @@ struct sync {
     struct fetch *fetches; /* of the running sync, not yet settled */
     struct chain *best;    /* the best chain fetched in this sync, or a segment of it that links
                             * to ours (chain_base() > 0) */
+    char *best_url;        /* the peer it came from (owned) */
     size_t bytes;          /* fetched in this sync, over all peers */
     struct syncplan_ctx ctx;
 };
@@ -394,7 +395,9 @@ static void fetch_settle(struct fetch *f)
     fetch_report(f);
     if (c && sync_better(s, c)) {
         chain_free(s->best);
+        free(s->best_url);
         s->best = c;
+        s->best_url = xstrdup(f->url);
         s->ctx.best_height = chain_tip(c, NULL);
     } else {
         chain_free(c);
@@ -580,6 +583,15 @@ static void page_parsed(struct job *j)
 
 /* ---- syncs ---- */
 
+/* Forget the best chain of the sync and where it came from. */
+static void sync_drop_best(struct sync *s)
+{
+    chain_free(s->best);
+    s->best = NULL;
+    free(s->best_url);
+    s->best_url = NULL;
+}
+
 /* A fetch of url for the running sync, probing the peer's tip. */
 static void fetch_start(struct sync *s, const char *url)
 {
@@ -660,22 +672,27 @@ bool sync_finish(struct sync *s, bool *replaced, struct buf *tip_json)
 {
     if (!s->running || s->fetches != NULL)
         return false;
+    uint64_t base = 0;
     *replaced = false;
     if (s->best) {
-        *replaced = chain_base(s->best, NULL) > 0
-                        ? chain_extend_if_longer(s->chain, s->best, tip_json)
-                        : chain_adopt_if_longer(s->chain, s->best, tip_json);
-        chain_free(s->best);
-        s->best = NULL;
+        base = chain_base(s->best, NULL);
+        *replaced = base > 0 ? chain_extend_if_longer(s->chain, s->best, tip_json)
+                             : chain_adopt_if_longer(s->chain, s->best, tip_json);
     }
+    char tip[BLOCK_HASH_HEX + 1];
+    uint64_t height = chain_tip(s->chain, tip);
+    if (*replaced) {
+        log_info("sync: replaced the chain, height now %llu", (unsigned long long)height);
+        log_debug("sync: took the chain of %s up to block %llu %.*s (fetched from block %llu on)",
+                  s->best_url, (unsigned long long)height, BLOCK_SHORT_HASH, tip,
+                  (unsigned long long)base);
+    } else {
+        log_debug("sync: kept the chain at height %llu", (unsigned long long)height);
+    }
+    sync_drop_best(s);
     /* A sync that fetched much leaves freed pages behind: hand them back to the system. */
     if (s->bytes >= SYNC_TRIM_BYTES)
         malloc_trim(0);
-    uint64_t height = chain_tip(s->chain, NULL);
-    if (*replaced)
-        log_info("sync: replaced the chain, height now %llu", (unsigned long long)height);
-    else
-        log_debug("sync: kept the chain at height %llu", (unsigned long long)height);
     s->running = false;
     __atomic_add_fetch(&s->stats.syncs, 1, __ATOMIC_RELAXED);
     if (*replaced)
@@ -693,8 +710,7 @@ void sync_stop(struct sync *s)
         next = f->next;
         fetch_check(f);
     }
-    chain_free(s->best);
-    s->best = NULL;
+    sync_drop_best(s);
     s->running = false;
 }
 
