@@ -7,6 +7,7 @@
  * ever waits on a peer. */
 #include "api.h"
 
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <microhttpd.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "pyjson.h"
 #include "xalloc.h"
 
@@ -28,6 +30,7 @@ struct api {
     struct MHD_Daemon *mhd;
     int listen_fd;
     struct timespec started;
+    struct metrics metrics; /* the handlers' counters (atomics) */
     /* rate limit of the warnings about refused clients (mhd_log_cb) */
     pthread_mutex_t refused_lock;
     time_t refused_next_s;
@@ -57,8 +60,10 @@ struct request {
     /* the answer, when the endpoint has made one */
     unsigned status;
     struct buf out;
-    const char *allow; /* 405: the Allow header */
-    bool replied;      /* the answer is queued */
+    const char *content_type; /* of the answer; NULL: application/json */
+    bool head;                /* a HEAD request: the answer's body is not sent */
+    const char *allow;        /* 405: the Allow header */
+    bool replied;             /* the answer is queued */
     /* parked: suspended until the gossip worker calls back (sync done, broadcast delivered) */
     struct gossip_waiter waiter;
     bool parked;
@@ -108,22 +113,47 @@ static void reply_error(struct request *r, unsigned status, const char *msg)
     pyjson_write_error(&r->out, msg);
 }
 
-static enum MHD_Result send_reply(struct request *r)
+static enum MHD_Result send_reply(struct api *a, struct request *r)
 {
     r->replied = true;
     size_t len;
     char *body = buf_steal(&r->out, &len);
+    metrics_count_response(&a->metrics, r->status);
+    if (!r->head)
+        metrics_add(&a->metrics.bytes_served, len);
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {
         free(body);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            r->content_type ? r->content_type : "application/json");
     if (r->allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+/* The address and port the request came from, for log lines. Returns out. */
+static const char *request_client(struct request *r, char *out, size_t outsz)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (sa && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        port = ntohs(in->sin_port);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+    }
+    snprintf(out, outsz, "%s:%u", host, port);
+    return out;
 }
 
 /* ---- endpoints ---- */
@@ -165,6 +195,9 @@ static void ep_append(struct api *a, struct request *r, enum method m)
         reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, STORE_FAILED_MSG);
         return;
     }
+    char label[BLOCK_LABEL_SIZE];
+    metrics_add(&a->metrics.appends, 1);
+    log_debug("block %s: appended (POST /append)", block_label(r->out.data, r->out.len, label));
     r->status = MHD_HTTP_OK;
     broadcast(a, r, r->out.data, r->out.len);
 }
@@ -186,8 +219,11 @@ static void ep_block(struct api *a, struct request *r, enum method m)
         return;
     }
     struct buf json = BUF_INIT;
+    char from[INET6_ADDRSTRLEN + 8];
     enum chain_offer o = chain_offer_block(a->chain, &b, &json);
+    uint64_t height = chain_tip(a->chain, NULL);
     const char *result = "ignored";
+    metrics_add(&a->metrics.blocks_received, 1);
     r->status = MHD_HTTP_OK;
     if (o == CHAIN_FAILED) {
         reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, STORE_FAILED_MSG);
@@ -195,16 +231,26 @@ static void ep_block(struct api *a, struct request *r, enum method m)
         block_clear(&b);
         return;
     }
-    if (o == CHAIN_APPENDED)
+    if (o == CHAIN_APPENDED) {
         result = "appended";
-    else if (o == CHAIN_NEEDS_SYNC) {
+        metrics_add(&a->metrics.blocks_appended, 1);
+    } else if (o == CHAIN_IGNORED) {
+        metrics_add(&a->metrics.blocks_ignored, 1);
+    } else if (o == CHAIN_NEEDS_SYNC) {
         result = "sync";
         r->status = MHD_HTTP_ACCEPTED;
-        log_debug("block %" PRIu64 " does not follow the tip: syncing", b.index);
         gossip_request_sync(a->gossip);
     }
-    buf_printf(&r->out, "{\"result\": \"%s\", \"height\": %" PRIu64 "}", result,
-               chain_tip(a->chain, NULL));
+    if (o == CHAIN_APPENDED)
+        log_debug("block %" PRIu64 " %.*s from %s: appended", b.index, BLOCK_SHORT_HASH, b.hash,
+                  request_client(r, from, sizeof(from)));
+    else if (o == CHAIN_IGNORED)
+        log_debug("block %" PRIu64 " %.*s from %s: ignored (our tip is %" PRIu64 ")", b.index,
+                  BLOCK_SHORT_HASH, b.hash, request_client(r, from, sizeof(from)), height);
+    else
+        log_debug("block %" PRIu64 " %.*s from %s: does not follow our tip %" PRIu64 ": syncing",
+                  b.index, BLOCK_SHORT_HASH, b.hash, request_client(r, from, sizeof(from)), height);
+    buf_printf(&r->out, "{\"result\": \"%s\", \"height\": %" PRIu64 "}", result, height);
     if (o == CHAIN_APPENDED)
         broadcast(a, r, json.data, json.len);
     buf_free(&json);
@@ -278,6 +324,26 @@ static void ep_status(struct api *a, struct request *r, enum method m)
                st.posts_dropped);
 }
 
+static void ep_metrics(struct api *a, struct request *r, enum method m)
+{
+    (void)m;
+    struct metrics_snapshot s = {0};
+    struct gossip_stats st;
+    metrics_copy(&a->metrics, &s.http);
+    gossip_get_stats(a->gossip, &st);
+    s.posts_sent = st.posts_sent;
+    s.posts_failed = st.posts_failed;
+    s.posts_dropped = st.posts_dropped;
+    s.syncs = st.syncs;
+    s.sync_replacements = st.syncs_replaced;
+    s.queue_depth = st.queued;
+    s.height = chain_tip(a->chain, NULL);
+    s.peers = peers_count(a->peers);
+    r->status = MHD_HTTP_OK;
+    r->content_type = METRICS_CONTENT_TYPE;
+    metrics_write(&s, &r->out);
+}
+
 static const struct route routes[] = {
     {"/peers", M_GET | M_POST | M_DELETE, "GET, POST, DELETE", ep_peers},
     {"/append", M_POST, "POST", ep_append},
@@ -285,6 +351,7 @@ static const struct route routes[] = {
     {"/blocks", M_GET, "GET", ep_blocks},
     {"/sync", M_POST, "POST", ep_sync},
     {"/status", M_GET, "GET", ep_status},
+    {"/metrics", M_GET, "GET", ep_metrics},
 };
 
 /* ---- libmicrohttpd callbacks ---- */
@@ -312,7 +379,7 @@ static void route_request(struct api *a, struct request *r, const char *url, enu
     if (r->route == NULL) {
         reply_error(r, MHD_HTTP_NOT_FOUND,
                     "unknown path; the endpoints are /peers, /append, /block, /blocks, /sync, "
-                    "/status");
+                    "/status, /metrics");
         return;
     }
     if ((r->route->methods & m) == 0) {
@@ -342,10 +409,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     if (r == NULL) {
         r = xcalloc(1, sizeof(*r));
         r->conn = conn;
+        r->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
         *con_cls = r;
         route_request(a, r, url, method_of(method));
         if (r->status != 0)
-            return send_reply(r);
+            return send_reply(a, r);
         return MHD_YES;
     }
     if (r->replied) {
@@ -364,19 +432,19 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         char msg[96];
         snprintf(msg, sizeof(msg), "request body over the limit of %zu bytes", a->cfg.max_body);
         reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, msg);
-        return send_reply(r);
+        return send_reply(a, r);
     }
     if (r->parked) {
         if (!__atomic_load_n(&r->resumed, __ATOMIC_ACQUIRE))
             return MHD_YES; /* called again while waiting */
         if (r->finish)
             r->finish(r);
-        return send_reply(r);
+        return send_reply(a, r);
     }
     r->route->fn(a, r, method_of(method));
     if (r->parked)
         return MHD_YES; /* answered when the worker resumes the connection */
-    return send_reply(r);
+    return send_reply(a, r);
 }
 
 static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,

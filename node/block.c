@@ -227,3 +227,22 @@ void block_clear(struct block *b)
     free(b->data);
     memset(b, 0, sizeof(*b));
 }
+
+const char *block_label(const char *json, size_t len, char out[BLOCK_LABEL_SIZE])
+{
+    static const char head[] = "{\"index\": ";
+    size_t head_len = sizeof(head) - 1, i = head_len;
+    /* index first, then at the end: ..., "hash": "<64 hex>"} */
+    snprintf(out, BLOCK_LABEL_SIZE, "?");
+    if (len < head_len + 2 + BLOCK_HASH_HEX || memcmp(json, head, head_len) != 0 ||
+        memcmp(json + len - 2, "\"}", 2) != 0)
+        return out;
+    while (i < len && i < head_len + 20 && json[i] >= '0' && json[i] <= '9')
+        i++;
+    const char *hash = json + len - 2 - BLOCK_HASH_HEX;
+    if (i == head_len || !block_hash_is_hex(hash, BLOCK_HASH_HEX))
+        return out;
+    snprintf(out, BLOCK_LABEL_SIZE, "%.*s %.*s", (int)(i - head_len), json + head_len,
+             BLOCK_SHORT_HASH, hash);
+    return out;
+}

@@ -12,6 +12,8 @@
 #define BLOCK_HASH_HEX     64                  /* hex characters in a hash */
 #define BLOCK_INDEX_MAX    9007199254740991ULL /* 2^53-1: largest index accepted from the wire */
 #define BLOCK_GENESIS_HASH "6b6124d09063c27d7bd62c714759c465c55f5c93c826a3b1cce5f046c0fd463c"
+#define BLOCK_SHORT_HASH   12 /* hex characters of a hash in log lines */
+#define BLOCK_LABEL_SIZE   48 /* bytes for block_label(): "INDEX SHORTHASH" */
 
 struct block {
     uint64_t index;
@@ -38,6 +40,10 @@ void block_encode(const struct block *b, struct buf *out);
 int block_from_json(const json_t *obj, struct block *out, char *err, size_t errsz);
 /* Parse text (len bytes) as one JSON block and validate it as block_from_json() does. */
 int block_parse(const char *text, size_t len, struct block *out, char *err, size_t errsz);
+/* "INDEX SHORTHASH" (the index, a space, the first BLOCK_SHORT_HASH hex characters of the hash)
+ * of a block's JSON as block_encode() writes it, for log lines; "?" when json (len bytes) is not
+ * such a block. Writes into out (always NUL-terminated) and returns it. */
+const char *block_label(const char *json, size_t len, char out[BLOCK_LABEL_SIZE]);
 /* The genesis block (static; do not free). */
 const struct block *block_genesis(void);
 /* True when s is exactly 64 lowercase hex characters. */

@@ -5,13 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "log.h"
+#include "parsepool.h"
 #include "xalloc.h"
 
-#define CHAIN_LOAD_THREADS 8    /* threads that parse a stored chain at start (one per CPU) */
-#define CHAIN_LOAD_PART    5000 /* blocks parsed at a time when loading a stored chain */
+#define CHAIN_LOAD_PART 5000 /* blocks parsed at a time when loading a stored chain */
 
 struct chain {
     pthread_rwlock_t lock;
@@ -449,36 +448,38 @@ void chain_write_tip(struct chain *c, struct buf *out)
     pthread_rwlock_unlock(&c->lock);
 }
 
-/* A stored chain being parsed in parts of CHAIN_LOAD_PART rows by a few threads: small parts
+/* A stored chain being parsed in parts of CHAIN_LOAD_PART rows on a parse pool: small parts
  * keep each JSON tree in the cache, so this is faster than one parse even on one CPU. */
 struct load {
     const struct buf *text; /* "[" r0 ", " r1 ... "]" */
     const size_t *off;      /* row i starts at off[i] */
     size_t n;               /* rows */
-    size_t nparts;
-    size_t next;         /* the next part to take (atomic) */
-    struct chain **segs; /* segs[k]: part k parsed, or NULL with errs[k] set */
-    char (*errs)[256];
 };
 
-static void *load_worker_cb(void *arg)
-{
-    struct load *l = arg;
-    struct buf piece = BUF_INIT;
+/* Part k of a load: rows [k * CHAIN_LOAD_PART, ...), parsed on a pool thread. */
+struct load_part {
+    struct parsepool_task task;
+    const struct load *load;
     size_t k;
-    while ((k = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED)) < l->nparts) {
-        size_t first = k * CHAIN_LOAD_PART;
-        size_t last = first + CHAIN_LOAD_PART < l->n ? first + CHAIN_LOAD_PART : l->n;
-        size_t end = last < l->n ? l->off[last] - 2 : l->text->len - 1;
-        buf_clear(&piece);
-        buf_append_char(&piece, '[');
-        buf_append(&piece, l->text->data + l->off[first], end - l->off[first]);
-        buf_append_char(&piece, ']');
-        l->segs[k] =
-            chain_parse_segment(piece.data, piece.len, first, l->errs[k], sizeof(l->errs[k]));
-    }
+    struct chain *seg; /* the part parsed, or NULL with err set */
+    char err[256];
+};
+
+/* Parse part k of the load (a parse pool task). */
+static void load_part_run(void *arg)
+{
+    struct load_part *part = arg;
+    const struct load *l = part->load;
+    struct buf piece = BUF_INIT;
+    size_t first = part->k * CHAIN_LOAD_PART;
+    size_t last = first + CHAIN_LOAD_PART < l->n ? first + CHAIN_LOAD_PART : l->n;
+    size_t end = last < l->n ? l->off[last] - 2 : l->text->len - 1;
+    buf_reserve(&piece, end - l->off[first] + 2);
+    buf_append_char(&piece, '[');
+    buf_append(&piece, l->text->data + l->off[first], end - l->off[first]);
+    buf_append_char(&piece, ']');
+    part->seg = chain_parse_segment(piece.data, piece.len, first, part->err, sizeof(part->err));
     buf_free(&piece);
-    return NULL;
 }
 
 /* Part k failed: when its first row is a block that does not chain to c (parts 0..k-1 joined),
@@ -499,38 +500,31 @@ static bool first_row_breaks_link(struct chain *c, const struct load *l, size_t 
 }
 
 /* Parse and validate the n rows in text ("[" r0 ", " r1 ... "]", row i at off[i]) as a chain, in
- * parts on up to CHAIN_LOAD_THREADS threads, joined in order. Returns a new chain, or NULL with
- * err set to the first problem by index. */
+ * parts on a parse pool, joined in order. Returns a new chain, or NULL with err set to the first
+ * problem by index. */
 static struct chain *parse_rows(const struct buf *text, const size_t *off, size_t n, char *err,
                                 size_t errsz)
 {
     struct load l = {.text = text, .off = off, .n = n};
-    pthread_t threads[CHAIN_LOAD_THREADS];
-    size_t nthreads = 0;
+    size_t nparts = (n + CHAIN_LOAD_PART - 1) / CHAIN_LOAD_PART;
+    struct load_part *parts = xcalloc(nparts, sizeof(*parts));
+    struct parsepool *pool = parsepool_new(0);
     struct chain *c = NULL;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-    l.nparts = (n + CHAIN_LOAD_PART - 1) / CHAIN_LOAD_PART;
-    l.segs = xcalloc(l.nparts, sizeof(*l.segs));
-    l.errs = xcalloc(l.nparts, sizeof(*l.errs));
-    size_t want = cpus > 1 ? (size_t)cpus - 1 : 0; /* helpers besides this thread */
-    if (want > CHAIN_LOAD_THREADS)
-        want = CHAIN_LOAD_THREADS;
-    if (want > l.nparts - 1)
-        want = l.nparts - 1;
-    while (nthreads < want && pthread_create(&threads[nthreads], NULL, load_worker_cb, &l) == 0)
-        nthreads++;
-    load_worker_cb(&l);
-    for (size_t t = 0; t < nthreads; t++)
-        pthread_join(threads[t], NULL);
-    for (size_t k = 0; k < l.nparts; k++) {
-        if (l.segs[k] == NULL) {
+    for (size_t k = 0; k < nparts; k++) {
+        parts[k] = (struct load_part){.load = &l, .k = k};
+        parts[k].task = (struct parsepool_task){.run = load_part_run, .arg = &parts[k]};
+        parsepool_submit(pool, &parts[k].task);
+    }
+    parsepool_free(pool); /* waits for every part */
+    for (size_t k = 0; k < nparts; k++) {
+        if (parts[k].seg == NULL) {
             if (k == 0 || !first_row_breaks_link(c, &l, k, err, errsz))
-                snprintf(err, errsz, "%s", l.errs[k]);
+                snprintf(err, errsz, "%s", parts[k].err);
             goto fail;
         }
-        struct chain *seg = l.segs[k];
-        l.segs[k] = NULL;
+        struct chain *seg = parts[k].seg;
+        parts[k].seg = NULL;
         if (k == 0)
             c = seg;
         else if (chain_join(c, seg, err, errsz) < 0) /* seg is consumed */
@@ -540,11 +534,10 @@ static struct chain *parse_rows(const struct buf *text, const size_t *off, size_
 fail:
     chain_free(c);
     c = NULL;
-    for (size_t k = 0; k < l.nparts; k++)
-        chain_free(l.segs[k]);
+    for (size_t k = 0; k < nparts; k++)
+        chain_free(parts[k].seg);
 out:
-    free(l.segs);
-    free(l.errs);
+    free(parts);
     return c;
 }
 

@@ -1,16 +1,10 @@
 /* gossip: the node's one worker thread that talks to peers (broadcasts and syncs).
  *
- * Request handlers never wait on a peer: they queue work here and return. The worker owns a
+ * Request handlers never wait on a peer: they hand work here and return. The worker owns a
  * libcurl multi handle and sends to all peers in parallel over reused keep-alive connections,
- * every request bounded by the connect and total timeouts of the config.
- *
- * A sync asks every peer GET /block first. A peer not above the best height known is skipped.
- * A node holding only genesis fetches a short chain in one GET /blocks, a longer one in pages
- * (GET /blocks?from=&limit=) that a few parser threads validate in parallel, then joined in order.
- * A node holding blocks asks for the pages after its tip only, and joins them to its chain when
- * they follow it; when they do not (the peer forked below our tip) the whole chain is fetched.
- * A peer that ignores the query (as the original does) answers with its whole chain, which is
- * then used as is. --max-chain-bytes bounds what one attempt reads from one peer. */
+ * every request bounded by the connect and total timeouts of the config. It runs the fan-out of
+ * blocks (fanout.h) and the syncs (sync.h, planned by syncplan.h), and keeps them in step with
+ * the peer set. */
 #ifndef CHAINLAB_GOSSIP_H
 #define CHAINLAB_GOSSIP_H
 
@@ -21,13 +15,6 @@
 #include "chain.h"
 #include "config.h"
 #include "peers.h"
-
-#define GOSSIP_MAX_PARSERS     4         /* threads that parse fetched chains (one per CPU) */
-#define GOSSIP_PAGES_IN_FLIGHT 4         /* page requests in flight to a peer that pages */
-#define GOSSIP_MAX_PAGES       1024      /* pages per peer and sync; longer chains: larger pages */
-#define GOSSIP_TIP_BYTES       (1 << 20) /* bytes of a peer's GET /block read to learn its height */
-#define GOSSIP_MIN_BLOCK_BYTES 120       /* a block's JSON is never shorter (genesis: 121 bytes) */
-#define GOSSIP_TRIM_BYTES      (1 << 20) /* a sync fetching this much returns freed memory */
 
 struct gossip;
 
@@ -50,6 +37,7 @@ struct gossip_stats {
     uint64_t posts_sent;     /* POST /block to a peer answered 2xx */
     uint64_t posts_failed;   /* POST /block that failed or got a non-2xx answer */
     uint64_t posts_dropped;  /* blocks dropped from a full per-peer queue */
+    uint64_t queued;         /* blocks waiting in the per-peer queues now */
 };
 
 /* A worker for chain c and peer set p (both borrowed, must outlive it). cfg is copied.

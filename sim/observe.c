@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "metrics.h"
+#include "promtext.h"
 #include "xalloc.h"
 
 void observe_snap_clear(struct snap *s)
@@ -524,7 +524,7 @@ static void observe_metrics_round(struct sampler *s, struct probe_req *reqs)
         json_t *values = NULL;
         char err[160];
         if (reqs[j].reply.status == 200 &&
-            metrics_parse(reqs[j].reply.body.data, reqs[j].reply.body.len, &values, err,
+            promtext_parse(reqs[j].reply.body.data, reqs[j].reply.body.len, &values, err,
                           sizeof(err)) == 0)
             events_emit(r->ev, "metrics",
                         json_pack("{s:o, s:o}", "node", json_sprintf("n%u", reqs[j].node), "values",

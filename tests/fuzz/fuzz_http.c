@@ -18,7 +18,8 @@
  *     {"error": "<sentence>"} for a 4xx, and Content-Length is its length. libmicrohttpd's own
  *     answers (HTML) are the 4xx and 5xx it sends for requests it cannot take, never its 500 (that
  *     one means a callback left a request unanswered). A well-formed structured request always gets
- *     an answer; a raw one may be closed without one. Raw: the first answer only.
+ *     an answer; a raw one may be closed without one. Raw: the first answer only. GET /metrics
+ *     is the one answer of ours that is not JSON: 200, Content-Type METRICS_CONTENT_TYPE.
  *   - Structured requests with a plain target (no escapes) are checked against the endpoint table
  *     of DESIGN.md: 404, 405, 413 in routing order, then per endpoint the exact outcome computed
  *     from the chain and the peer set held before the request (block_parse() of a POST /block
@@ -71,6 +72,7 @@
 #include "gossip.h"
 #include "log.h"
 #include "peers.h"
+#include "metrics.h"
 #include "pyjson.h"
 #include "xalloc.h"
 
@@ -117,6 +119,7 @@ struct answer {
     struct buf bytes; /* everything read */
     int status;       /* 0: no status line */
     bool json;        /* Content-Type: application/json */
+    bool metrics;     /* Content-Type: METRICS_CONTENT_TYPE (GET /metrics) */
     long long clen;   /* Content-Length, -1 when absent */
     const char *allow;
     size_t allow_len;
@@ -402,6 +405,7 @@ static bool answer_parse(struct answer *a)
     s = skip_interim(s, &len);
     a->status = 0;
     a->json = false;
+    a->metrics = false;
     a->clen = -1;
     a->allow = NULL;
     a->allow_len = 0;
@@ -425,9 +429,11 @@ static bool answer_parse(struct answer *a)
         while (v < eol && *v == ' ')
             v++;
         size_t v_len = (size_t)(eol - v);
-        if (name_len == 12 && strncasecmp(line, "Content-Type", 12) == 0)
+        if (name_len == 12 && strncasecmp(line, "Content-Type", 12) == 0) {
             a->json = v_len == 16 && memcmp(v, "application/json", 16) == 0;
-        else if (name_len == 14 && strncasecmp(line, "Content-Length", 14) == 0)
+            a->metrics = v_len == strlen(METRICS_CONTENT_TYPE) &&
+                         memcmp(v, METRICS_CONTENT_TYPE, v_len) == 0;
+        } else if (name_len == 14 && strncasecmp(line, "Content-Length", 14) == 0)
             a->clen = strtoll(v, NULL, 10);
         else if (name_len == 5 && strncasecmp(line, "Allow", 5) == 0) {
             a->allow = v;
@@ -469,6 +475,11 @@ static void check_error_body(const char *body, size_t len)
 /* The properties every answer has; body_expected: the request was not HEAD. */
 static void check_answer(const struct answer *a, bool body_expected)
 {
+    if (a->metrics) {
+        if (a->status != 200 || (body_expected && (a->clen < 0 || (size_t)a->clen != a->body_len)))
+            http_fail(__LINE__);
+        return;
+    }
     if (!a->json) {
         if (!is_mhd_status(a->status))
             http_fail(__LINE__); /* a 2xx without JSON, or libmicrohttpd's 500 */
@@ -507,6 +518,7 @@ static const struct endpoint endpoints[] = {
     {"/blocks", "GET"},
     {"/sync", "POST"},
     {"/status", "GET"},
+    {"/metrics", "GET"},
 };
 
 static enum method method_parse(const char *m)
@@ -529,7 +541,8 @@ static bool allowed(const struct endpoint *e, enum method m)
         return get || m == M_POST || m == M_DELETE;
     if (strcmp(e->path, "/block") == 0)
         return get || m == M_POST;
-    if (strcmp(e->path, "/blocks") == 0 || strcmp(e->path, "/status") == 0)
+    if (strcmp(e->path, "/blocks") == 0 || strcmp(e->path, "/status") == 0 ||
+        strcmp(e->path, "/metrics") == 0)
         return get;
     return m == M_POST;
 }
@@ -752,6 +765,27 @@ static void check_status(const struct answer *a, const struct before *b)
     json_decref(v);
 }
 
+/* The exposition gives the height and the peer count held before the request. */
+static void check_metrics(const struct answer *a, const struct before *b)
+{
+    struct buf want = BUF_INIT;
+    struct buf body = BUF_INIT;
+
+    if (a->status != 200 || !a->metrics)
+        http_fail(__LINE__);
+    buf_append_char(&body, '\n');
+    buf_append(&body, a->body, a->body_len);
+    buf_printf(&want, "\nchainlab_height %" PRIu64 "\n", b->tip);
+    if (strstr(body.data, want.data) == NULL)
+        http_fail(__LINE__);
+    buf_clear(&want);
+    buf_printf(&want, "\nchainlab_peers %zu\n", b->peers);
+    if (strstr(body.data, want.data) == NULL)
+        http_fail(__LINE__);
+    buf_free(&want);
+    buf_free(&body);
+}
+
 /* No peer is reachable, so a sync never replaces the chain. */
 static void check_sync(const struct answer *a, const struct before *b)
 {
@@ -771,7 +805,7 @@ static void check_endpoint(const struct request *q, size_t path_len, const struc
     const struct endpoint *e = NULL;
     enum method m = method_parse(q->method);
 
-    if (!a->json)
+    if (!a->json && !a->metrics)
         http_fail(__LINE__); /* a plain request is always ours to answer */
     for (size_t i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++)
         if (strlen(endpoints[i].path) == path_len &&
@@ -810,6 +844,8 @@ static void check_endpoint(const struct request *q, size_t path_len, const struc
         check_blocks(q, a, b);
     else if (strcmp(e->path, "/status") == 0)
         check_status(a, b);
+    else if (strcmp(e->path, "/metrics") == 0)
+        check_metrics(a, b);
     else
         check_sync(a, b);
 }

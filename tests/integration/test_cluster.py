@@ -60,7 +60,9 @@ def test_isolated_node_catches_up_by_sync_after_heal(nodes):
     c.wait_converged(nodes=[0, 1], min_height=5)
     assert c[2].height() == 0
     c.heal()
-    assert c[2].sync()["replaced"] is True
+    # Whether the sync replaces the chain or n1's broadcasts, held by the partition and delivered
+    # at the heal, got there first is not defined; either way n2 is caught up once it answers.
+    assert c[2].sync()["height"] == 5
     c.wait_converged(min_height=5)
 
 

@@ -1,6 +1,7 @@
 """Every endpoint of chainlab-node and its exact bytes, and the command line."""
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -190,6 +191,156 @@ def test_status_id_flag(nodes):
     n = nodes("--id", 'alpha "1" é')
     assert n.get("/status").content.startswith(b'{"id": "alpha \\"1\\" \\u00e9", "version": ')
     assert "[alpha" in n.log_text()
+
+
+# ---- /metrics --------------------------------------------------------------------------------
+
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+METRIC_COUNTERS = [
+    "chainlab_appends_total", "chainlab_blocks_received_total", "chainlab_blocks_appended_total",
+    "chainlab_blocks_ignored_total", "chainlab_posts_sent_total", "chainlab_posts_failed_total",
+    "chainlab_posts_dropped_total", "chainlab_syncs_total", "chainlab_sync_replacements_total",
+    "chainlab_bytes_served_total",
+]
+METRIC_GAUGES = ["chainlab_height", "chainlab_peers", "chainlab_queue_depth"]
+METRIC_BY_CODE = "chainlab_http_responses_total"
+SAMPLE_RE = re.compile(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([a-zA-Z_][a-zA-Z0-9_]*)="([^"\\\n]*)"\})? (0|[1-9][0-9]*)')
+
+
+def parse_exposition(r):
+    """A GET /metrics answer parsed strictly as the text format 0.0.4: every metric has one # HELP
+    line, then one # TYPE line, then its samples; no other line, no blank line, a final newline.
+    Returns (samples, length of the body): samples maps a name (or (name, code) for the answers by
+    status) to its integer value."""
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == METRICS_TYPE
+    text = r.content.decode("utf-8")
+    assert text.endswith("\n") and "\n\n" not in text, text
+    helps, types, samples, current = {}, {}, {}, None
+    for line in text[:-1].split("\n"):
+        if line.startswith("# HELP "):
+            name, _, help_text = line[len("# HELP "):].partition(" ")
+            assert name not in helps and help_text.strip(), line
+            helps[name], current = help_text, name
+        elif line.startswith("# TYPE "):
+            name, _, kind = line[len("# TYPE "):].partition(" ")
+            assert name == current and name not in types and kind in ("counter", "gauge"), line
+            types[name] = kind
+        else:
+            m = SAMPLE_RE.fullmatch(line)
+            assert m and m.group(1) == current and current in types, f"bad sample line {line!r}"
+            if m.group(2) is None:
+                key = m.group(1)
+            else:
+                assert m.group(1) == METRIC_BY_CODE and m.group(2) == "code", line
+                assert re.fullmatch(r"[1-5][0-9][0-9]", m.group(3)), line
+                key = (m.group(1), int(m.group(3)))
+            assert key not in samples, f"sample twice: {line!r}"
+            samples[key] = int(m.group(4))
+    assert set(types) == set(METRIC_COUNTERS + METRIC_GAUGES + [METRIC_BY_CODE]), sorted(types)
+    for name in METRIC_COUNTERS + [METRIC_BY_CODE]:
+        assert types[name] == "counter" and name.endswith("_total")
+    for name in METRIC_GAUGES:
+        assert types[name] == "gauge"
+    for name in METRIC_COUNTERS + METRIC_GAUGES:
+        assert name in samples, f"no sample of {name}"
+    return samples, len(r.content)
+
+
+def metrics(node):
+    return parse_exposition(node.get("/metrics"))[0]
+
+
+def test_metrics_exposition(nodes):
+    n = nodes()
+    m = metrics(n)
+    assert all(m[k] == 0 for k in METRIC_COUNTERS if k != "chainlab_bytes_served_total"), m
+    assert m["chainlab_height"] == 0 and m["chainlab_peers"] == 0 and m["chainlab_queue_depth"] == 0
+    assert m[(METRIC_BY_CODE, 200)] >= 1  # the readiness polls
+
+
+def test_metrics_http_counters_are_exact(nodes):
+    """Bytes served and answers by status, between two scrapes of an idle node."""
+    n = nodes()
+    m1, len1 = parse_exposition(n.get("/metrics"))
+    blocks = n.get("/blocks")
+    missing = n.get("/nope")
+    refused = n.post("/metrics")
+    assert missing.status_code == 404 and refused.status_code == 405
+    m2, _ = parse_exposition(n.get("/metrics"))
+    served = len1 + len(blocks.content) + len(missing.content) + len(refused.content)
+    assert m2["chainlab_bytes_served_total"] - m1["chainlab_bytes_served_total"] == served
+    assert m2[(METRIC_BY_CODE, 200)] - m1[(METRIC_BY_CODE, 200)] == 2  # the first scrape, /blocks
+    assert m2[(METRIC_BY_CODE, 404)] - m1.get((METRIC_BY_CODE, 404), 0) == 1
+    assert m2[(METRIC_BY_CODE, 405)] - m1.get((METRIC_BY_CODE, 405), 0) == 1
+
+
+def test_metrics_counters_move(nodes, fake_peers):
+    a, b, c = nodes(), nodes(), nodes()
+    a.add_peer(b)
+    blocks = [a.append(f"m{i}") for i in range(3)]
+    wait_until(lambda: metrics(a)["chainlab_posts_sent_total"] == 3, 10, "a's 3 posts to b")
+    ma, mb = metrics(a), metrics(b)
+    assert ma["chainlab_appends_total"] == 3 and ma["chainlab_height"] == 3
+    assert ma["chainlab_peers"] == 1 and ma["chainlab_queue_depth"] == 0
+    assert ma["chainlab_posts_failed_total"] == 0 and ma["chainlab_posts_dropped_total"] == 0
+    assert mb["chainlab_blocks_received_total"] == 3 and mb["chainlab_blocks_appended_total"] == 3
+    assert mb["chainlab_blocks_ignored_total"] == 0 and mb["chainlab_appends_total"] == 0
+    assert mb["chainlab_height"] == 3 and mb["chainlab_peers"] == 0
+    # an old block is received and ignored
+    assert b.post("/block", data=encode(blocks[0])).json()["result"] == "ignored"
+    mb = metrics(b)
+    assert mb["chainlab_blocks_received_total"] == 4 and mb["chainlab_blocks_ignored_total"] == 1
+    assert mb["chainlab_blocks_appended_total"] == 3
+    # a block far ahead is received and starts a sync (no peer: nothing replaced)
+    ahead = make_block(blocks[-1], "far", index=9)
+    assert b.post("/block", data=encode(ahead)).status_code == 202
+    wait_until(lambda: metrics(b)["chainlab_syncs_total"] >= 1, 10, "b's sync")
+    mb = metrics(b)
+    assert mb["chainlab_blocks_received_total"] == 5 and mb["chainlab_sync_replacements_total"] == 0
+    # a sync that replaces the chain
+    for i in range(5):
+        c.append(f"c{i}")
+    b.add_peer(c)
+    before = metrics(b)["chainlab_syncs_total"]
+    assert b.sync()["replaced"] is True
+    mb = metrics(b)
+    assert mb["chainlab_syncs_total"] >= before + 1 and mb["chainlab_sync_replacements_total"] == 1
+    assert mb["chainlab_height"] == 5 and mb["chainlab_peers"] == 1
+    # posts to a peer that refuses connections fail
+    a.add_peer("http://127.0.0.1:1")
+    a.append("to nobody")
+    wait_until(lambda: metrics(a)["chainlab_posts_failed_total"] >= 1, 10, "a failed post")
+
+
+def test_metrics_queue_depth_and_drops(nodes, fake_peers):
+    """A peer that never answers holds one POST; a queue of 1 keeps one block and drops the rest."""
+    hung = fake_peers.hanging()
+    n = nodes("--queue", "1", "--broadcast-wait", "0", "--timeout", "60000")
+    n.add_peer(hung.url)
+    for i in range(5):
+        n.append(f"q{i}")
+    # 5 blocks: at most one in flight, at most one queued, the rest dropped
+    m = wait_until(lambda: (lambda m: m if m["chainlab_posts_dropped_total"] + m["chainlab_queue_depth"] >= 4
+                            else None)(metrics(n)), 10, "the queue to fill")
+    assert m["chainlab_queue_depth"] <= 1 and m["chainlab_posts_dropped_total"] <= 5
+    assert m["chainlab_posts_sent_total"] == 0 and m["chainlab_posts_failed_total"] == 0
+    n.remove_peer(hung.url)
+    wait_until(lambda: metrics(n)["chainlab_queue_depth"] == 0, 10, "the queue to go with its peer")
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE", "PUT"])
+def test_metrics_other_methods_405(nodes, method):
+    n = nodes()
+    r = n.request(method, "/metrics", data=b"x")
+    assert r.status_code == 405 and r.headers["Allow"] == "GET"
+    assert r.headers["Content-Type"] == "application/json" and "error" in r.json()
+
+
+def test_metrics_head(nodes):
+    n = nodes()
+    r = n.request("HEAD", "/metrics")
+    assert r.status_code == 200 and r.content == b"" and r.headers["Content-Type"] == METRICS_TYPE
 
 
 # ---- /peers ----------------------------------------------------------------------------------
@@ -550,3 +701,48 @@ def test_signal_exits_0_with_requests_waiting_on_a_hung_peer(nodes, fake_peers, 
     for t in threads:
         t.join(10)
     assert rc == 0, f"exit status {rc} after {time.monotonic() - t0:.2f}s\n{n.describe_log()}"
+
+
+# ---- debug log lines -------------------------------------------------------------------------
+
+
+def test_debug_log_names_every_block(nodes):
+    """At --log-level debug every block appended, received, relayed or ignored is one line with
+    its index and short hash, and the peer where there is one."""
+    a, b, c = nodes(), nodes(), nodes()
+    a.add_peer(b)
+    blk = a.append("logged")
+    short = blk["hash"][:12]
+    wait_until(lambda: f"block 1 {short} relayed to {b.url} (HTTP 200)" in a.log_text(), 10,
+               "the relay line")
+    assert f"block 1 {short}: appended (POST /append)" in a.log_text()
+    assert re.search(rf"block 1 {short} from 127\.0\.0\.1:\d+: appended\n", b.log_text()), b.log_tail()
+    assert b.post("/block", data=encode(blk)).json()["result"] == "ignored"
+    assert re.search(rf"block 1 {short} from 127\.0\.0\.1:\d+: ignored \(our tip is 1\)", b.log_text())
+    ahead = make_block(blk, "far", index=7)
+    assert b.post("/block", data=encode(ahead)).status_code == 202
+    assert re.search(rf"block 7 {ahead['hash'][:12]} from 127\.0\.0\.1:\d+: does not follow our tip 1: "
+                     r"syncing", b.log_text())
+    for i in range(3):
+        tip = c.append(f"c{i}")
+    b.add_peer(c)
+    assert b.sync()["replaced"] is True
+    # b's block 1 is not c's: the blocks after b's tip do not follow it, c's chain is fetched whole
+    assert f"sync: took the chain of {c.url} up to block 3 {tip['hash'][:12]} (fetched from block 0 on)" \
+        in b.log_text(), b.log_tail()
+    a.add_peer("http://127.0.0.1:1")
+    late = a.append("to nobody")
+    wait_until(lambda: f"block 2 {late['hash'][:12]} not relayed to http://127.0.0.1:1: POST /block failed"
+               in a.log_text(), 10, "the failed relay line")
+
+
+def test_info_log_names_no_block(nodes):
+    a = nodes("--log-level", "info")
+    b = nodes("--log-level", "info")
+    a.add_peer(b)
+    blk = a.append("quiet")
+    wait_until(lambda: b.height() == 1, 10, "the block at b")
+    b.post("/block", data=encode(blk))
+    for n in (a, b):
+        assert blk["hash"][:12] not in n.log_text(), n.log_tail()
+        assert "block 1 " not in n.log_text(), n.log_tail()

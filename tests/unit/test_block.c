@@ -680,6 +680,33 @@ START_TEST(test_clear)
 }
 END_TEST
 
+struct label_row {
+    const char *json;
+    const char *label;
+};
+
+static const struct label_row label_rows[] = {
+    {"{\"index\": 0, \"data\": null, \"prev_hash\": null, \"hash\": \"" G "\"}", "0 6b6124d09063"},
+    {"{\"index\": 12345, \"data\": \"x\", \"prev_hash\": \"" G "\", \"hash\": \"" G "\"}",
+     "12345 6b6124d09063"},
+    {"{\"index\": -1, \"hash\": \"" G "\"}", "?"}, /* no index */
+    {"{\"index\":1,\"hash\":\"" G "\"}", "?"},     /* not our encoding */
+    {"{\"index\": 1, \"hash\": \"" G "\"", "?"},   /* cut */
+    {"{\"index\": 1, \"data\": \"", "?"},          /* too short */
+    {"{\"index\": 1, \"hash\": "
+     "\"6B6124d09063c27d7bd62c714759c465c55f5c93c826a3b1cce5f046c0fd463c\"}",
+     "?"}, /* not lowercase hex */
+    {"", "?"},
+};
+
+START_TEST(test_label)
+{
+    const struct label_row *row = &label_rows[_i];
+    char out[BLOCK_LABEL_SIZE];
+    ck_assert_str_eq(block_label(row->json, strlen(row->json), out), row->label);
+}
+END_TEST
+
 static Suite *block_suite(void)
 {
     Suite *s = suite_create("block");
@@ -698,6 +725,7 @@ static Suite *block_suite(void)
     tc = tcase_create("encode");
     tcase_add_loop_test(tc, test_encode, 0, ARRAY_LEN(encode_rows));
     tcase_add_test(tc, test_encode_appends);
+    tcase_add_loop_test(tc, test_label, 0, ARRAY_LEN(label_rows));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("validate");

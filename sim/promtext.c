@@ -1,5 +1,5 @@
-/* metrics: the Prometheus text format, parsed. */
-#include "metrics.h"
+/* promtext: the Prometheus text format, parsed. */
+#include "promtext.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -81,10 +81,10 @@ static int metrics_line(const char *p, const char *end, json_t *obj, const char 
     return 0;
 }
 
-int metrics_parse(const char *text, size_t len, json_t **out, char *err, size_t errsz)
+int promtext_parse(const char *text, size_t len, json_t **out, char *err, size_t errsz)
 {
     json_t *obj = json_object();
-    const char *p = text, *end = text + (len > METRICS_MAX_BYTES ? METRICS_MAX_BYTES : len);
+    const char *p = text, *end = text + (len > PROMTEXT_MAX_BYTES ? PROMTEXT_MAX_BYTES : len);
     unsigned line = 0;
     *out = NULL;
     while (p < end) {
