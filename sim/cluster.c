@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ports.h"
+#include "spawner.h"
 #include "xalloc.h"
 
 struct cluster {
@@ -24,9 +25,13 @@ struct cluster {
     char *node_cmd;
     long grace_ms; /* at teardown */
     char **node_args;
-    int *held;         /* per node: the socket holding its port until it starts, or -1 */
-    struct events *ev; /* or NULL */
-    bool *announced;   /* per node: its `ready` event was recorded since it last started */
+    int *held;               /* per node: the socket holding its port until it starts, or -1 */
+    bool own_address;        /* pass --host and --source to chainlab nodes */
+    bool spawn;              /* chainlab nodes come from the spawner */
+    struct spawner *spawner; /* started with the first such node, or NULL */
+    char *spawner_log;       /* <run_dir>/spawner.log */
+    struct events *ev;       /* or NULL */
+    bool *announced;         /* per node: its `ready` event was recorded since it last started */
 };
 
 static int64_t now_ms(void)
@@ -67,6 +72,9 @@ struct cluster *cluster_new(const struct cluster_spec *spec, char *err, size_t e
     for (size_t i = 0; i < na; i++)
         c->node_args[i] = xstrdup(spec->node_args[i]);
     c->ev = spec->events;
+    c->own_address = spec->own_address;
+    c->spawn = spec->spawn && spec->node_cmd == NULL;
+    c->spawner_log = xasprintf("%s/spawner.log", spec->run_dir);
     c->announced = xcalloc(spec->n ? spec->n : 1, sizeof(bool));
     c->held = xcalloc(spec->n, sizeof(int));
     for (unsigned i = 0; i < spec->n; i++)
@@ -74,7 +82,15 @@ struct cluster *cluster_new(const struct cluster_spec *spec, char *err, size_t e
     for (unsigned i = 0; i < spec->n; i++) {
         struct cluster_node *nd = &c->nodes[i];
         nd->index = i;
-        nd->port = (uint16_t)(spec->first_port + i);
+        if (spec->addr != NULL) {
+            nd->addr = spec->addr[i];
+        } else {
+            nd->addr = (struct sockaddr_in){.sin_family = AF_INET,
+                                            .sin_port = htons((uint16_t)(spec->first_port + i))};
+            nd->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        }
+        nd->port = ntohs(nd->addr.sin_port);
+        inet_ntop(AF_INET, &nd->addr.sin_addr, nd->host, sizeof(nd->host));
         nd->dir = xasprintf("%s/n%u", spec->run_dir, i);
         nd->log_path = xasprintf("%s/n%u.log", spec->run_dir, i);
         if (mkdir(nd->dir, 0777) < 0 && errno != EEXIST) {
@@ -98,7 +114,7 @@ static char *substitute(const char *tmpl, const struct cluster_node *nd)
             buf_printf(&b, "%u", nd->port);
             s += 6;
         } else if (strncmp(s, "{host}", 6) == 0) {
-            buf_append_str(&b, "127.0.0.1");
+            buf_append_str(&b, nd->host);
             s += 6;
         } else if (strncmp(s, "{dir}", 5) == 0) {
             buf_append_str(&b, nd->dir);
@@ -129,7 +145,7 @@ static char **node_argv(const struct cluster *c, const struct cluster_node *nd)
     size_t na = 0;
     while (c->node_args[na])
         na++;
-    char **argv = xcalloc(na + 8, sizeof(char *));
+    char **argv = xcalloc(na + 12, sizeof(char *));
     size_t k = 0;
     if (c->node_cmd) {
         struct buf cmd = BUF_INIT;
@@ -150,6 +166,12 @@ static char **node_argv(const struct cluster *c, const struct cluster_node *nd)
         argv[k++] = xasprintf("%u", nd->port);
         argv[k++] = xstrdup("--id");
         argv[k++] = xasprintf("n%u", nd->index);
+        if (c->own_address) {
+            argv[k++] = xstrdup("--host");
+            argv[k++] = xstrdup(nd->host);
+            argv[k++] = xstrdup("--source");
+            argv[k++] = xstrdup(nd->host);
+        }
         for (size_t i = 0; i < na; i++)
             argv[k++] = substitute(c->node_args[i], nd);
     }
@@ -164,12 +186,43 @@ static void free_argv(char **argv)
     free(argv);
 }
 
+/* Start node nd from the spawner (started the first time). Returns its pid, or -1 with err. */
+static pid_t cluster_spawn(struct cluster *c, struct cluster_node *nd, char **argv, char *err,
+                           size_t errsz)
+{
+    if (c->spawner == NULL) {
+        c->spawner = spawner_new(c->node_bin, c->spawner_log, err, errsz);
+        if (c->spawner == NULL)
+            return -1;
+    }
+    return spawner_spawn(c->spawner, argv, nd->log_path, err, errsz);
+}
+
+/* The node's record once its process pid exists. */
+static void cluster_started(struct cluster *c, unsigned i, pid_t pid)
+{
+    struct cluster_node *nd = &c->nodes[i];
+    nd->pid = pid;
+    nd->state = NODE_RUNNING;
+    nd->expected_exit = false;
+    c->announced[i] = false;
+    cluster_emit(c, i, "started", pid);
+}
+
 int cluster_start(struct cluster *c, unsigned i, char *err, size_t errsz)
 {
     struct cluster_node *nd = &c->nodes[i];
     char **argv = node_argv(c, nd);
     pid_t parent = getpid();
     cluster_release_ports(c); /* a child must not inherit a port another node binds */
+    if (c->spawn) {
+        pid_t pid = cluster_spawn(c, nd, argv, err, errsz);
+        free_argv(argv);
+        if (pid < 0)
+            return -1;
+        cluster_started(c, i, pid);
+        return 0;
+    }
     int logfd = open(nd->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
     if (logfd < 0) {
         snprintf(err, errsz, "cannot open %s: %s", nd->log_path, strerror(errno));
@@ -210,11 +263,7 @@ int cluster_start(struct cluster *c, unsigned i, char *err, size_t errsz)
     setpgid(pid, pid); /* also from the parent, so a signal right away reaches the group */
     close(logfd);
     free_argv(argv);
-    nd->pid = pid;
-    nd->state = NODE_RUNNING;
-    nd->expected_exit = false;
-    c->announced[i] = false;
-    cluster_emit(c, i, "started", pid);
+    cluster_started(c, i, pid);
     return 0;
 }
 
@@ -226,6 +275,11 @@ void cluster_release_ports(struct cluster *c)
 
 int cluster_reap(struct cluster *c)
 {
+    /* One look at whether any child has exited (without reaping it) before asking each node:
+     * this runs between two polls of every await, with up to tens of thousands of nodes. */
+    siginfo_t info = {0};
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0)
+        return -1;
     int unexpected = -1;
     for (unsigned i = 0; i < c->n; i++) {
         struct cluster_node *nd = &c->nodes[i];
@@ -515,6 +569,8 @@ void cluster_free(struct cluster *c)
     if (c == NULL)
         return;
     cluster_stop_all(c, c->grace_ms);
+    spawner_free(c->spawner);
+    free(c->spawner_log);
     for (unsigned i = 0; i < c->n; i++) {
         ports_release(&c->held[i]);
         free(c->nodes[i].dir);

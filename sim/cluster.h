@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/types.h>
 
 #include "buf.h"
@@ -27,9 +29,11 @@ enum node_state {
 };
 
 struct cluster_node {
-    unsigned index; /* K of nK */
-    uint16_t port;  /* HTTP port */
-    pid_t pid;      /* 0 when not running */
+    unsigned index;             /* K of nK */
+    struct sockaddr_in addr;    /* where it listens */
+    char host[INET_ADDRSTRLEN]; /* addr's address as text */
+    uint16_t port;              /* addr's port */
+    pid_t pid;                  /* 0 when not running */
     enum node_state state;
     int wait_status;    /* from waitpid() once exited */
     bool expected_exit; /* the sim stopped it on purpose */
@@ -38,8 +42,12 @@ struct cluster_node {
 };
 
 struct cluster_spec {
-    unsigned n;             /* nodes */
-    uint16_t first_port;    /* nK listens on first_port + K */
+    unsigned n;                     /* nodes */
+    uint16_t first_port;            /* nK listens on 127.0.0.1:first_port + K, unless addr */
+    const struct sockaddr_in *addr; /* n: where each node listens (copied), or NULL */
+    bool own_address;       /* chainlab nodes get --host and --source with their own address (the
+                             * link layer tells them apart by the address they connect from) */
+    bool spawn;             /* start chainlab nodes from a spawner (spawner.h) instead of exec */
     const char *run_dir;    /* existing directory for logs and node folders */
     const char *node_bin;   /* chainlab-node to run, or NULL when node_cmd is given */
     const char *node_cmd;   /* shell template with {port} {host} {node} {dir}, or NULL */

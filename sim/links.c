@@ -17,16 +17,17 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "pairset.h"
 #include "xalloc.h"
 
-#define LINKS_RELAY_FD   3     /* the socket's number in a relay process */
-#define LINKS_CHUNK      8192  /* nodes per message of a per-node array (sides, sources) */
-#define LINKS_MSG_MAX    65536 /* bytes of the largest message */
-#define LINKS_REPLY_MS   30000 /* how long a call waits for its relay */
-#define LINKS_ERR_BYTES  240   /* of the message in a reply */
+#define LINKS_RELAY_FD  3     /* the socket's number in a relay process */
+#define LINKS_CHUNK     8192  /* nodes per message of a per-node array (sides, sources) */
+#define LINKS_MSG_MAX   65536 /* bytes of the largest message */
+#define LINKS_REPLY_MS  30000 /* how long a call waits for its relay */
+#define LINKS_ERR_BYTES 240   /* of the message in a reply */
 
 enum links_op {
-    LINKS_OP_INIT = 1,   /* a: seed, b: nodes */
+    LINKS_OP_INIT = 1,   /* from: the relay's number, to: log level, a: seed, b: nodes */
     LINKS_OP_SOURCES,    /* a: first node, b: nodes; payload: in_addr[count] */
     LINKS_OP_TARGET,     /* to; addr[0]: listen, addr[1]: forward */
     LINKS_OP_START,      /* start forwarding */
@@ -66,12 +67,6 @@ struct shard {
     int fd; /* -1 once the relay is gone */
 };
 
-/* One added link, in an open-addressing table keyed by (from, to). */
-struct entry {
-    uint64_t key; /* (from + 1) << 32 | to; 0: empty */
-    uint16_t port;
-};
-
 struct links {
     enum links_layout layout;
     unsigned nodes;
@@ -79,9 +74,7 @@ struct links {
     struct sockaddr_in *public_addr; /* per target */
     struct shard *shards;
     unsigned nshards;
-    struct entry *table;
-    size_t table_cap; /* a power of two */
-    size_t count;
+    struct pairset added; /* links added: (from, to) -> listen port (per edge) or 0 */
 };
 
 static void links_set_err(char *err, size_t errsz, const char *fmt, ...)
@@ -95,48 +88,6 @@ static void links_set_err(char *err, size_t errsz, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errsz, fmt, ap);
     va_end(ap);
-}
-
-/* --- the table of added links --- */
-
-static uint64_t links_key(unsigned from, unsigned to)
-{
-    return ((uint64_t)from + 1) << 32 | to;
-}
-
-static struct entry *links_slot(const struct links *ls, uint64_t key)
-{
-    size_t i = (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 32) & (ls->table_cap - 1);
-    while (ls->table[i].key != 0 && ls->table[i].key != key)
-        i = (i + 1) & (ls->table_cap - 1);
-    return &ls->table[i];
-}
-
-static void links_remember(struct links *ls, unsigned from, unsigned to, uint16_t port)
-{
-    if (2 * (ls->count + 1) > ls->table_cap) {
-        struct entry *old = ls->table;
-        size_t old_cap = ls->table_cap;
-        ls->table_cap = old_cap ? 2 * old_cap : 1024;
-        ls->table = xcalloc(ls->table_cap, sizeof(*ls->table));
-        for (size_t i = 0; i < old_cap; i++) {
-            if (old[i].key != 0)
-                *links_slot(ls, old[i].key) = old[i];
-        }
-        free(old);
-    }
-    struct entry *e = links_slot(ls, links_key(from, to));
-    e->key = links_key(from, to);
-    e->port = port;
-    ls->count++;
-}
-
-static const struct entry *links_lookup(const struct links *ls, unsigned from, unsigned to)
-{
-    if (ls->table_cap == 0)
-        return NULL;
-    const struct entry *e = links_slot(ls, links_key(from, to));
-    return e->key != 0 ? e : NULL;
 }
 
 /* --- messages --- */
@@ -194,8 +145,8 @@ static int links_send_nodes(struct links *ls, uint32_t op, const void *a, size_t
                 memcpy(buf + k * a_elem, (const char *)b + first * b_elem, k * b_elem);
             else
                 memset(buf + k * a_elem, 0, k * b_elem);
-            struct links_msg m = {.op = op, .count = (uint32_t)k, .a = (int64_t)first,
-                                  .b = ls->nodes};
+            struct links_msg m = {
+                .op = op, .count = (uint32_t)k, .a = (int64_t)first, .b = ls->nodes};
             struct links_reply r;
             if (links_call(ls, s, &m, buf, k * (a_elem + b_elem), &r) < 0) {
                 links_set_err(err, errsz, "%s", r.err);
@@ -274,8 +225,7 @@ static int links_spawn(struct shard *sh, const char *log_path, char *err, size_t
         if (dup2(sv[1], LINKS_RELAY_FD) < 0)
             _exit(127);
         execl("/proc/self/exe", "chainlab-relay", "--relay", "3", (char *)NULL);
-        dprintf(STDERR_FILENO, "chainlab-sim: cannot start a relay process: %s\n",
-                strerror(errno));
+        dprintf(STDERR_FILENO, "chainlab-sim: cannot start a relay process: %s\n", strerror(errno));
         _exit(127);
     }
     default:
@@ -310,7 +260,11 @@ int links_new(const struct links_spec *spec, struct links **out, char *err, size
         if (links_spawn(&ls->shards[s], spec->log_path, err, errsz) < 0)
             goto fail;
         ls->nshards = s + 1;
-        struct links_msg m = {.op = LINKS_OP_INIT, .a = (int64_t)spec->seed, .b = spec->nodes};
+        struct links_msg m = {.op = LINKS_OP_INIT,
+                              .from = (int32_t)s,
+                              .to = (int32_t)log_threshold,
+                              .a = (int64_t)spec->seed,
+                              .b = spec->nodes};
         if (links_call(ls, s, &m, NULL, 0, &r) < 0)
             goto fail_reply;
     }
@@ -357,7 +311,7 @@ void links_free(struct links *ls)
             ;
     }
     free(ls->shards);
-    free(ls->table);
+    pairset_free(&ls->added);
     free(ls->node_addr);
     free(ls->public_addr);
     free(ls);
@@ -366,6 +320,11 @@ void links_free(struct links *ls)
 unsigned links_shards(const struct links *ls)
 {
     return ls->nshards;
+}
+
+pid_t links_shard_pid(const struct links *ls, unsigned s)
+{
+    return ls->shards[s].pid;
 }
 
 /* --- links --- */
@@ -377,7 +336,7 @@ int links_add(struct links *ls, unsigned from, unsigned to, char *err, size_t er
                       ls->nodes);
         return -1;
     }
-    if (links_lookup(ls, from, to) != NULL) {
+    if (pairset_get(&ls->added, from, to, NULL)) {
         links_set_err(err, errsz, "link n%u -> n%u already exists", from, to);
         return -1;
     }
@@ -393,13 +352,13 @@ int links_add(struct links *ls, unsigned from, unsigned to, char *err, size_t er
         links_set_err(err, errsz, "%s", r.err);
         return -1;
     }
-    links_remember(ls, from, to, (uint16_t)r.port);
+    pairset_put(&ls->added, from, to, r.port);
     return 0;
 }
 
 bool links_has(const struct links *ls, unsigned from, unsigned to)
 {
-    return links_lookup(ls, from, to) != NULL;
+    return pairset_get(&ls->added, from, to, NULL);
 }
 
 int links_peer_addr(const struct links *ls, unsigned from, unsigned to, struct sockaddr_in *out)
@@ -410,10 +369,10 @@ int links_peer_addr(const struct links *ls, unsigned from, unsigned to, struct s
         *out = ls->public_addr[to];
         return 0;
     }
-    const struct entry *e = links_lookup(ls, from, to);
-    if (e == NULL)
+    uint32_t port;
+    if (!pairset_get(&ls->added, from, to, &port))
         return -1;
-    *out = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(e->port)};
+    *out = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     out->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     return 0;
 }
@@ -422,7 +381,7 @@ int links_peer_addr(const struct links *ls, unsigned from, unsigned to, struct s
 static int links_link_call(struct links *ls, uint32_t op, unsigned from, unsigned to, int64_t a,
                            int64_t b)
 {
-    if (links_lookup(ls, from, to) == NULL && op != LINKS_OP_LINK_STATS)
+    if (!pairset_get(&ls->added, from, to, NULL))
         return -1;
     struct links_msg m = {.op = op, .from = (int32_t)from, .to = (int32_t)to, .a = a, .b = b};
     struct links_reply r;
@@ -445,8 +404,8 @@ int links_set_sides(struct links *ls, const int32_t *side, const uint8_t *bridge
         }
         return rc < 0 ? -1 : 0;
     }
-    return links_send_nodes(ls, LINKS_OP_SIDES, side, sizeof(*side), bridge, sizeof(*bridge),
-                            NULL, 0);
+    return links_send_nodes(ls, LINKS_OP_SIDES, side, sizeof(*side), bridge, sizeof(*bridge), NULL,
+                            0);
 }
 
 int links_heal(struct links *ls)
@@ -528,7 +487,7 @@ int links_link_stats(struct links *ls, unsigned from, unsigned to, struct link_s
 
 size_t links_count(const struct links *ls)
 {
-    return ls->count;
+    return ls->added.count;
 }
 
 /* --- the relay process --- */
@@ -549,8 +508,7 @@ static int relay_server_chunk(const struct links_msg *m, size_t nodes, const cha
                               size_t n, size_t elem, size_t elem2, void **dst, void **dst2)
 {
     size_t first = (size_t)m->a, k = m->count;
-    if ((size_t)m->b != nodes || first > nodes || k > nodes - first ||
-        n != k * (elem + elem2))
+    if ((size_t)m->b != nodes || first > nodes || k > nodes - first || n != k * (elem + elem2))
         return -1;
     if (*dst == NULL)
         *dst = xcalloc(nodes ? nodes : 1, elem);
@@ -571,11 +529,15 @@ static void relay_server_handle(struct relay_server *sv, const struct links_msg 
     uint16_t port = 0;
     int rc = -1;
     switch (m->op) {
-    case LINKS_OP_INIT:
+    case LINKS_OP_INIT: {
+        char id[32];
+        snprintf(id, sizeof(id), "relay%d", m->from);
+        log_setup(id, m->to >= LOG_ERROR && m->to <= LOG_DEBUG ? (enum log_level)m->to : LOG_INFO);
         relay_set_seed(sv->relay, (uint64_t)m->a);
         sv->nodes = (size_t)m->b;
         rc = 0;
         break;
+    }
     case LINKS_OP_SOURCES:
         rc = relay_server_chunk(m, sv->nodes, payload, n, sizeof(struct in_addr), 0,
                                 (void **)&sv->src, NULL);
@@ -586,9 +548,11 @@ static void relay_server_handle(struct relay_server *sv, const struct links_msg 
         }
         rc = rc < 0 ? -1 : 0;
         break;
-    case LINKS_OP_TARGET:
-        rc = relay_add_target(sv->relay, m->to, &m->addr[0], &m->addr[1], err, sizeof(err));
-        break;
+    case LINKS_OP_TARGET: {
+        struct sockaddr_in listen = m->addr[0];
+        rc = relay_add_target(sv->relay, m->to, &listen, &m->addr[1], err, sizeof(err));
+        port = ntohs(listen.sin_port);
+    } break;
     case LINKS_OP_START:
         rc = relay_start(sv->relay, err, sizeof(err));
         break;
@@ -607,8 +571,8 @@ static void relay_server_handle(struct relay_server *sv, const struct links_msg 
             rc = 0;
             break;
         }
-        rc = relay_server_chunk(m, sv->nodes, payload, n, sizeof(int32_t), 1,
-                                (void **)&sv->side, (void **)&sv->bridge);
+        rc = relay_server_chunk(m, sv->nodes, payload, n, sizeof(int32_t), 1, (void **)&sv->side,
+                                (void **)&sv->bridge);
         if (rc == 1) {
             relay_set_sides(sv->relay, sv->side, sv->bridge, sv->nodes);
             free(sv->side);

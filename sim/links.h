@@ -17,12 +17,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "relay.h"
 
-#define LINKS_FD_RESERVE  128 /* descriptors a relay keeps for itself (epoll, logs, slack) */
-#define LINKS_FDS_PER_LINK 4  /* planned per link: two connections at once, two sockets each */
-#define LINKS_MAX_SHARDS  256 /* most relay processes one run may start */
+#define LINKS_FD_RESERVE   128 /* descriptors a relay keeps for itself (epoll, logs, slack) */
+#define LINKS_FDS_PER_LINK 4   /* planned per link: two connections at once, two sockets each */
+#define LINKS_MAX_SHARDS   256 /* most relay processes one run may start */
 
 enum links_layout {
     LINKS_PER_EDGE,   /* every link has its own listener on 127.0.0.1 */
@@ -57,6 +58,8 @@ int links_new(const struct links_spec *spec, struct links **out, char *err, size
 void links_free(struct links *ls);
 /* Number of relay processes. */
 unsigned links_shards(const struct links *ls);
+/* Process id of relay process s (s < links_shards()). */
+pid_t links_shard_pid(const struct links *ls, unsigned s);
 
 /* Add link from -> to. Returns 0, or -1 with err (it exists, a node is out of range, a socket
  * failed, or its relay is gone). */

@@ -1,6 +1,7 @@
 /* load: an open-loop stream of appends at a fixed rate, spread over nodes. */
 #include "load.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +79,10 @@ int load_run(const struct load_spec *spec, load_sent_cb sent, load_done_cb done,
             q->body[0] = q->error[0] = '\0';
             snprintf(q->data, sizeof(q->data), "%s-%llu", spec->prefix,
                      (unsigned long long)next + 1);
-            snprintf(q->url, sizeof(q->url), "http://127.0.0.1:%u/append", spec->ports[q->target]);
+            char host[INET_ADDRSTRLEN];
+            inet_ntop(AF_INET, &spec->addr[q->target].sin_addr, host, sizeof(host));
+            snprintf(q->url, sizeof(q->url), "http://%s:%u/append", host,
+                     ntohs(spec->addr[q->target].sin_port));
             curl_easy_setopt(q->easy, CURLOPT_URL, q->url);
             curl_easy_setopt(q->easy, CURLOPT_NOSIGNAL, 1L);
             curl_easy_setopt(q->easy, CURLOPT_TIMEOUT_MS, spec->timeout_ms);

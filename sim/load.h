@@ -10,18 +10,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 
 #define LOAD_MAX_IN_FLIGHT 1024 /* requests open at once; later ones wait, their latency grows */
 
 struct load_spec {
-    const uint16_t *ports;         /* HTTP port of each target (borrowed) */
-    const unsigned *nodes;         /* node number of each target, for the callback (borrowed) */
-    size_t ntargets;               /* appends go to the targets in turn */
-    double per_s;                  /* appends per second */
-    int64_t duration_ms;           /* how long new appends are sent */
-    long timeout_ms;               /* bound on one append */
-    const char *prefix;            /* payload k is "<prefix>-<k>" */
-    volatile sig_atomic_t *cancel; /* stop early when it becomes non-zero (may be NULL) */
+    const struct sockaddr_in *addr; /* where each target listens (borrowed) */
+    const unsigned *nodes;          /* node number of each target, for the callback (borrowed) */
+    size_t ntargets;                /* appends go to the targets in turn */
+    double per_s;                   /* appends per second */
+    int64_t duration_ms;            /* how long new appends are sent */
+    long timeout_ms;                /* bound on one append */
+    const char *prefix;             /* payload k is "<prefix>-<k>" */
+    volatile sig_atomic_t *cancel;  /* stop early when it becomes non-zero (may be NULL) */
 };
 
 #define LOAD_BODY_HEAD 512 /* bytes of each answer kept for the callback */

@@ -18,6 +18,7 @@
 #include "cluster.h"
 #include "generate.h"
 #include "log.h"
+#include "links.h"
 #include "logs.h"
 #include "plot.h"
 #include "ports.h"
@@ -53,6 +54,12 @@ static void usage(FILE *f)
         "  --node-cmd TEMPLATE shell command for any implementation, with {port} {host}\n"
         "                      {node} {dir} substituted, e.g. 'python3 node.py {port}'\n"
         "  --base-port N       put n0 on port N, n1 on N+1, ... (default: find free ports)\n"
+        "  --layout L          where nodes listen: addresses (node i on 127.1.x.y, every\n"
+        "                      node at one port) or ports (all on 127.0.0.1, sequential\n"
+        "                      ports); default addresses for chainlab nodes, ports with\n"
+        "                      --node-cmd or --base-port\n"
+        "  --link-processes N  relay processes of the link layer (default: as many as the\n"
+        "                      open-files limit needs)\n"
         "  --run-dir DIR       logs of this run (default runs/<scenario>-<time>-<pid>/);\n"
         "                      with several files, one folder per scenario inside DIR\n"
         "  --seed N            seed for everything random (overrides the file's seed)\n"
@@ -404,6 +411,8 @@ static bool dir_in_use(const char *path)
 
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--relay") == 0)
+        return links_relay_main(atoi(argv[2])); /* a relay process of the link layer (links.h) */
     if (argc >= 2 && strcmp(argv[1], "logs") == 0)
         return main_logs(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "plot") == 0)
@@ -430,6 +439,8 @@ int main(int argc, char **argv)
         {"sample", required_argument, NULL, 'A'},
         {"plots", no_argument, NULL, 'P'},
         {"sample-metrics", required_argument, NULL, 'M'},
+        {"layout", required_argument, NULL, 'L'},
+        {"link-processes", required_argument, NULL, 'R'},
         {NULL, 0, NULL, 0},
     };
     struct runner_opts o = {.runs_root = "runs",
@@ -472,6 +483,18 @@ int main(int argc, char **argv)
             break;
         case 'P':
             o.plots = true;
+            break;
+        case 'L':
+            if (strcmp(optarg, "ports") == 0)
+                o.layout = RUNNER_LAYOUT_PORTS;
+            else if (strcmp(optarg, "addresses") == 0)
+                o.layout = RUNNER_LAYOUT_ADDRESSES;
+            else
+                bad = 1;
+            break;
+        case 'R':
+            bad = parse_u64(optarg, LINKS_MAX_SHARDS, &v) < 0 || v == 0;
+            o.link_processes = (unsigned)v;
             break;
         case 'A':
             bad = parse_u64(optarg, 3600000, &v) < 0;

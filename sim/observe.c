@@ -525,7 +525,7 @@ static void observe_metrics_round(struct sampler *s, struct probe_req *reqs)
         char err[160];
         if (reqs[j].reply.status == 200 &&
             promtext_parse(reqs[j].reply.body.data, reqs[j].reply.body.len, &values, err,
-                          sizeof(err)) == 0)
+                           sizeof(err)) == 0)
             events_emit(r->ev, "metrics",
                         json_pack("{s:o, s:o}", "node", json_sprintf("n%u", reqs[j].node), "values",
                                   values));
@@ -593,15 +593,13 @@ static void *observe_sampler_thread(void *arg)
 int observe_sampler_start(struct run *r, long period_ms, long metrics_ms, char *err, size_t errsz)
 {
     struct sampler *s = xcalloc(1, sizeof(*s));
-    uint16_t *ports = xcalloc(r->n, sizeof(uint16_t));
-    for (unsigned i = 0; i < r->n; i++)
-        ports[i] = cluster_node(r->cl, i)->port;
+    struct sockaddr_in *addr = run_node_addrs(r);
     s->r = r;
     s->period_ms = period_ms;
     s->metrics_ms = metrics_ms;
-    s->probe = probe_new(ports, r->n);
+    s->probe = probe_new(addr, r->n);
     probe_set_limit(s->probe, OBSERVE_SAMPLE_IN_FLIGHT);
-    free(ports);
+    free(addr);
     s->up = xcalloc(r->n, sizeof(*s->up));
     pthread_mutex_init(&s->lock, NULL);
     pthread_condattr_t ca;

@@ -5,14 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pairset.h"
 #include "xalloc.h"
 
 struct partition {
     unsigned n;
-    int *side;    /* partition group of each node */
-    bool *bridge; /* bridge nodes reach every side */
-    uint8_t *cut; /* n*n: cut[a*n+b] when a -> b is cut */
-    bool sides;   /* a partition is in place */
+    int *side;          /* partition group of each node */
+    bool *bridge;       /* bridge nodes reach every side */
+    struct pairset cut; /* (a, b) when a -> b is cut */
+    bool sides;         /* a partition is in place */
     unsigned cuts;
 };
 
@@ -22,7 +23,6 @@ struct partition *partition_new(unsigned n)
     p->n = n;
     p->side = xcalloc(n ? n : 1, sizeof(int));
     p->bridge = xcalloc(n ? n : 1, sizeof(bool));
-    p->cut = xcalloc((size_t)n * n + 1, 1);
     return p;
 }
 
@@ -32,7 +32,7 @@ void partition_free(struct partition *p)
         return;
     free(p->side);
     free(p->bridge);
-    free(p->cut);
+    pairset_free(&p->cut);
     free(p);
 }
 
@@ -96,10 +96,10 @@ unsigned partition_cut(struct partition *p, const struct nodeset *from, const st
         for (int b = nodeset_next(to, -1); b >= 0; b = nodeset_next(to, b)) {
             if (a == b || (unsigned)a >= p->n || (unsigned)b >= p->n)
                 continue;
-            p->cut[(size_t)a * p->n + (size_t)b] = 1;
+            pairset_put(&p->cut, a, b, 1);
             count++;
             if (!one_way) {
-                p->cut[(size_t)b * p->n + (size_t)a] = 1;
+                pairset_put(&p->cut, b, a, 1);
                 count++;
             }
         }
@@ -110,14 +110,19 @@ unsigned partition_cut(struct partition *p, const struct nodeset *from, const st
 
 void partition_heal(struct partition *p)
 {
-    memset(p->cut, 0, (size_t)p->n * p->n);
+    pairset_clear(&p->cut);
     p->cuts = 0;
     partition_clear_sides(p);
 }
 
+bool partition_is_cut(const struct partition *p, unsigned a, unsigned b)
+{
+    return pairset_get(&p->cut, a, b, NULL);
+}
+
 bool partition_blocked(const struct partition *p, unsigned a, unsigned b)
 {
-    if (p->cut[(size_t)a * p->n + b])
+    if (partition_is_cut(p, a, b))
         return true;
     return p->side[a] != p->side[b] && !p->bridge[a] && !p->bridge[b];
 }

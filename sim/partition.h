@@ -27,6 +27,8 @@ unsigned partition_cut(struct partition *p, const struct nodeset *from, const st
                        bool one_way);
 /* Undo every side and cut. */
 void partition_heal(struct partition *p);
+/* True when a -> b is cut (whatever the sides say). */
+bool partition_is_cut(const struct partition *p, unsigned a, unsigned b);
 /* True when a cannot reach b. */
 bool partition_blocked(const struct partition *p, unsigned a, unsigned b);
 /* True when a partition (sides) is in place. */

@@ -1,6 +1,8 @@
 /* probe: the sim's HTTP client to its nodes, parallel through one libcurl multi handle. */
 #include "probe.h"
 
+#include <arpa/inet.h>
+
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,16 +13,16 @@
 struct probe {
     CURLM *multi;
     CURL **easy; /* one per node, kept for its keep-alive connection */
-    uint16_t *ports;
+    struct sockaddr_in *addr;
     size_t n;
     struct curl_slist *headers;
     volatile sig_atomic_t *cancel; /* or NULL */
-    size_t limit;                  /* most requests at once, 0: no limit */
+    size_t limit;                  /* most requests at once */
 };
 
 void probe_set_limit(struct probe *p, size_t max)
 {
-    p->limit = max;
+    p->limit = max > 0 ? max : 1;
 }
 
 void probe_set_cancel(struct probe *p, volatile sig_atomic_t *flag)
@@ -28,15 +30,19 @@ void probe_set_cancel(struct probe *p, volatile sig_atomic_t *flag)
     p->cancel = flag;
 }
 
-struct probe *probe_new(const uint16_t *ports, size_t n)
+struct probe *probe_new(const struct sockaddr_in *addr, size_t n)
 {
     struct probe *p = xcalloc(1, sizeof(*p));
     p->multi = curl_multi_init();
     if (p->multi == NULL)
         abort();
     p->easy = xcalloc(n ? n : 1, sizeof(CURL *));
-    p->ports = xcalloc(n ? n : 1, sizeof(uint16_t));
-    memcpy(p->ports, ports, n * sizeof(uint16_t));
+    p->addr = xcalloc(n ? n : 1, sizeof(*p->addr));
+    memcpy(p->addr, addr, n * sizeof(*p->addr));
+    p->limit = PROBE_IN_FLIGHT;
+    /* Connections kept between requests: one per node for small clusters; for large ones, a
+     * bounded cache (each poll of every node then opens a new connection to most of them). */
+    curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)PROBE_KEEP_CONNECTIONS);
     p->n = n;
     p->headers = curl_slist_append(NULL, "Expect:");
     p->headers = curl_slist_append(p->headers, "Content-Type: text/plain");
@@ -54,14 +60,14 @@ void probe_free(struct probe *p)
     curl_multi_cleanup(p->multi);
     curl_slist_free_all(p->headers);
     free(p->easy);
-    free(p->ports);
+    free(p->addr);
     free(p);
 }
 
-void probe_set_port(struct probe *p, unsigned node, uint16_t port)
+void probe_set_addr(struct probe *p, unsigned node, const struct sockaddr_in *addr)
 {
     if (node < p->n)
-        p->ports[node] = port;
+        p->addr[node] = *addr;
 }
 
 void probe_reply_clear(struct probe_reply *r)
@@ -88,7 +94,9 @@ static CURL *prepare(struct probe *p, struct probe_req *q, long timeout_ms)
         if (e == NULL)
             abort();
     }
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", p->ports[q->node], q->path);
+    char host[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &p->addr[q->node].sin_addr, host, sizeof(host));
+    snprintf(url, sizeof(url), "http://%s:%u%s", host, ntohs(p->addr[q->node].sin_port), q->path);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 1000 ? timeout_ms : 1000L);
@@ -130,7 +138,7 @@ size_t probe_run(struct probe *p, struct probe_req *reqs, size_t n, long timeout
             break;
         }
         /* Start every request whose node is idle, in order. */
-        for (size_t i = next; i < n && (p->limit == 0 || active < p->limit); i++) {
+        for (size_t i = next; i < n && active < p->limit; i++) {
             if (started[i] || busy[reqs[i].node])
                 continue;
             curl_multi_add_handle(p->multi, prepare(p, &reqs[i], timeout_ms));

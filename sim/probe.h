@@ -8,10 +8,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 
 #include "buf.h"
 
-#define PROBE_MAX_BODY (512u * 1024 * 1024) /* bytes read from one answer */
+#define PROBE_MAX_BODY         (512u * 1024 * 1024) /* bytes read from one answer */
+#define PROBE_IN_FLIGHT        256 /* requests at once by default (probe_set_limit) */
+#define PROBE_KEEP_CONNECTIONS 512 /* idle connections kept for reuse */
 
 struct probe;
 
@@ -24,7 +27,7 @@ struct probe_reply {
 
 /* One request of a batch. */
 struct probe_req {
-    unsigned node;            /* index into the ports given to probe_new() */
+    unsigned node;            /* index into the addresses given to probe_new() */
     const char *method;       /* "GET", "POST" or "DELETE" */
     const char *path;         /* e.g. "/block" */
     const char *body;         /* request body (borrowed) or NULL */
@@ -32,15 +35,15 @@ struct probe_req {
     struct probe_reply reply; /* filled by probe_run() */
 };
 
-/* A client for n nodes listening on 127.0.0.1:ports[i] (copied). Caller frees with probe_free(). */
-struct probe *probe_new(const uint16_t *ports, size_t n);
+/* A client for n nodes listening on addr[i] (copied). Caller frees with probe_free(). */
+struct probe *probe_new(const struct sockaddr_in *addr, size_t n);
 void probe_free(struct probe *p);
 /* Have probe_run() give up on what is left once *flag is non-zero (e.g. set by SIGINT). */
 void probe_set_cancel(struct probe *p, volatile sig_atomic_t *flag);
-/* Run at most max requests at once in probe_run() (0: no limit, the default). */
+/* Run at most max (>= 1) requests at once in probe_run() (default PROBE_IN_FLIGHT). */
 void probe_set_limit(struct probe *p, size_t max);
-/* Change node i's port (after a restart). */
-void probe_set_port(struct probe *p, unsigned node, uint16_t port);
+/* Change node i's address. */
+void probe_set_addr(struct probe *p, unsigned node, const struct sockaddr_in *addr);
 /* Run every request of reqs in parallel (at most one per node at a time; requests to the same
  * node run one after the other; at most the limit at once) and fill their replies. Each request is
  * bounded by timeout_ms. Returns the number of requests that got an HTTP answer. */

@@ -1,18 +1,18 @@
 /* relay: one process's TCP forwarder for links of the sim's link layer (see relay.h, links.h).
  *
  * Design: a link is reached on its own listening socket (per edge) or on its target's, from the
- * source's own address (per target; relay.h). One thread runs one level-triggered epoll loop over every
- * listener and every relayed connection; the sim's main thread only calls the control functions,
- * which take the mutex, change state and wake the loop through an eventfd. The loop holds the
- * mutex while it handles a batch of events and drops it only inside epoll_wait(), so a control
- * call takes effect before it returns, and only the loop thread ever closes or frees a connection
- * (freeing waits for the end of the batch, so a later event of the same batch never touches freed
- * memory). A connection is two sockets, SIDE_SOURCE (accepted from A) and SIDE_TARGET (connected
- * to B, nonblocking), and two bounded rings, ring[s] holding bytes read from side s and not yet
- * written to the other side. A side is read only while its ring has room (backpressure); its FIN
- * is passed on with shutdown(SHUT_WR) once its ring has drained; the connection ends when both
- * FINs have been passed on, or at the first error, which is passed on as a reset (SO_LINGER 0).
- * The epoll interest of each socket is recomputed from that state after every change
+ * source's own address (per target; relay.h). One thread runs one level-triggered epoll loop over
+ * every listener and every relayed connection; the sim's main thread only calls the control
+ * functions, which take the mutex, change state and wake the loop through an eventfd. The loop
+ * holds the mutex while it handles a batch of events and drops it only inside epoll_wait(), so a
+ * control call takes effect before it returns, and only the loop thread ever closes or frees a
+ * connection (freeing waits for the end of the batch, so a later event of the same batch never
+ * touches freed memory). A connection is two sockets, SIDE_SOURCE (accepted from A) and SIDE_TARGET
+ * (connected to B, nonblocking), and two bounded rings, ring[s] holding bytes read from side s and
+ * not yet written to the other side. A side is read only while its ring has room (backpressure);
+ * its FIN is passed on with shutdown(SHUT_WR) once its ring has drained; the connection ends when
+ * both FINs have been passed on, or at the first error, which is passed on as a reset (SO_LINGER
+ * 0). The epoll interest of each socket is recomputed from that state after every change
  * (conn_watch), and a socket with nothing to do is taken out of the epoll set, so a hung-up socket
  * never spins the loop.
  * Faults live in struct link_faults, one per link, i.e. per direction of an edge; the arithmetic
@@ -75,11 +75,11 @@ enum watch_kind {
 /* One descriptor in the epoll set; its address is the epoll data pointer. */
 struct watch {
     enum watch_kind kind;
-    int fd;            /* -1 when closed or not yet opened */
-    uint32_t events;   /* registered interest; 0 means not in the epoll set */
+    int fd;                    /* -1 when closed or not yet opened */
+    uint32_t events;           /* registered interest; 0 means not in the epoll set */
     struct listener *listener; /* WATCH_LISTENER: the listener */
-    struct conn *conn; /* WATCH_CONN: the connection */
-    int side;          /* WATCH_CONN: enum conn_side */
+    struct conn *conn;         /* WATCH_CONN: the connection */
+    int side;                  /* WATCH_CONN: enum conn_side */
 };
 
 /* Bytes waiting to be written, a ring of RELAY_PIPE_BYTES. */
@@ -175,21 +175,21 @@ struct relay {
     size_t cap;
     struct link **buckets; /* hash of (from, to); nbuckets is a power of two */
     size_t nbuckets;
-    struct link *dirty;   /* links whose faults changed */
-    struct conn *dead;    /* closed connections to free */
+    struct link *dirty;          /* links whose faults changed */
+    struct conn *dead;           /* closed connections to free */
     struct listener **listeners; /* every listener: links' own and targets' */
     size_t nlisteners;
     size_t listeners_cap;
     struct listener **targets; /* targets[i]: node i's listener (per-target), or NULL */
     size_t ntargets;
-    size_t paused;           /* listeners with accept_paused set */
-    int32_t *side;           /* side[i] of node i (relay_set_sides); NULL: no partition */
-    uint8_t *bridge;         /* bridge[i]: node i reaches every side */
+    size_t paused;   /* listeners with accept_paused set */
+    int32_t *side;   /* side[i] of node i (relay_set_sides); NULL: no partition */
+    uint8_t *bridge; /* bridge[i]: node i reaches every side */
     size_t nsides;
     struct source *sources;  /* source address -> node, a hash (relay_set_sources) */
     size_t nsources_cap;     /* buckets, a power of two; 0 when there are none */
     uint64_t unknown_source; /* connections refused: their source is no node's */
-    uint64_t seed;        /* the run's seed: every link's PRNG streams derive from it */
+    uint64_t seed;           /* the run's seed: every link's PRNG streams derive from it */
     struct conn **timers; /* min-heap on timer_us of connections waiting for latency or bandwidth */
     size_t ntimers;
     size_t timers_cap;
@@ -1317,7 +1317,7 @@ out:
     return rc;
 }
 
-int relay_add_target(struct relay *ls, int to, const struct sockaddr_in *listen,
+int relay_add_target(struct relay *ls, int to, struct sockaddr_in *listen,
                      const struct sockaddr_in *forward, char *err, size_t errsz)
 {
     int rc = -1;
@@ -1332,6 +1332,7 @@ int relay_add_target(struct relay *ls, int to, const struct sockaddr_in *listen,
         goto out;
     li->target = to;
     li->forward = *forward;
+    *listen = li->addr;
     if ((size_t)to >= ls->ntargets) {
         size_t n = (size_t)to + 1 > 2 * ls->ntargets ? (size_t)to + 1 : 2 * ls->ntargets;
         ls->targets = xrealloc(ls->targets, n * sizeof(*ls->targets));
@@ -1444,6 +1445,68 @@ void relay_heal(struct relay *ls)
         link_update_blocked(ls, ls->all[i]);
     }
     pthread_mutex_unlock(&ls->mu);
+}
+
+int relay_start(struct relay *ls, char *err, size_t errsz)
+{
+    sigset_t all;
+    sigset_t old;
+    int error = 0;
+    int rc = -1;
+    bool undo = false; /* this call created the epoll set and eventfd */
+
+    pthread_mutex_lock(&ls->mu);
+    if (ls->started) {
+        relay_set_err(err, errsz, "the link layer is already running");
+        goto out;
+    }
+    undo = true;
+    ls->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (ls->epfd < 0) {
+        relay_set_err(err, errsz, "cannot create the link layer's epoll: %s", strerror(errno));
+        goto out;
+    }
+    ls->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (ls->wake.fd < 0) {
+        relay_set_err(err, errsz, "cannot create the link layer's eventfd: %s", strerror(errno));
+        goto out;
+    }
+    if (watch_set(ls, &ls->wake, EPOLLIN) < 0) {
+        relay_set_err(err, errsz, "cannot add the link layer's eventfd to its epoll set");
+        goto out;
+    }
+    for (size_t i = 0; i < ls->nlisteners; i++) {
+        if (watch_set(ls, &ls->listeners[i]->w, EPOLLIN) < 0) {
+            relay_set_err(err, errsz, "cannot add a link socket to the epoll set");
+            goto out;
+        }
+    }
+    /* The thread blocks every signal, so they reach the sim's main thread. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    error = pthread_create(&ls->thread, NULL, relay_loop, ls);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (error != 0) {
+        relay_set_err(err, errsz, "cannot start the link layer's thread: %s", strerror(error));
+        goto out;
+    }
+    ls->started = true;
+    rc = 0;
+out:
+    if (rc < 0 && undo) {
+        /* Closing the epoll fd drops every registration made above. */
+        for (size_t i = 0; i < ls->nlisteners; i++)
+            ls->listeners[i]->w.events = 0;
+        ls->wake.events = 0;
+        if (ls->wake.fd >= 0)
+            close(ls->wake.fd);
+        ls->wake.fd = -1;
+        if (ls->epfd >= 0)
+            close(ls->epfd);
+        ls->epfd = -1;
+    }
+    pthread_mutex_unlock(&ls->mu);
+    return rc;
 }
 
 /* Find link from -> to and lock; returns NULL (unlocked) when there is none. */

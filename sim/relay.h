@@ -54,9 +54,9 @@ void relay_free(struct relay *ls);
  * fails. */
 int relay_add(struct relay *ls, int from, int to, uint16_t target_port, uint16_t *listen_port,
               char *err, size_t errsz);
-/* Listen on listen (port 0: an ephemeral one) for node to, forwarding to forward (per target).
- * Returns 0, or -1 with err when to has a listener already or the socket fails. */
-int relay_add_target(struct relay *ls, int to, const struct sockaddr_in *listen,
+/* Listen on *listen (port 0: an ephemeral one, written back) for node to, forwarding to forward
+ * (per target). Returns 0, or -1 with err when to has a listener already or the socket fails. */
+int relay_add_target(struct relay *ls, int to, struct sockaddr_in *listen,
                      const struct sockaddr_in *forward, char *err, size_t errsz);
 /* Add link from -> to on to's listener (relay_add_target first). Returns 0, or -1 with err when
  * it exists, an argument is out of range, or to has no listener. */

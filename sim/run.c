@@ -2,6 +2,7 @@
  * node sets, links). */
 #include "run.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -119,39 +120,74 @@ void run_resolve(const struct run *r, const struct nodeset *s, struct nodeset *o
     nodeset_resolve(s, &running, out);
 }
 
+struct sockaddr_in *run_node_addrs(const struct run *r)
+{
+    struct sockaddr_in *addr = xcalloc(r->n ? r->n : 1, sizeof(*addr));
+    for (unsigned i = 0; i < r->n; i++)
+        addr[i] = cluster_node(r->cl, i)->addr;
+    return addr;
+}
+
+/* The address from's peer entry for to holds: its link, or with links direct to's own. */
+static struct sockaddr_in run_peer_addr(const struct run *r, unsigned from, unsigned to)
+{
+    struct sockaddr_in a = cluster_node(r->cl, to)->addr;
+    if (r->links != NULL && links_peer_addr(r->links, from, to, &a) < 0)
+        a.sin_port = 0; /* never linked: a URL the node refuses */
+    return a;
+}
+
 void run_peer_url(struct run *r, unsigned from, unsigned to, char *out, size_t outsz)
 {
-    int port =
-        r->links ? links_listen_port(r->links, (int)from, (int)to) : cluster_node(r->cl, to)->port;
-    snprintf(out, outsz, "http://127.0.0.1:%d", port);
+    struct sockaddr_in a = run_peer_addr(r, from, to);
+    char host[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &a.sin_addr, host, sizeof(host));
+    snprintf(out, outsz, "http://%s:%u", host, ntohs(a.sin_port));
 }
 
 void run_links_apply(struct run *r)
 {
     if (r->links == NULL)
         return;
+    if (partition_has_sides(r->part)) {
+        int32_t *side = xcalloc(r->n ? r->n : 1, sizeof(*side));
+        uint8_t *bridge = xcalloc(r->n ? r->n : 1, 1);
+        for (unsigned i = 0; i < r->n; i++) {
+            side[i] = partition_side(r->part, i);
+            bridge[i] = partition_is_bridge(r->part, i);
+        }
+        links_set_sides(r->links, side, bridge);
+        free(side);
+        free(bridge);
+    } else {
+        links_set_sides(r->links, NULL, NULL);
+    }
+    /* Cuts are few: only the links whose cut changed are told. */
     for (size_t i = 0; i < r->nedges; i++) {
-        struct edge e = r->edges[i];
-        links_set_blocked(r->links, (int)e.from, (int)e.to,
-                          partition_blocked(r->part, e.from, e.to));
+        struct edge *e = &r->edges[i];
+        bool cut = partition_is_cut(r->part, e->from, e->to);
+        if (cut != e->cut) {
+            links_set_cut(r->links, e->from, e->to, cut);
+            e->cut = cut;
+        }
     }
 }
 
 int run_link_ensure(struct run *r, unsigned from, unsigned to)
 {
-    if (r->links == NULL || links_listen_port(r->links, (int)from, (int)to) >= 0)
+    if (r->links == NULL || links_has(r->links, from, to))
         return 0;
-    char err[200];
-    uint16_t port;
-    if (links_add(r->links, (int)from, (int)to, cluster_node(r->cl, to)->port, &port, err,
-                  sizeof(err)) < 0)
+    char err[300];
+    if (links_add(r->links, from, to, err, sizeof(err)) < 0)
         return run_fail(r, RUNNER_CLUSTER, "link n%u -> n%u: %s", from, to, err);
     if (r->nedges == r->capedges) {
         r->capedges = r->capedges ? r->capedges * 2 : 64;
         r->edges = xrealloc(r->edges, r->capedges * sizeof(*r->edges));
     }
-    r->edges[r->nedges++] = (struct edge){from, to, 0};
-    links_set_blocked(r->links, (int)from, (int)to, partition_blocked(r->part, from, to));
+    bool cut = partition_is_cut(r->part, from, to);
+    r->edges[r->nedges++] = (struct edge){from, to, 0, cut};
+    if (cut)
+        links_set_cut(r->links, from, to, true);
     return 0;
 }
 
@@ -170,11 +206,15 @@ json_t *run_edges_json(const struct run *r)
     json_t *arr = json_array();
     for (size_t i = 0; i < r->nedges; i++) {
         unsigned a = r->edges[i].from, b = r->edges[i].to;
-        int target = cluster_node(r->cl, b)->port;
-        int listen = r->links ? links_listen_port(r->links, (int)a, (int)b) : target;
-        json_array_append_new(arr, json_pack("{s:o, s:o, s:i, s:i}", "from", json_sprintf("n%u", a),
-                                             "to", json_sprintf("n%u", b), "listen_port", listen,
-                                             "target_port", target));
+        const struct cluster_node *nd = cluster_node(r->cl, b);
+        struct sockaddr_in listen = run_peer_addr(r, a, b);
+        char host[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &listen.sin_addr, host, sizeof(host));
+        json_array_append_new(arr, json_pack("{s:o, s:o, s:i, s:i, s:s, s:s}", "from",
+                                             json_sprintf("n%u", a), "to", json_sprintf("n%u", b),
+                                             "listen_port", (int)ntohs(listen.sin_port),
+                                             "target_port", (int)nd->port, "listen_host", host,
+                                             "target_host", nd->host));
     }
     return arr;
 }

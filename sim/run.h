@@ -17,6 +17,7 @@
 #include "events.h"
 #include "links.h"
 #include "nodeset.h"
+#include "pairset.h"
 #include "partition.h"
 #include "probe.h"
 #include "rng.h"
@@ -39,6 +40,7 @@
 struct edge {
     unsigned from, to;
     unsigned faults; /* RUN_FAULT_* bits set on its link */
+    bool cut;        /* the link layer has it cut */
 };
 
 struct bg_load; /* a background load (step.c) */
@@ -55,11 +57,13 @@ struct run {
     struct links *links; /* NULL with `links direct` */
     struct cluster *cl;
     struct probe *probe; /* the main thread's client */
-    uint16_t first_port;
+    uint16_t first_port; /* ports layout: n0's port; addresses layout: every node's port */
+    bool addresses;      /* every node on its own loopback address (runner.h, layouts) */
+    int port_hold;       /* addresses layout: the socket holding first_port on 127.0.0.1 */
     unsigned n;
     double deadline_s;      /* run time when the scenario's timeout passes */
     struct partition *part; /* sides and cuts */
-    uint8_t *wired;         /* n*n: wired[a*n+b] when a holds a peer entry for b */
+    struct pairset wired;   /* (a, b) when a holds a peer entry for b */
     struct edge *edges;     /* links created, in order */
     size_t nedges, capedges;
     size_t nedges_written; /* edges in RUN_DIR/links.json */
@@ -101,7 +105,9 @@ bool run_node_running(const struct run *r, unsigned i);
 /* s with `all` meaning every running node / every node. */
 void run_resolve(const struct run *r, const struct nodeset *s, struct nodeset *out);
 void run_resolve_all(const struct run *r, const struct nodeset *s, struct nodeset *out);
-/* The peer URL node from uses for node to (its link, or to's own port with links direct). */
+/* Where every node listens (a new array of r->n; caller frees). */
+struct sockaddr_in *run_node_addrs(const struct run *r);
+/* The peer URL node from uses for node to (its link, or to's own address with links direct). */
 void run_peer_url(struct run *r, unsigned from, unsigned to, char *out, size_t outsz);
 /* Make sure link from -> to exists. Returns 0 or -1 (run failed). */
 int run_link_ensure(struct run *r, unsigned from, unsigned to);
@@ -109,8 +115,8 @@ int run_link_ensure(struct run *r, unsigned from, unsigned to);
 void run_links_apply(struct run *r);
 /* "nA->nB" names of the links, one per edge matching (from, to) of mask, as a new array. */
 json_t *run_edge_names(const struct run *r, const bool *mask);
-/* The run's edges as links.json entries {"from", "to", "listen_port", "target_port"} (new
- * array; with links direct, listen_port is the target's own port). */
+/* The run's edges as links.json entries {"from", "to", "listen_port", "target_port",
+ * "listen_host", "target_host"} (new array; with links direct, listen is the target itself). */
 json_t *run_edges_json(const struct run *r);
 /* The names of the RUN_FAULT_* bits of mask ("latency", ...) as a new array. */
 json_t *run_fault_names(unsigned mask);

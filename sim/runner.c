@@ -8,6 +8,7 @@
  * timeout (run_check_health). Everything that happens is recorded through events.c. */
 #include "runner.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "html.h"
+#include "limits.h"
 #include "observe.h"
 #include "plot.h"
 #include "ports.h"
@@ -25,6 +27,12 @@
 #include "step.h"
 #include "tool.h"
 #include "xalloc.h"
+
+#define RUNNER_PRIVATE_NET    1       /* nodes listen on 127.1.0.0/16 (the addresses layout) */
+#define RUNNER_PUBLIC_NET     2       /* the link layer listens for them on 127.2.0.0/16 */
+#define RUNNER_MAX_ADDRESSED  65536   /* nodes one /16 holds */
+#define RUNNER_TASKS_PER_NODE 5       /* a chainlab node's threads, with slack */
+#define RUNNER_BYTES_PER_NODE 4194304 /* a chainlab node's memory when idle, with slack */
 
 /* ---- set-up ---- */
 
@@ -123,7 +131,7 @@ static int runner_wire(struct run *r)
             rc = -1;
             goto out;
         }
-        r->wired[(size_t)e.from * r->n + (size_t)e.to] = 1;
+        pairset_put(&r->wired, (unsigned)e.from, (unsigned)e.to, 1);
         run_peer_url(r, (unsigned)e.from, (unsigned)e.to, urls[k], sizeof(urls[k]));
         reqs[k] = (struct probe_req){.node = (unsigned)e.from,
                                      .method = "POST",
@@ -198,6 +206,44 @@ static int runner_make_run_dir(struct run *r)
     return 0;
 }
 
+/* Refuse a run the machine cannot hold, before anything starts; raise what root may raise. */
+static int runner_check_limits(struct run *r)
+{
+    char done[256], err[512];
+    /* A chainlab node is main, the gossip worker and its HTTP threads; a spawned one shares its
+     * libraries' pages with the others. Other implementations are not sized. */
+    struct limits_need need = {.nodes = r->n,
+                               .tasks_per_node = RUNNER_TASKS_PER_NODE,
+                               .bytes_per_node = r->o.node_cmd ? 0 : RUNNER_BYTES_PER_NODE};
+    if (r->addresses && r->n > RUNNER_MAX_ADDRESSED)
+        return run_fail(r, RUNNER_CLUSTER,
+                        "%u nodes: one loopback address each gives at most %u; use fewer nodes",
+                        r->n, RUNNER_MAX_ADDRESSED);
+    if (limits_prepare(&need, done, sizeof(done), err, sizeof(err)) < 0)
+        return run_fail(r, RUNNER_CLUSTER, "%s", err);
+    if (done[0] != '\0')
+        run_say(r, 0, "limits: raised for %u nodes: %s\n", r->n, done);
+    return 0;
+}
+
+/* Node i's address on the net 127.NET.0.0/16 (node i is 127.NET.(i / 256).(i % 256)) at port. */
+static void runner_node_address(unsigned net, unsigned i, uint16_t port, struct sockaddr_in *out)
+{
+    *out = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(port)};
+    out->sin_addr.s_addr = htonl(127u << 24 | net << 16 | (i & 0xffffu));
+}
+
+/* "on ports P-Q" or "on 127.1.0.0-127.1.0.9 port P", for the output. */
+static void runner_describe_addresses(const struct run *r, char *out, size_t outsz)
+{
+    if (!r->addresses) {
+        snprintf(out, outsz, "on ports %u-%u", r->first_port, r->first_port + r->n - 1);
+        return;
+    }
+    snprintf(out, outsz, "on %s-%s port %u", cluster_node(r->cl, 0)->host,
+             cluster_node(r->cl, r->n - 1)->host, r->first_port);
+}
+
 /* Ports, cluster, probe and link layer; nodes started, ready and wired. */
 static int runner_setup(struct run *r)
 {
@@ -205,49 +251,82 @@ static int runner_setup(struct run *r)
     char err[4096];
     if (runner_make_run_dir(r) < 0 || runner_build_topology(r) < 0)
         return -1;
+    if (runner_check_limits(r) < 0)
+        return -1;
     /* Without --base-port, start the search at a place of our own, so that sims started
      * together rarely look at the same ports (and never take the same: ports are held). */
     uint16_t low, high, base = r->o.base_port;
     ports_search_range(&low, &high);
     if (!r->o.base_port_fixed && base == 0)
         base = (uint16_t)(low + ((unsigned)getpid() * 7919u) % ((unsigned)high - low + 1));
-    int *held = xcalloc(r->n, sizeof(int));
-    if (ports_reserve(r->n, base, r->o.base_port_fixed, &r->first_port, held, err, sizeof(err)) <
+    /* Ports: n sequential ports, each held until its node starts. Addresses: one port, held on
+     * 127.0.0.1 for the whole run, which every node uses on its own address. */
+    unsigned nports = r->addresses ? 1 : r->n;
+    int *held = xcalloc(nports, sizeof(int));
+    if (ports_reserve(nports, base, r->o.base_port_fixed, &r->first_port, held, err, sizeof(err)) <
         0) {
         free(held);
         return run_fail(r, RUNNER_CLUSTER, "%s", err);
     }
+    struct sockaddr_in *addr = NULL, *pub = NULL;
+    if (r->addresses) {
+        r->port_hold = held[0];
+        addr = xcalloc(r->n, sizeof(*addr));
+        pub = xcalloc(r->n, sizeof(*pub));
+        for (unsigned i = 0; i < r->n; i++) {
+            runner_node_address(RUNNER_PRIVATE_NET, i, r->first_port, &addr[i]);
+            runner_node_address(RUNNER_PUBLIC_NET, i, r->first_port, &pub[i]);
+        }
+    }
     struct cluster_spec spec = {.n = r->n,
                                 .first_port = r->first_port,
+                                .addr = addr,
+                                .own_address = r->addresses,
+                                .spawn = true,
                                 .run_dir = r->run_dir,
                                 .node_bin = r->o.node_bin,
                                 .node_cmd = r->o.node_cmd,
                                 .node_args = sc->node_args,
                                 .grace_ms = r->o.grace_ms,
-                                .held_ports = held,
+                                .held_ports = r->addresses ? NULL : held,
                                 .events = r->ev};
     r->cl = cluster_new(&spec, err, sizeof(err));
     free(held);
-    if (r->cl == NULL)
+    if (r->cl == NULL) {
+        free(addr);
+        free(pub);
         return run_fail(r, RUNNER_CLUSTER, "%s", err);
-    uint16_t *ports = xcalloc(r->n, sizeof(uint16_t));
-    for (unsigned i = 0; i < r->n; i++)
-        ports[i] = cluster_node(r->cl, i)->port;
-    r->probe = probe_new(ports, r->n);
-    probe_set_cancel(r->probe, r->o.interrupted);
-    free(ports);
-    if (!sc->links_direct) {
-        if (links_raise_fd_limit(err, sizeof(err)) < 0)
-            run_say(r, 1, "warning: %s\n", err);
-        r->links = links_new();
-        links_set_seed(r->links, r->seed);
-        if (links_start(r->links, err, sizeof(err)) < 0)
-            return run_fail(r, RUNNER_CLUSTER, "link layer: %s", err);
     }
-    run_say(r, 0, "%s: %u nodes on ports %u-%u, topology %s, seed %" PRIu64 ", %s, logs in %s\n",
-            sc->path, r->n, r->first_port, r->first_port + r->n - 1,
-            scenario_topology_name(sc->topology), r->seed,
+    struct sockaddr_in *node_addr = run_node_addrs(r);
+    r->probe = probe_new(node_addr, r->n);
+    probe_set_cancel(r->probe, r->o.interrupted);
+    int rc = 0;
+    if (!sc->links_direct) {
+        char *log = xasprintf("%s/links.log", r->run_dir);
+        struct links_spec ls = {.layout = r->addresses ? LINKS_PER_TARGET : LINKS_PER_EDGE,
+                                .nodes = r->n,
+                                .expected_links = topology_edge_count(r->topo),
+                                .seed = r->seed,
+                                .node_addr = node_addr,
+                                .public_addr = pub,
+                                .log_path = log,
+                                .shards = r->o.link_processes};
+        rc = links_new(&ls, &r->links, err, sizeof(err));
+        free(log);
+    }
+    free(node_addr);
+    free(addr);
+    free(pub);
+    if (rc < 0)
+        return run_fail(r, RUNNER_CLUSTER, "link layer: %s", err);
+    char where[96];
+    runner_describe_addresses(r, where, sizeof(where));
+    run_say(r, 0, "%s: %u nodes %s, topology %s, seed %" PRIu64 ", %s, logs in %s\n", sc->path,
+            r->n, where, scenario_topology_name(sc->topology), r->seed,
             sc->links_direct ? "links direct" : "through links", r->run_dir);
+    if (r->links && links_shards(r->links) > 1)
+        run_say(r, 0, "%8.3fs  link layer: %u relay processes for %zu links\n", run_now(r),
+                links_shards(r->links), topology_edge_count(r->topo));
     for (unsigned i = 0; i < r->n; i++) {
         if (cluster_start(r->cl, i, err, sizeof(err)) < 0)
             return run_fail(r, RUNNER_CLUSTER, "n%u: %s", i, err);
@@ -318,11 +397,14 @@ int runner_open(const struct scenario *sc, const struct runner_opts *o, struct r
     rng_seed(&r->rng, r->seed);
     r->deadline_s = (double)sc->timeout_ms / 1000.0;
     r->part = partition_new(r->n);
-    r->wired = xcalloc((size_t)r->n * r->n + 1, 1);
     r->appends = appends_new();
     r->steps = json_array();
     r->awaits = json_array();
     r->loads_done = json_array();
+    r->port_hold = -1;
+    r->addresses =
+        o->layout == RUNNER_LAYOUT_ADDRESSES ||
+        (o->layout == RUNNER_LAYOUT_AUTO && o->node_cmd == NULL && !o->base_port_fixed && false);
     *out = r;
     runner_setup(r);
     return r->code;
@@ -364,8 +446,10 @@ int runner_close(struct run *r, json_t **result)
     report_print(r, *result, table.data ? table.data : "");
     buf_free(&table);
     if (r->o.keep && r->cl && r->code != RUNNER_INTERRUPTED) {
-        run_say(r, -1, "--keep: the cluster stays up on ports %u-%u (logs in %s); Ctrl-C ends it\n",
-                r->first_port, r->first_port + r->n - 1, r->run_dir);
+        char where[96];
+        runner_describe_addresses(r, where, sizeof(where));
+        run_say(r, -1, "--keep: the cluster stays up %s (logs in %s); Ctrl-C ends it\n", where,
+                r->run_dir);
         while (!(r->o.interrupted && *r->o.interrupted))
             run_sleep_ms(100);
     }
@@ -374,6 +458,7 @@ int runner_close(struct run *r, json_t **result)
     /* Teardown: nodes first (they may be talking through links), then the link layer. */
     cluster_free(r->cl);
     links_free(r->links);
+    ports_release(&r->port_hold);
     runner_draw(r, *result);
     probe_free(r->probe);
     topology_free(r->topo);
@@ -381,7 +466,7 @@ int runner_close(struct run *r, json_t **result)
     partition_free(r->part);
     free(r->edges);
     free(r->ready_rss_kib);
-    free(r->wired);
+    pairset_free(&r->wired);
     json_decref(r->steps);
     json_decref(r->awaits);
     json_decref(r->loads_done);

@@ -28,6 +28,13 @@
 
 #define RUNNER_POLL_MS 10 /* pause between two evaluations of an await */
 
+/* Where nodes listen (README, "Addresses"). */
+enum runner_layout {
+    RUNNER_LAYOUT_AUTO,      /* addresses for chainlab nodes without --base-port, else ports */
+    RUNNER_LAYOUT_PORTS,     /* every node on 127.0.0.1, at sequential ports */
+    RUNNER_LAYOUT_ADDRESSES, /* node i on 127.1.(i/256).(i%256), all at one port */
+};
+
 struct runner_opts {
     const char *node_bin;  /* chainlab-node to start (used when node_cmd is NULL) */
     const char *node_cmd;  /* shell template for any implementation, or NULL */
@@ -37,9 +44,11 @@ struct runner_opts {
     const char *runs_root; /* parent of runs/<scenario>-<time>/ when run_dir is NULL */
     bool seed_given;       /* --seed overrides the file's seed */
     uint64_t seed;
-    long grace_ms;   /* --stop-grace: SIGTERM to SIGKILL; 0: CLUSTER_GRACE_MS */
-    bool keep;       /* leave the cluster running at the end (and wait for Ctrl-C) */
-    long sample_ms;  /* --sample: record every running node's tip this often; 0: off */
+    long grace_ms;             /* --stop-grace: SIGTERM to SIGKILL; 0: CLUSTER_GRACE_MS */
+    enum runner_layout layout; /* --layout */
+    unsigned link_processes;   /* --link-processes: relay processes; 0: as many as needed */
+    bool keep;                 /* leave the cluster running at the end (and wait for Ctrl-C) */
+    long sample_ms;            /* --sample: record every running node's tip this often; 0: off */
     long metrics_ms; /* --sample-metrics: record every running node's /metrics this often; 0: off */
     bool plots;      /* --plots: draw RUN_DIR/plots/ at the end */
     int verbosity;   /* -1 quiet, 0 normal, 1 verbose */

@@ -16,7 +16,7 @@ struct bg_load {
     unsigned line;
     pthread_t thread;
     struct load_spec spec;
-    uint16_t *ports;
+    struct sockaddr_in *addr;
     unsigned *nodes;
     char prefix[32];
     double start_s; /* run time when it started */
@@ -129,15 +129,15 @@ static int step_load(struct run *r, const struct scenario_step *st, struct buf *
     struct bg_load *l = xcalloc(1, sizeof(*l));
     l->r = r;
     l->line = st->line;
-    l->ports = xcalloc(count, sizeof(uint16_t));
+    l->addr = xcalloc(count, sizeof(*l->addr));
     l->nodes = xcalloc(count, sizeof(unsigned));
     size_t k = 0;
     for (int i = nodeset_next(&set, -1); i >= 0; i = nodeset_next(&set, i), k++) {
         l->nodes[k] = (unsigned)i;
-        l->ports[k] = cluster_node(r->cl, (unsigned)i)->port;
+        l->addr[k] = cluster_node(r->cl, (unsigned)i)->addr;
     }
     snprintf(l->prefix, sizeof(l->prefix), "load-L%u", st->line);
-    l->spec = (struct load_spec){.ports = l->ports,
+    l->spec = (struct load_spec){.addr = l->addr,
                                  .nodes = l->nodes,
                                  .ntargets = count,
                                  .per_s = (double)st->load.per_s,
@@ -154,7 +154,7 @@ static int step_load(struct run *r, const struct scenario_step *st, struct buf *
                           (double)st->load.duration_ms / 1000.0, "nodes", on.data));
     buf_free(&on);
     if (pthread_create(&l->thread, NULL, step_load_thread, l) != 0) {
-        free(l->ports);
+        free(l->addr);
         free(l->nodes);
         free(l);
         return run_fail(r, RUNNER_CLUSTER, "cannot start a load thread");
@@ -182,7 +182,7 @@ void step_loads_join(struct run *r)
                       (json_int_t)l->stats.sent, "acked", (json_int_t)l->stats.acked, "failed",
                       (json_int_t)l->stats.failed, "behind_s", l->stats.behind_s, "rate",
                       l->spec.per_s, "start_s", l->start_s, "end_s", l->end_s));
-        free(l->ports);
+        free(l->addr);
         free(l->nodes);
         free(l);
     }
@@ -281,16 +281,16 @@ static int step_peer(struct run *r, const struct scenario_step *st, struct buf *
     if (add && run_link_ensure(r, a, b) < 0)
         return -1;
     char url[64];
-    if (r->links && links_listen_port(r->links, (int)a, (int)b) < 0)
-        snprintf(url, sizeof(url), "http://127.0.0.1:0"); /* never linked: the node says 404 */
-    else
-        run_peer_url(r, a, b, url, sizeof(url));
+    run_peer_url(r, a, b, url, sizeof(url)); /* never linked: port 0, which the node refuses */
     struct probe_reply rep = {0};
     bool ok = probe_one(r->probe, a, add ? "POST" : "DELETE", "/peers", url, strlen(url),
                         RUN_REQUEST_MS, &rep);
     int rc = 0;
     if (ok && rep.status == 200) {
-        r->wired[(size_t)a * r->n + b] = add;
+        if (add)
+            pairset_put(&r->wired, a, b, 1);
+        else
+            pairset_del(&r->wired, a, b);
         buf_printf(detail, "n%u %s %s", a, add ? "now reaches" : "no longer has", url);
     } else {
         char seen[300];
@@ -369,6 +369,8 @@ static void step_heal(struct run *r, const struct scenario_step *st, struct buf 
     partition_heal(r->part);
     if (r->links)
         links_heal(r->links);
+    for (size_t i = 0; i < r->nedges; i++)
+        r->edges[i].cut = false;
     buf_append_str(detail, "every link released");
     if (sides || cuts)
         step_fault_event(r, st, "removed", sides ? "partition" : "cut", m,
@@ -437,20 +439,19 @@ static int step_link_fault(struct run *r, const struct scenario_step *st, struct
         int rc = 0;
         switch (st->kind) {
         case SCENARIO_STEP_LATENCY:
-            rc = links_set_latency(r->links, (int)a, (int)b, st->latency.delay_ms,
-                                   st->latency.jitter_ms);
+            rc = links_set_latency(r->links, a, b, st->latency.delay_ms, st->latency.jitter_ms);
             break;
         case SCENARIO_STEP_LOSS:
-            rc = links_set_loss(r->links, (int)a, (int)b, st->loss.per_million);
+            rc = links_set_loss(r->links, a, b, st->loss.per_million);
             break;
         case SCENARIO_STEP_BANDWIDTH:
-            rc = links_set_bandwidth(r->links, (int)a, (int)b, st->bandwidth.bytes_per_s);
+            rc = links_set_bandwidth(r->links, a, b, st->bandwidth.bytes_per_s);
             break;
         case SCENARIO_STEP_RESET:
-            rc = links_set_reset(r->links, (int)a, (int)b, true);
+            rc = links_set_reset(r->links, a, b, true);
             break;
         default:
-            rc = links_clear_faults(r->links, (int)a, (int)b);
+            rc = links_clear_faults(r->links, a, b);
             break;
         }
         if (rc < 0) {
@@ -486,7 +487,7 @@ static int step_rewire(struct run *r, unsigned i, struct buf *detail)
 {
     unsigned count = 0;
     for (unsigned b = 0; b < r->n; b++) {
-        if (!r->wired[(size_t)i * r->n + b])
+        if (!pairset_get(&r->wired, i, b, NULL))
             continue;
         char url[64];
         struct probe_reply rep = {0};

@@ -1,249 +1,10 @@
-/* test_links: the link layer against an in-test echo server: bytes, half-close, stalls, faults
- * (latency, loss, bandwidth, reset, clear), stats. */
-#include <arpa/inet.h>
-#include <check.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-
+/* test_relay: one relay (the link layer's forwarder) against an in-test echo server: bytes,
+ * half-close, stalls, faults (latency, loss, bandwidth, reset, clear), stats, targets' listeners
+ * with sources told apart by address, sides. */
+#include "capture.h"
+#include "echo.h"
+#include "log.h"
 #include "relay.h"
-
-#define SERVER_MAX_CONNS 1024 /* connections one test server holds */
-#define HOLD_MS          200  /* how long a stalled read must stay empty */
-#define WAIT_MS          5000 /* deadline for anything that should happen */
-
-/* An echo server on an ephemeral port of 127.0.0.1, in its own thread. It echoes every byte,
- * closes a connection after the client's FIN, and on server_push() writes a message to every
- * open connection unasked. */
-struct server {
-    int listen_fd;
-    uint16_t port;
-    int ctl[2]; /* pipe: 'q' quits, 'p' pushes push_msg */
-    pthread_t thread;
-    pthread_mutex_t mu;
-    int fds[SERVER_MAX_CONNS]; /* server thread only */
-    size_t nfds;               /* server thread only */
-    size_t accepted;           /* under mu */
-    size_t open;               /* connections open now, under mu */
-    size_t received;           /* under mu */
-    size_t pushes;             /* completed pushes, under mu */
-    char push_msg[64];
-};
-
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static uint64_t now_ms(void)
-{
-    return now_us() / 1000;
-}
-
-/* Poll cond every 2 ms until it holds or WAIT_MS passes, then assert it. */
-#define WAIT_FOR(cond)                                                                             \
-    do {                                                                                           \
-        uint64_t deadline_ = now_ms() + WAIT_MS;                                                   \
-        while (!(cond) && now_ms() < deadline_)                                                    \
-            poll(NULL, 0, 2);                                                                      \
-        ck_assert_msg((cond), "timed out waiting for %s", #cond);                                  \
-    } while (0)
-
-static void send_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return; /* the peer went away; the test notices through what it reads */
-        c += w;
-        n -= (size_t)w;
-    }
-}
-
-static size_t server_get(struct server *s, const size_t *field)
-{
-    pthread_mutex_lock(&s->mu);
-    size_t v = *field;
-    pthread_mutex_unlock(&s->mu);
-    return v;
-}
-
-static void *server_main(void *arg)
-{
-    struct server *s = arg;
-    struct pollfd pfd[SERVER_MAX_CONNS + 2];
-    char buf[16384];
-
-    for (;;) {
-        pfd[0] = (struct pollfd){.fd = s->ctl[0], .events = POLLIN};
-        pfd[1] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
-        for (size_t i = 0; i < s->nfds; i++)
-            pfd[i + 2] = (struct pollfd){.fd = s->fds[i], .events = POLLIN};
-        if (poll(pfd, s->nfds + 2, -1) < 0)
-            continue;
-        if (pfd[0].revents) {
-            char cmd = 'q';
-            if (read(s->ctl[0], &cmd, 1) != 1 || cmd == 'q')
-                break;
-            for (size_t i = 0; i < s->nfds; i++)
-                send_all(s->fds[i], s->push_msg, strlen(s->push_msg));
-            pthread_mutex_lock(&s->mu);
-            s->pushes++;
-            pthread_mutex_unlock(&s->mu);
-        }
-        size_t polled = s->nfds;
-        if ((pfd[1].revents & POLLIN) && s->nfds < SERVER_MAX_CONNS) {
-            int fd = accept(s->listen_fd, NULL, NULL);
-            if (fd >= 0) {
-                s->fds[s->nfds++] = fd;
-                pthread_mutex_lock(&s->mu);
-                s->accepted++;
-                s->open++;
-                pthread_mutex_unlock(&s->mu);
-            }
-        }
-        /* Walk backwards: removing entry i moves a visited or new entry into its place. */
-        for (size_t i = polled; i-- > 0;) {
-            if (pfd[i + 2].revents == 0)
-                continue;
-            ssize_t n = recv(s->fds[i], buf, sizeof(buf), 0);
-            if (n > 0) {
-                pthread_mutex_lock(&s->mu);
-                s->received += (size_t)n;
-                pthread_mutex_unlock(&s->mu);
-                send_all(s->fds[i], buf, (size_t)n);
-                continue;
-            }
-            close(s->fds[i]);
-            s->fds[i] = s->fds[--s->nfds];
-            pthread_mutex_lock(&s->mu);
-            s->open--;
-            pthread_mutex_unlock(&s->mu);
-        }
-    }
-    for (size_t i = 0; i < s->nfds; i++)
-        close(s->fds[i]);
-    return NULL;
-}
-
-static int listen_any(uint16_t *port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(listen(fd, 512), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    *port = ntohs(sa.sin_port);
-    return fd;
-}
-
-static struct server *server_start(void)
-{
-    struct server *s = calloc(1, sizeof(*s));
-    ck_assert_ptr_nonnull(s);
-    s->listen_fd = listen_any(&s->port);
-    ck_assert_int_eq(pipe(s->ctl), 0);
-    pthread_mutex_init(&s->mu, NULL);
-    ck_assert_int_eq(pthread_create(&s->thread, NULL, server_main, s), 0);
-    return s;
-}
-
-/* Make the server write msg to every open connection; returns once it has. */
-static void server_push(struct server *s, const char *msg)
-{
-    size_t before = server_get(s, &s->pushes);
-    snprintf(s->push_msg, sizeof(s->push_msg), "%s", msg);
-    ck_assert_int_eq(write(s->ctl[1], "p", 1), 1);
-    WAIT_FOR(server_get(s, &s->pushes) > before);
-}
-
-static void server_stop(struct server *s)
-{
-    ck_assert_int_eq(write(s->ctl[1], "q", 1), 1);
-    pthread_join(s->thread, NULL);
-    close(s->listen_fd);
-    close(s->ctl[0]);
-    close(s->ctl[1]);
-    pthread_mutex_destroy(&s->mu);
-    free(s);
-}
-
-/* A blocking client connected to 127.0.0.1:port. */
-static int client_connect(int port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    return fd;
-}
-
-/* Read up to n bytes, waiting at most ms. Returns the count, 0 at EOF, -1 on error, -2 on
- * timeout. */
-static ssize_t recv_timeout(int fd, char *buf, size_t n, int ms)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int rc = poll(&p, 1, ms);
-    if (rc == 0)
-        return -2;
-    if (rc < 0)
-        return -1;
-    return recv(fd, buf, n, 0);
-}
-
-/* Read exactly strlen(want) bytes within WAIT_MS and compare them to want. */
-static void expect_bytes(int fd, const char *want)
-{
-    size_t n = strlen(want);
-    size_t got = 0;
-    char buf[256];
-    uint64_t deadline = now_ms() + WAIT_MS;
-
-    ck_assert_uint_lt(n, sizeof(buf));
-    while (got < n) {
-        int left = (int)(deadline - now_ms());
-        ck_assert_msg(deadline > now_ms(), "timed out after %zu of %zu bytes", got, n);
-        ssize_t r = recv_timeout(fd, buf + got, n - got, left);
-        ck_assert_msg(r > 0, "read returned %zd after %zu of %zu bytes", r, got, n);
-        got += (size_t)r;
-    }
-    buf[n] = '\0';
-    ck_assert_str_eq(buf, want);
-}
-
-/* Assert that nothing arrives on fd for HOLD_MS. */
-static void expect_silence(int fd)
-{
-    char c;
-    ck_assert_int_eq(recv_timeout(fd, &c, 1, HOLD_MS), -2);
-}
-
-/* Assert that the peer closes fd (EOF or reset) within WAIT_MS. */
-static void expect_closed(int fd)
-{
-    char c;
-    ssize_t r = recv_timeout(fd, &c, 1, WAIT_MS);
-    ck_assert_msg(r == 0 || r == -1, "expected EOF or a reset, read returned %zd", r);
-}
 
 static struct link_stats link_stats(struct relay *ls, int from, int to)
 {
@@ -449,7 +210,7 @@ END_TEST
 START_TEST(test_target_down_resets_source)
 {
     uint16_t dead_port = 0;
-    close(listen_any(&dead_port)); /* a port nobody listens on */
+    close(listen_at("127.0.0.1", &dead_port)); /* a port nobody listens on */
     struct relay *ls = start_links();
     int fd = client_connect(add_link(ls, 0, 1, dead_port));
 
@@ -1017,13 +778,120 @@ START_TEST(test_fault_api_errors)
 }
 END_TEST
 
+/* ---- targets' listeners: sources told apart by their address; sides ---- */
+
+/* A relay with three nodes at 127.1.0.1-3 (their own addresses, where each connects from) and
+ * one echo server standing for n1 at 127.1.0.2, reached through n1's listener at 127.2.0.2
+ * (whose port goes to *port). Link n0 -> n1 is made up front. */
+static struct relay *target_relay(struct server **n1, uint16_t *port)
+{
+    char err[256] = "";
+    struct relay *ls = start_links();
+    struct in_addr src[3];
+    for (int i = 0; i < 3; i++)
+        src[i].s_addr = htonl(0x7f010001u + (uint32_t)i);
+    relay_set_sources(ls, src, 3);
+    *n1 = server_start_at("127.1.0.2", 0);
+    struct sockaddr_in listen = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f020002u)};
+    struct sockaddr_in forward = {.sin_family = AF_INET,
+                                  .sin_port = htons((*n1)->port),
+                                  .sin_addr.s_addr = htonl(0x7f010002u)};
+    ck_assert_msg(relay_add_target(ls, 1, &listen, &forward, err, sizeof(err)) == 0, "%s", err);
+    *port = ntohs(listen.sin_port);
+    ck_assert_msg(relay_add_link(ls, 0, 1, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(relay_add_link(ls, 0, 1, err, sizeof(err)), -1); /* exists */
+    ck_assert_int_eq(relay_add_link(ls, 1, 2, err, sizeof(err)), -1); /* n2 has no listener */
+    return ls;
+}
+
+START_TEST(test_target_tells_sources_apart)
+{
+    struct server *s;
+    uint16_t port;
+    struct relay *ls = target_relay(&s, &port);
+
+    int fd = client_connect_from("127.1.0.1", "127.2.0.2", port);
+    send_all(fd, "from n0", 7);
+    expect_bytes(fd, "from n0");
+    ck_assert_uint_eq(link_stats(ls, 0, 1).accepted, 1);
+    /* n2 had no link to n1: it is made by its first connection, as for a peer learned later */
+    int fd2 = client_connect_from("127.1.0.3", "127.2.0.2", port);
+    send_all(fd2, "from n2", 7);
+    expect_bytes(fd2, "from n2");
+    ck_assert_uint_eq(relay_count(ls), 2);
+    ck_assert_uint_eq(link_stats(ls, 2, 1).accepted, 1);
+    /* an address that is no node's, and n1's own: refused, and said (once per 1000) */
+    struct capture cap;
+    capture_begin(&cap);
+    int fd3 = client_connect_from("127.0.0.1", "127.2.0.2", port);
+    expect_closed(fd3);
+    int fd4 = client_connect_from("127.1.0.2", "127.2.0.2", port);
+    expect_closed(fd4);
+    char *said = capture_end(&cap);
+    ck_assert_msg(strstr(said, "warn: links: a connection to n1 from 127.0.0.1, which is no node's "
+                               "address, refused (1 so far)") != NULL,
+                  "%s", said);
+    ck_assert_ptr_null(strstr(said, "127.1.0.2"));
+    free(said);
+    struct link_stats total;
+    relay_stats(ls, &total);
+    ck_assert_uint_eq(total.refused, 2);
+    ck_assert_uint_eq(relay_count(ls), 2);
+    close(fd);
+    close(fd2);
+    close(fd3);
+    close(fd4);
+    relay_free(ls);
+    server_stop(s);
+}
+END_TEST
+
+START_TEST(test_sides_block_present_and_future_links)
+{
+    struct server *s;
+    uint16_t port;
+    struct relay *ls = target_relay(&s, &port);
+    int32_t side[3] = {0, 1, 0};
+
+    relay_set_sides(ls, side, NULL, 3);
+    ck_assert(relay_blocked(ls, 0, 1));
+    int fd = client_connect_from("127.1.0.1", "127.2.0.2", port);
+    send_all(fd, "held", 4);
+    expect_silence(fd);
+    /* n2 -> n1 does not exist yet: made now, it is on the other side too */
+    int fd2 = client_connect_from("127.1.0.3", "127.2.0.2", port);
+    send_all(fd2, "held too", 8);
+    expect_silence(fd2);
+    ck_assert(relay_blocked(ls, 2, 1));
+    /* n1 as a bridge reaches every side */
+    uint8_t bridge[3] = {0, 1, 0};
+    relay_set_sides(ls, side, bridge, 3);
+    expect_bytes(fd, "held");
+    expect_bytes(fd2, "held too");
+    /* a cut outlives the sides, and the sides a cut's release */
+    relay_set_sides(ls, side, NULL, 3);
+    ck_assert_int_eq(relay_set_cut(ls, 0, 1, true), 0);
+    relay_set_sides(ls, NULL, NULL, 0);
+    ck_assert(relay_blocked(ls, 0, 1));
+    ck_assert(!relay_blocked(ls, 2, 1));
+    relay_heal(ls);
+    ck_assert(!relay_blocked(ls, 0, 1));
+    close(fd);
+    close(fd2);
+    relay_free(ls);
+    server_stop(s);
+}
+END_TEST
+
 static Suite *relay_suite(void)
 {
-    Suite *s = suite_create("links");
+    Suite *s = suite_create("relay");
     TCase *tc = tcase_create("core");
 
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_bytes_both_ways);
+    tcase_add_test(tc, test_target_tells_sources_apart);
+    tcase_add_test(tc, test_sides_block_present_and_future_links);
     tcase_add_test(tc, test_block_holds_then_releases);
     tcase_add_test(tc, test_block_is_one_way);
     tcase_add_test(tc, test_held_source_close_is_dropped);
@@ -1051,6 +919,7 @@ static Suite *relay_suite(void)
 
 int main(void)
 {
+    log_setup("test_relay", LOG_WARN); /* the relay says at info what it does */
     SRunner *sr = srunner_create(relay_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
