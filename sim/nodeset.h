@@ -8,7 +8,7 @@
 
 #include "buf.h"
 
-#define SIM_MAX_NODES  1024                 /* most nodes a scenario may declare */
+#define SIM_MAX_NODES  16384                /* most nodes a scenario may declare */
 #define NODESET_WORDS  (SIM_MAX_NODES / 64) /* 64-bit words in the bitset */
 #define NODESET_ERR_SZ 320                  /* room for any nodeset error message */
 

@@ -281,9 +281,28 @@ int topology_add_random(struct topology *t, double degree, struct rng *rng, char
     if (want < n - 1)
         want = n - 1;
 
-    /* Enumerate the unlinked pairs in a fixed order, then draw from them without repeats (a
-     * partial Fisher-Yates); at most N(N-1)/2 = 523776 pairs, each encoded as a*n+b. */
     size_t linked = 0;
+    if (n > TOPOLOGY_ENUMERATE_NODES) {
+        /* Too many pairs to list: draw pairs and keep the unlinked ones. With a degree well
+         * under N the draws rarely miss; a dense graph is listed instead, whatever N. */
+        if (want <= max_pairs / 4) {
+            struct topology_edge e = TOPOLOGY_EDGE_START;
+            while (topology_next_edge(t, &e))
+                linked += e.from < e.to || !topology_has_edge(t, e.to, e.from);
+            while ((double)linked < want) {
+                int a = (int)rng_below(rng, (uint64_t)n), b = (int)rng_below(rng, (uint64_t)n);
+                if (a == b || topology_pair_linked(t, a, b))
+                    continue;
+                topology_set_pair(t, a, b);
+                linked++;
+            }
+            rc = 0;
+            goto out;
+        }
+    }
+    /* Enumerate the unlinked pairs in a fixed order, then draw from them without repeats (a
+     * partial Fisher-Yates); each pair encoded as a*n+b. */
+    linked = 0;
     size_t nfree = 0;
     free_pairs = xmalloc(((size_t)max_pairs + 1) * sizeof(*free_pairs));
     for (int a = 0; a < n; a++) {

@@ -8,7 +8,8 @@
 #include "buf.h"
 #include "rng.h"
 
-#define TOPOLOGY_MAX_NODES 1024 /* most nodes a topology holds */
+#define TOPOLOGY_MAX_NODES       16384 /* most nodes a topology holds */
+#define TOPOLOGY_ENUMERATE_NODES 1024  /* random: above this, sparse pairs are drawn, not listed */
 
 enum topology_kind {
     TOPOLOGY_NONE,   /* no edges */
@@ -65,8 +66,10 @@ int topology_add_tree(struct topology *t, int fanout, char *err, size_t errsz);
 int topology_add_grid(struct topology *t, int columns, char *err, size_t errsz);
 /* A random spanning tree, then random extra node pairs (no duplicates, no self-loops) until the
  * number of connected pairs is round(N*degree/2), clamped to [N-1, N(N-1)/2]; pairs already linked
- * count. The result is connected and fixed by the state of rng. Returns 0, or -1 with err when
- * degree is negative or not a number. */
+ * count. Up to TOPOLOGY_ENUMERATE_NODES nodes (and for dense graphs) the extra pairs are drawn
+ * from the list of unlinked pairs; above, from random draws that skip linked pairs. The result is
+ * connected and fixed by the state of rng. Returns 0, or -1 with err when degree is negative or
+ * not a number. */
 int topology_add_random(struct topology *t, double degree, struct rng *rng, char *err,
                         size_t errsz);
 

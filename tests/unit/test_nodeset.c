@@ -27,8 +27,8 @@ static const struct {
     {"n1-n2,n2-n3", 6, "n1-n3", 3},
     {"n0,n2,n4", 6, "n0,n2,n4", 3},
     {"n4,n3,n2", 6, "n2-n4", 3},
-    {"n1023", 1024, "n1023", 1},
-    {"n0-n1023", 1024, "n0-n1023", 1024},
+    {"n16383", 16384, "n16383", 1},
+    {"n0-n16383", 16384, "n0-n16383", 16384},
     {"n62-n65", 100, "n62-n65", 4},
     {"n63,n64", 100, "n63-n64", 2},
     {"n10-n12,n0", 13, "n0,n10-n12", 4},
@@ -82,7 +82,7 @@ static const struct {
     {"n1-n9", 6, 3, "unknown node 'n9'"},
     {"n0,n1,n7-n8", 6, 6, "unknown node 'n7'"},
     {"n99999999999", 6, 0, "unknown node 'n99999999999'"},
-    {"n1024", 1024, 0, "unknown node 'n1024'"},
+    {"n16384", 16384, 0, "unknown node 'n16384'"},
     {"n5-n2", 6, 0, "reversed range 'n5-n2': write 'n2-n5'"},
     {"n0,n4-n3", 6, 3, "reversed range 'n4-n3'"},
     {"n01", 6, 0, "bad node name 'n01': no leading zeros, write 'n1'"},
@@ -164,7 +164,7 @@ END_TEST
 
 START_TEST(test_members_and_iteration)
 {
-    static const unsigned members[] = {0, 1, 63, 64, 65, 127, 128, 500, 1022, 1023};
+    static const unsigned members[] = {0, 1, 63, 64, 65, 127, 128, 500, 1023, 16382, 16383};
     struct nodeset s;
     unsigned k = 0;
 
@@ -187,7 +187,8 @@ START_TEST(test_members_and_iteration)
     nodeset_remove(&s, SIM_MAX_NODES); /* ignored */
     ck_assert(!nodeset_has(&s, 63));
     ck_assert_int_eq(nodeset_next(&s, 1), 64);
-    ck_assert_int_eq(nodeset_next(&s, 1023), -1);
+    ck_assert_int_eq(nodeset_next(&s, 1023), 16382);
+    ck_assert_int_eq(nodeset_next(&s, 16383), -1);
 }
 END_TEST
 

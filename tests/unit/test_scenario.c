@@ -399,9 +399,9 @@ static const struct {
     {"", 1, 1, "missing 'nodes N'"},
     {"# just a comment\n", 1, 1, "missing 'nodes N'"},
     /* numbers */
-    {"nodes 0", 1, 7, "bad node count '0': expected a whole number from 1 to 1024"},
-    {"nodes 1025", 1, 7, "bad node count '1025'"},
-    {"nodes -3", 1, 7, "bad node count '-3': write a whole number from 1 to 1024, without a sign"},
+    {"nodes 0", 1, 7, "bad node count '0': expected a whole number from 1 to 16384"},
+    {"nodes 16385", 1, 7, "bad node count '16385'"},
+    {"nodes -3", 1, 7, "bad node count '-3': write a whole number from 1 to 16384, without a sign"},
     {"nodes +3", 1, 7, "without a sign"},
     {"nodes 3x", 1, 7, "bad node count '3x'"},
     {"nodes 99999999999999999999999", 1, 7, "too large"},
@@ -551,7 +551,7 @@ static const struct {
     {"links direct\nnodes 6\nsleep 1s\n  latency all 5ms", 4, 3, "'latency' needs the link layer"},
     {"nodes 6\nlinks direct\nheal", 3, 1, "'heal' needs the link layer"},
     /* topology and links */
-    {"nodes 6\ntopology tree 0", 2, 15, "bad fanout '0': expected a whole number from 1 to 1024"},
+    {"nodes 6\ntopology tree 0", 2, 15, "bad fanout '0': expected a whole number from 1 to 16384"},
     {"nodes 6\ntopology tree", 2, 14, "expected the fanout after 'topology tree'"},
     {"nodes 6\ntopology grid 0", 2, 15, "bad columns '0'"},
     {"nodes 6\ntopology grid", 2, 14, "expected the columns after 'topology grid'"},
