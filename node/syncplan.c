@@ -1,6 +1,7 @@
 /* syncplan: the decisions of a sync, as pure functions of their facts (see syncplan.h). */
 #include "syncplan.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "block.h"
@@ -20,10 +21,10 @@ bool syncplan_at_genesis(const char *body, size_t len)
     return len >= SYNCPLAN_BEGIN_BYTES && memcmp(body, genesis_array, SYNCPLAN_BEGIN_BYTES) == 0;
 }
 
-/* Whether a chain of height h can beat the best one known in this sync. */
-static bool syncplan_can_win(const struct syncplan_ctx *ctx, uint64_t h)
+/* Whether a chain whose tip is (h, hash) can beat the best one known in this sync. */
+static bool syncplan_can_win(const struct syncplan_ctx *ctx, uint64_t h, const char *hash)
 {
-    return h > ctx->best_height;
+    return forkchoice_wins(ctx->rule, h, hash, ctx->best_height, ctx->best_hash);
 }
 
 /* Plan the fetch of blocks [p->from, p->height]: from genesis, a chain of at most sync_page
@@ -75,15 +76,21 @@ static enum syncplan_verdict syncplan_classify_tip(struct syncplan *p,
         return SYNCPLAN_FETCH;
     }
     uint64_t h = a->tip_height;
-    if (!syncplan_can_win(ctx, h)) {
+    const char *hash = a->tip_hash ? a->tip_hash : "";
+    if (!syncplan_can_win(ctx, h, hash)) {
         p->state = SYNCPLAN_SKIPPED;
         return SYNCPLAN_SKIP;
     }
     if (h >= ctx->max_chain_bytes / SYNCPLAN_MIN_BLOCK_BYTES)
         return syncplan_fail(p, SYNCPLAN_TOO_BIG);
     p->height = h;
-    p->from = ctx->held > 0 ? ctx->held + 1 : 0;
-    if (p->from > h) { /* appended since the sync began: we hold the peer's height already */
+    snprintf(p->tip, sizeof(p->tip), "%s", hash);
+    if (h > ctx->held) {
+        p->from = ctx->held > 0 ? ctx->held + 1 : 0;
+    } else if (forkchoice_wins(ctx->rule, h, hash, ctx->held, ctx->held_hash)) {
+        /* as high as we are (now), with a tip that wins the tie: its last page */
+        p->from = h >= ctx->sync_page ? h + 1 - ctx->sync_page : 0;
+    } else { /* appended since the sync began: the peer's chain no longer wins */
         p->state = SYNCPLAN_SKIPPED;
         return SYNCPLAN_SKIP;
     }
@@ -182,7 +189,7 @@ enum syncplan_outcome syncplan_settle(struct syncplan *p, const struct syncplan_
     case SYNCPLAN_SKIPPED:
         return SYNCPLAN_NOTHING;
     case SYNCPLAN_FORKED:
-        if (!syncplan_can_win(ctx, p->height)) {
+        if (!syncplan_can_win(ctx, p->height, p->tip)) {
             p->state = SYNCPLAN_SKIPPED;
             return SYNCPLAN_LET_GO;
         }
