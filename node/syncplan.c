@@ -104,14 +104,35 @@ static bool syncplan_asked_past_genesis(const struct syncplan *p, size_t k)
     return k > 0 || p->from > 0;
 }
 
+/* Whether answer a shows that the peer ignores ?from=&limit= and answers its whole chain: the
+ * one place this is decided. It does when an answer asked from further on begins with "[" and
+ * genesis (json.dumps), or when the first page parsed as a chain from genesis though asked from
+ * further on (another formatting), or holds more blocks than asked (and does not fork from us). */
+static bool syncplan_ignores_query(const struct syncplan *p, const struct syncplan_answer *a)
+{
+    switch (a->stage) {
+    case SYNCPLAN_BEGUN:
+    case SYNCPLAN_RECEIVED:
+        return a->at_genesis && syncplan_asked_past_genesis(p, a->page);
+    case SYNCPLAN_PARSED:
+        return a->page == 0 && a->parsed && a->valid &&
+               ((a->base == 0 && p->from > 0) ||
+                ((a->base == 0 || a->links) && p->page_blocks > 0 &&
+                 a->last >= p->from + p->page_blocks));
+    default:
+        return false;
+    }
+}
+
 /* A page's GET ended. */
 static enum syncplan_verdict syncplan_classify_received(struct syncplan *p,
                                                         const struct syncplan_answer *a)
 {
     size_t k = a->page;
+    bool whole = syncplan_ignores_query(p, a);
     if (p->state == SYNCPLAN_FAILED)
         return SYNCPLAN_DROP;
-    if (a->at_genesis && k > 0) /* cut short by BEGUN: the peer ignores the query */
+    if (whole && k > 0) /* cut short at BEGUN: no need to look at how it ended */
         return p->state == SYNCPLAN_WHOLE ? SYNCPLAN_DROP : syncplan_whole(p);
     if (k > 0 && syncplan_later_pages_dropped(p))
         return SYNCPLAN_DROP;
@@ -121,7 +142,7 @@ static enum syncplan_verdict syncplan_classify_received(struct syncplan *p,
         return syncplan_fail(p, SYNCPLAN_UNREACHABLE);
     if (a->status != 200)
         return syncplan_fail(p, SYNCPLAN_HTTP_ERROR);
-    if (a->at_genesis && syncplan_asked_past_genesis(p, k))
+    if (whole)
         return syncplan_whole(p); /* asked from our tip on, the peer sent its whole chain */
     if (syncplan_asked_past_genesis(p, k) && p->state == SYNCPLAN_PAGING)
         p->state = SYNCPLAN_PAGED; /* it began where it was asked */
@@ -146,14 +167,12 @@ static enum syncplan_verdict syncplan_classify_parsed(struct syncplan *p,
     }
     if (k > 0)
         return p->state == SYNCPLAN_BROKEN ? SYNCPLAN_DROP : SYNCPLAN_USE;
-    if (a->base == 0 && p->from > 0)
-        return syncplan_whole(p); /* the parsers found the peer's whole chain */
+    if (syncplan_ignores_query(p, a))
+        return syncplan_whole(p);
     if (a->base > 0 && !a->links) {
         p->state = SYNCPLAN_FORKED; /* known from the first page: the rest is of no use */
         return SYNCPLAN_FORK;
     }
-    if (p->page_blocks > 0 && a->last >= p->from + p->page_blocks)
-        return syncplan_whole(p); /* more blocks than asked for: the peer ignored the query */
     return SYNCPLAN_USE;
 }
 
@@ -164,7 +183,7 @@ enum syncplan_verdict syncplan_classify(struct syncplan *p, const struct syncpla
     case SYNCPLAN_TIP:
         return syncplan_classify_tip(p, ctx, a);
     case SYNCPLAN_BEGUN:
-        if (p->state != SYNCPLAN_FAILED && a->at_genesis && syncplan_asked_past_genesis(p, a->page))
+        if (p->state != SYNCPLAN_FAILED && syncplan_ignores_query(p, a))
             return SYNCPLAN_WHOLE_CHAIN;
         return SYNCPLAN_READ_ON;
     case SYNCPLAN_RECEIVED:

@@ -20,8 +20,8 @@
  * - A peer ignores ?from=&limit= (the original does) when an answer asked from further on
  *   begins with "[" and genesis as json.dumps writes it, or when the first page parses as the
  *   whole chain from genesis, or holds more blocks than asked. Its first answer is then its
- *   whole chain and no other page is used (nor read further). Decided in syncplan_classify()
- *   only.
+ *   whole chain and no other page is used (nor read further). Decided in one function, which
+ *   syncplan_classify() asks at every stage.
  * - The first page fetched after our tip must link to our block before it (its prev_hash);
  *   otherwise the peer forked below our tip: no more pages are asked, and once the fetch has
  *   settled, the peer's whole chain is fetched from genesis if it can still win.

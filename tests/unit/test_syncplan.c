@@ -292,6 +292,8 @@ static const struct answer_row answer_rows[] = {
      PARSED(0, true, 11, 18, true, false), SYNCPLAN_USE, P_PAGED},
     {"parsed: more blocks than asked", PAGING_11(P_PAGED), PARSED(0, true, 11, 19, true, false),
      SYNCPLAN_WHOLE_CHAIN, P_WHOLE},
+    {"parsed: more blocks than asked, not following our chain", PAGING_11(P_PAGED),
+     PARSED(0, true, 11, 19, false, false), SYNCPLAN_FORK, P_FORKED},
     {"parsed: the first page from genesis as asked", PAGING_0(P_PAGING),
      PARSED(0, true, 0, 7, false, false), SYNCPLAN_USE, P_PAGING},
     {"parsed: the whole chain to a first page from genesis", PAGING_0(P_PAGING),
