@@ -525,7 +525,7 @@ static void observe_metrics_round(struct sampler *s, struct probe_req *reqs)
         char err[160];
         if (reqs[j].reply.status == 200 &&
             promtext_parse(reqs[j].reply.body.data, reqs[j].reply.body.len, &values, err,
-                          sizeof(err)) == 0)
+                           sizeof(err)) == 0)
             events_emit(r->ev, "metrics",
                         json_pack("{s:o, s:o}", "node", json_sprintf("n%u", reqs[j].node), "values",
                                   values));
