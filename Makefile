@@ -183,7 +183,8 @@ FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototype
 FUZZ_LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
 FUZZ_BASE    := node/buf.c node/xalloc.c node/log.c node/pyjson.c
 FUZZ_SRC_fuzz_block    := node/block.c
-FUZZ_SRC_fuzz_chain    := node/block.c node/chain.c node/store.c node/parsepool.c
+FUZZ_SRC_fuzz_chain    := node/block.c node/chain.c node/store.c node/parsepool.c \
+                          node/forkchoice.c
 FUZZ_SRC_fuzz_scenario := sim/scenario.c sim/nodeset.c
 FUZZ_SRC_fuzz_peers    := node/peers.c node/store.c node/block.c
 # The whole node but main.c: chain, peers, gossip and api wired as main.c wires them.

@@ -197,6 +197,7 @@ static void ep_append(struct api *a, struct request *r, enum method m)
     }
     char label[BLOCK_LABEL_SIZE];
     metrics_add(&a->metrics.appends, 1);
+    gossip_note_append(a->gossip, r->out.data, r->out.len, data, r->body.len);
     log_debug("block %s: appended (POST /append)", block_label(r->out.data, r->out.len, label));
     r->status = MHD_HTTP_OK;
     broadcast(a, r, r->out.data, r->out.len);
@@ -300,6 +301,31 @@ static void ep_sync(struct api *a, struct request *r, enum method m)
     gossip_sync_wait(a->gossip, &r->waiter, resume_cb, r);
 }
 
+/* Append a JSON string, or null for NULL. */
+static void write_string_or_null(struct buf *out, const char *s)
+{
+    if (s)
+        pyjson_write_string(out, s, strlen(s));
+    else
+        buf_append_str(out, "null");
+}
+
+/* Append ", "variants": {...}}": the protocol variants of cfg, closing the /status object. */
+static void status_write_variants(const struct config *cfg, struct buf *out)
+{
+    buf_printf(out,
+               ", \"variants\": {\"fork_choice\": \"%s\", \"anti_entropy_ms\": %ld"
+               ", \"sync_on_connect\": %s, \"peer_exchange\": %s"
+               ", \"peer_exchange_interval_ms\": %ld, \"advertise\": ",
+               forkchoice_name(cfg->fork_choice), cfg->anti_entropy_ms,
+               cfg->sync_on_connect ? "true" : "false", cfg->peer_exchange ? "true" : "false",
+               cfg->pex_interval_ms);
+    write_string_or_null(out, cfg->advertise);
+    buf_append_str(out, ", \"source\": ");
+    write_string_or_null(out, cfg->source);
+    buf_printf(out, ", \"reappend_orphans\": %s}}", cfg->reappend_orphans ? "true" : "false");
+}
+
 static void ep_status(struct api *a, struct request *r, enum method m)
 {
     (void)m;
@@ -318,10 +344,11 @@ static void ep_status(struct api *a, struct request *r, enum method m)
                ", \"version\": \"%s\", \"height\": %" PRIu64 ", \"tip\": \"%s\", \"peers\": %zu"
                ", \"uptime_ms\": %lld, \"syncs\": %" PRIu64 ", \"syncs_replaced\": %" PRIu64
                ", \"sync_requests\": %" PRIu64 ", \"posts_sent\": %" PRIu64
-               ", \"posts_failed\": %" PRIu64 ", \"posts_dropped\": %" PRIu64 "}",
+               ", \"posts_failed\": %" PRIu64 ", \"posts_dropped\": %" PRIu64,
                CHAINLAB_VERSION, height, hash, peers_count(a->peers), up, st.syncs,
                st.syncs_replaced, st.sync_requests, st.posts_sent, st.posts_failed,
                st.posts_dropped);
+    status_write_variants(&a->cfg, &r->out);
 }
 
 static void ep_metrics(struct api *a, struct request *r, enum method m)

@@ -228,21 +228,33 @@ void block_clear(struct block *b)
     memset(b, 0, sizeof(*b));
 }
 
-const char *block_label(const char *json, size_t len, char out[BLOCK_LABEL_SIZE])
+int block_json_id(const char *json, size_t len, uint64_t *index, char hash[BLOCK_HASH_HEX + 1])
 {
     static const char head[] = "{\"index\": ";
     size_t head_len = sizeof(head) - 1, i = head_len;
+    uint64_t n = 0;
     /* index first, then at the end: ..., "hash": "<64 hex>"} */
-    snprintf(out, BLOCK_LABEL_SIZE, "?");
     if (len < head_len + 2 + BLOCK_HASH_HEX || memcmp(json, head, head_len) != 0 ||
         memcmp(json + len - 2, "\"}", 2) != 0)
-        return out;
-    while (i < len && i < head_len + 20 && json[i] >= '0' && json[i] <= '9')
-        i++;
-    const char *hash = json + len - 2 - BLOCK_HASH_HEX;
-    if (i == head_len || !block_hash_is_hex(hash, BLOCK_HASH_HEX))
-        return out;
-    snprintf(out, BLOCK_LABEL_SIZE, "%.*s %.*s", (int)(i - head_len), json + head_len,
-             BLOCK_SHORT_HASH, hash);
+        return -1;
+    for (; i < len && i < head_len + 16 && json[i] >= '0' && json[i] <= '9'; i++)
+        n = n * 10 + (uint64_t)(json[i] - '0');
+    const char *h = json + len - 2 - BLOCK_HASH_HEX;
+    if (i == head_len || json[i] != ',' || !block_hash_is_hex(h, BLOCK_HASH_HEX))
+        return -1;
+    *index = n;
+    memcpy(hash, h, BLOCK_HASH_HEX);
+    hash[BLOCK_HASH_HEX] = '\0';
+    return 0;
+}
+
+const char *block_label(const char *json, size_t len, char out[BLOCK_LABEL_SIZE])
+{
+    uint64_t index;
+    char hash[BLOCK_HASH_HEX + 1];
+    if (block_json_id(json, len, &index, hash) < 0)
+        snprintf(out, BLOCK_LABEL_SIZE, "?");
+    else
+        snprintf(out, BLOCK_LABEL_SIZE, "%" PRIu64 " %.*s", index, BLOCK_SHORT_HASH, hash);
     return out;
 }

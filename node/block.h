@@ -40,6 +40,10 @@ void block_encode(const struct block *b, struct buf *out);
 int block_from_json(const json_t *obj, struct block *out, char *err, size_t errsz);
 /* Parse text (len bytes) as one JSON block and validate it as block_from_json() does. */
 int block_parse(const char *text, size_t len, struct block *out, char *err, size_t errsz);
+/* Read the index and hash of a block's JSON as block_encode() writes it (index first, hash
+ * last) without parsing the rest: json (len bytes) must come from block_encode(). Returns 0, or
+ * -1 when it does not look like such a block. */
+int block_json_id(const char *json, size_t len, uint64_t *index, char hash[BLOCK_HASH_HEX + 1]);
 /* "INDEX SHORTHASH" (the index, a space, the first BLOCK_SHORT_HASH hex characters of the hash)
  * of a block's JSON as block_encode() writes it, for log lines; "?" when json (len bytes) is not
  * such a block. Writes into out (always NUL-terminated) and returns it. */

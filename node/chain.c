@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "parsepool.h"
+#include "pyjson.h"
 #include "xalloc.h"
 
 #define CHAIN_LOAD_PART 5000 /* blocks parsed at a time when loading a stored chain */
@@ -21,7 +22,8 @@ struct chain {
     uint64_t base;   /* index of the first block held: 0 for a chain, more for a segment */
     char base_prev[BLOCK_HASH_HEX + 1]; /* prev_hash of the first block; "" when base is 0 */
     char tip_hash[BLOCK_HASH_HEX + 1];
-    struct store *store; /* borrowed; NULL: the chain lives in memory only */
+    struct store *store;  /* borrowed; NULL: the chain lives in memory only */
+    enum forkchoice fork; /* which offered chain wins (chain_set_fork_choice()) */
 };
 
 static struct chain *chain_alloc(void)
@@ -281,12 +283,21 @@ int chain_append_data(struct chain *c, const char *data, size_t len, struct buf 
     return rc;
 }
 
+void chain_set_fork_choice(struct chain *c, enum forkchoice rule)
+{
+    pthread_rwlock_wrlock(&c->lock);
+    c->fork = rule;
+    pthread_rwlock_unlock(&c->lock);
+}
+
 enum chain_offer chain_offer_block(struct chain *c, const struct block *b, struct buf *block_json)
 {
     enum chain_offer r;
     pthread_rwlock_wrlock(&c->lock);
     uint64_t tip = c->base + c->n - 1;
-    if (b->index <= tip) {
+    if (b->index == tip && forkchoice_wins(c->fork, b->index, b->hash, tip, c->tip_hash)) {
+        r = CHAIN_NEEDS_SYNC; /* a tie the sender's chain wins */
+    } else if (b->index <= tip) {
         r = CHAIN_IGNORED;
     } else if (b->index == tip + 1 && b->has_prev &&
                memcmp(b->prev_hash, c->tip_hash, BLOCK_HASH_HEX) == 0) {
@@ -309,7 +320,8 @@ bool chain_adopt_if_longer(struct chain *c, struct chain *cand, struct buf *tip_
 {
     bool replaced = false;
     pthread_rwlock_wrlock(&c->lock);
-    if (cand->base == 0 && cand->n > c->base + c->n) {
+    if (cand->base == 0 &&
+        forkchoice_wins(c->fork, cand->n - 1, cand->tip_hash, c->base + c->n - 1, c->tip_hash)) {
         char err[300];
         size_t keep = c->store ? common_prefix(c, cand) : 0;
         if (c->store != NULL && store_suffix(c->store, cand, keep, err, sizeof(err)) < 0) {
@@ -355,6 +367,30 @@ bool chain_links_at(struct chain *c, uint64_t index, const char *prev)
     return ok;
 }
 
+bool chain_has_block(struct chain *c, uint64_t index, const char *hash)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    bool has = index >= c->base && index - c->base < c->n &&
+               memcmp(hash_at(c, (size_t)(index - c->base)), hash, BLOCK_HASH_HEX) == 0;
+    pthread_rwlock_unlock(&c->lock);
+    return has;
+}
+
+bool chain_contains_data(struct chain *c, const char *data, size_t len)
+{
+    /* ", "data": <string>, "prev_hash": ": a quote inside data is escaped, so this sequence
+     * only occurs where a block's data field is exactly this string */
+    struct buf field = BUF_INIT;
+    buf_append_str(&field, ", \"data\": ");
+    pyjson_write_string(&field, data, len);
+    buf_append_str(&field, ", \"prev_hash\": ");
+    pthread_rwlock_rdlock(&c->lock);
+    bool found = memmem(c->json.data, c->json.len, field.data, field.len) != NULL;
+    pthread_rwlock_unlock(&c->lock);
+    buf_free(&field);
+    return found;
+}
+
 uint64_t chain_base(const struct chain *c, char prev[BLOCK_HASH_HEX + 1])
 {
     if (prev)
@@ -367,7 +403,8 @@ bool chain_extend_if_longer(struct chain *c, struct chain *seg, struct buf *tip_
     bool extended = false;
     pthread_rwlock_wrlock(&c->lock);
     size_t keep = (size_t)seg->base; /* blocks of c kept: 0 .. base-1 */
-    if (c->base != 0 || seg->base == 0 || keep > c->n || keep + seg->n <= c->n ||
+    if (c->base != 0 || seg->base == 0 || keep > c->n ||
+        !forkchoice_wins(c->fork, keep + seg->n - 1, seg->tip_hash, c->n - 1, c->tip_hash) ||
         memcmp(hash_at(c, keep - 1), seg->base_prev, BLOCK_HASH_HEX) != 0)
         goto out;
     char err[300];

@@ -20,6 +20,7 @@
 
 #include "block.h"
 #include "buf.h"
+#include "forkchoice.h"
 #include "store.h"
 
 struct chain;
@@ -27,7 +28,8 @@ struct chain;
 enum chain_offer {
     CHAIN_APPENDED,   /* the block was the valid successor of the tip and is now the tip */
     CHAIN_IGNORED,    /* index <= tip index: nothing to do */
-    CHAIN_NEEDS_SYNC, /* ahead of the tip, or one past it without chaining: the caller syncs */
+    CHAIN_NEEDS_SYNC, /* ahead of the tip, or one past it without chaining, or (fork choice
+                       * longest-lowest-hash) at the tip's index with a lower hash: sync */
     CHAIN_FAILED,     /* the valid successor, but the store could not save it: not appended */
 };
 
@@ -62,30 +64,41 @@ struct chain *chain_load(struct store *s, char *err, size_t errsz);
  * lock, before the call that made it returns. c must hold what s holds (chain_load()). */
 void chain_set_store(struct chain *c, struct store *s);
 
+/* From now on c keeps a chain offered to it when it wins under rule (forkchoice.h); the
+ * default is FORKCHOICE_LONGEST. Call before sharing c. */
+void chain_set_fork_choice(struct chain *c, enum forkchoice rule);
+
 /* Append a new block carrying data (len bytes). Appends its JSON to block_json when not NULL.
  * Returns 0, or -1 when the store could not save the block (logged; nothing appended). */
 int chain_append_data(struct chain *c, const char *data, size_t len, struct buf *block_json);
 /* Offer a validated block (its hash verified). Appends its JSON to block_json if appended. */
 enum chain_offer chain_offer_block(struct chain *c, const struct block *b, struct buf *block_json);
-/* Replace c's contents with cand's when cand is strictly longer (cand then holds c's old chain,
- * coherent and still owned by the caller). Returns
+/* Replace c's contents with cand's when cand is strictly longer, or as long with a winning tip
+ * under c's fork choice (cand then holds c's old chain, coherent and still owned by the caller).
+ * Returns
  * true when replaced; appends the new tip's JSON to tip_json when not NULL. cand stays owned by
  * the caller and must not be shared. A segment that does not start at genesis is never adopted.
  * With a store, only the blocks after the common prefix are rewritten, in one transaction; when
  * it fails (logged) c is kept and false is returned. */
 bool chain_adopt_if_longer(struct chain *c, struct chain *cand, struct buf *tip_json);
 
-/* Make c the chain [c's blocks 0 .. seg->base-1] + seg when that is strictly longer than c and
- * seg links to it: seg is a segment (base > 0) whose first block's prev_hash is the hash of c's
- * block base-1. This is the chain of a peer that shares c's blocks up to base-1 (hash-linked
- * prefixes are equal), fetched without that prefix. Returns true when c changed; appends the
- * new tip's JSON to tip_json when not NULL. seg stays owned by the caller (its contents are
- * left as they were: free it). With a store, the blocks from base on are rewritten in one
- * transaction; when that fails (logged) c is kept and false is returned. */
+/* Make c the chain [c's blocks 0 .. seg->base-1] + seg when that wins over c (strictly longer,
+ * or as long with a winning tip under c's fork choice) and seg links to it: seg is a segment (base
+ * > 0) whose first block's prev_hash is the hash of c's block base-1. This is the chain of a peer
+ * that shares c's blocks up to base-1 (hash-linked prefixes are equal), fetched without that
+ * prefix. Returns true when c changed; appends the new tip's JSON to tip_json when not NULL. seg
+ * stays owned by the caller (its contents are left as they were: free it). With a store, the blocks
+ * from base on are rewritten in one transaction; when that fails (logged) c is kept and false is
+ * returned. */
 bool chain_extend_if_longer(struct chain *c, struct chain *seg, struct buf *tip_json);
 /* Whether c holds block index - 1 and its hash is prev (BLOCK_HASH_HEX characters): a segment
  * starting at index with that base prev_hash would link to c. False for index 0. */
 bool chain_links_at(struct chain *c, uint64_t index, const char *prev);
+/* Whether c holds block index and its hash is hash (BLOCK_HASH_HEX characters). */
+bool chain_has_block(struct chain *c, uint64_t index, const char *hash);
+/* Whether a block of c carries data (len bytes) as its data: a search of c's text for the data
+ * field json.dumps writes for it, which nothing else in a chain can match. */
+bool chain_contains_data(struct chain *c, const char *data, size_t len);
 /* A segment's base index and the prev_hash of its first block ("" for a chain from genesis). */
 uint64_t chain_base(const struct chain *c, char prev[BLOCK_HASH_HEX + 1]);
 

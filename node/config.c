@@ -23,5 +23,13 @@ void config_defaults(struct config *c)
         .sync_page = CONFIG_SYNC_PAGE,
         .db_path = NULL,
         .db_sync = STORE_SYNC_FULL,
+        .fork_choice = FORKCHOICE_LONGEST,
+        .anti_entropy_ms = 0,
+        .sync_on_connect = false,
+        .peer_exchange = false,
+        .pex_interval_ms = CONFIG_PEX_INTERVAL,
+        .advertise = NULL,
+        .source = NULL,
+        .reappend_orphans = false,
     };
 }

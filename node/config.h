@@ -2,9 +2,11 @@
 #ifndef CHAINLAB_CONFIG_H
 #define CHAINLAB_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "forkchoice.h"
 #include "store.h"
 
 #define CONFIG_MAX_BODY        (1024 * 1024)       /* bytes in one request body */
@@ -20,6 +22,7 @@
 #define CONFIG_QUEUE           1024        /* blocks queued per peer before the oldest drop */
 #define CONFIG_BROADCAST_WAIT  1000        /* ms an answer waits for its broadcast */
 #define CONFIG_SYNC_PAGE       5000        /* blocks per GET /blocks page in a sync */
+#define CONFIG_PEX_INTERVAL    2000        /* ms between peer exchanges (--peer-exchange) */
 
 struct config {
     const char *host;         /* address to listen on (borrowed) */
@@ -41,6 +44,15 @@ struct config {
     uint64_t sync_page;       /* CONFIG_SYNC_PAGE; at least 1 */
     const char *db_path;     /* --db: the SQLite file; NULL keeps everything in memory (borrowed) */
     enum store_sync db_sync; /* --db-sync: STORE_SYNC_FULL by default */
+    /* protocol variants, all off by default (README, "Protocol variants") */
+    enum forkchoice fork_choice; /* --fork-choice: FORKCHOICE_LONGEST by default */
+    long anti_entropy_ms;        /* --anti-entropy: 0 is off */
+    bool sync_on_connect;        /* --sync-on-connect */
+    bool peer_exchange;          /* --peer-exchange */
+    long pex_interval_ms;        /* --peer-exchange-interval: CONFIG_PEX_INTERVAL */
+    const char *advertise;       /* --advertise: this node's public URL; NULL: http://HOST:PORT */
+    const char *source;          /* --source: local address of outgoing connections, or NULL */
+    bool reappend_orphans;       /* --reappend-orphans */
 };
 
 /* Fill c with the defaults above (host 127.0.0.1, port 0, 2 threads, no database). */

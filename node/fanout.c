@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "xalloc.h"
 #include "xfer.h"
@@ -73,13 +73,6 @@ struct fanout {
     struct bcast **waiting; /* broadcasts whose waiter has not been answered */
     size_t nwaiting, capwaiting;
 };
-
-static int64_t fanout_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct fanout *fanout_new(CURLM *multi, struct chain *c, const struct config *cfg)
 {
@@ -284,7 +277,7 @@ void fanout_submit(struct fanout *f, const char *json, size_t len,
     memcpy(b->data, json, len);
     b->data[len] = '\0';
     if (done)
-        b->deadline_ms = fanout_now_ms() + f->cfg.broadcast_wait_ms;
+        b->deadline_ms = clock_now_ms() + f->cfg.broadcast_wait_ms;
     pthread_mutex_lock(&f->lock);
     bool stopped = f->stopped;
     if (!stopped) {
@@ -396,7 +389,7 @@ static void expire(struct fanout *f, struct bcast *b)
 
 int fanout_expire(struct fanout *f, int max_ms)
 {
-    int64_t now = fanout_now_ms(), wait = max_ms;
+    int64_t now = clock_now_ms(), wait = max_ms;
     for (size_t i = 0; i < f->nwaiting;) {
         struct bcast *b = f->waiting[i];
         if (b->deadline_ms <= now) {

@@ -4,7 +4,9 @@
  * libcurl multi handle and sends to all peers in parallel over reused keep-alive connections,
  * every request bounded by the connect and total timeouts of the config. It runs the fan-out of
  * blocks (fanout.h) and the syncs (sync.h, planned by syncplan.h), and keeps them in step with
- * the peer set. */
+ * the peer set. The protocol variants that act on their own run here too: anti-entropy
+ * (--anti-entropy), syncs with peers as they are added (--sync-on-connect), peer exchange
+ * (pex.h) and the re-append of orphaned appends (orphans.h). */
 #ifndef CHAINLAB_GOSSIP_H
 #define CHAINLAB_GOSSIP_H
 
@@ -14,6 +16,7 @@
 
 #include "chain.h"
 #include "config.h"
+#include "orphans.h"
 #include "peers.h"
 
 struct gossip;
@@ -43,6 +46,9 @@ struct gossip_stats {
 /* A worker for chain c and peer set p (both borrowed, must outlive it). cfg is copied.
  * Caller frees with gossip_free(). */
 struct gossip *gossip_new(struct chain *c, struct peers *p, const struct config *cfg);
+/* Re-append the orphaned appends recorded in o (borrowed; it must outlive g) after every sync
+ * that replaced the chain (--reappend-orphans). Call before gossip_start(). */
+void gossip_set_orphans(struct gossip *g, struct orphans *o);
 /* Start the worker thread. Returns 0, or -1 with err set. */
 int gossip_start(struct gossip *g, char *err, size_t errsz);
 /* Queue the block JSON (len bytes, copied) to be POSTed to <peer>/block for every peer. With w
@@ -57,6 +63,10 @@ void gossip_request_sync(struct gossip *g);
 /* Ask for a sync and have w->cb called when a sync that started after this call has finished.
  * w (and its arg) must stay valid until the callback has run. */
 void gossip_sync_wait(struct gossip *g, struct gossip_waiter *w, gossip_done_cb cb, void *arg);
+/* An /append was acknowledged: block_json (len bytes) carries data (dlen bytes). Recorded for
+ * --reappend-orphans; a no-op without it. Any thread. */
+void gossip_note_append(struct gossip *g, const char *block_json, size_t len, const char *data,
+                        size_t dlen);
 /* Copy the counters. */
 void gossip_get_stats(struct gossip *g, struct gossip_stats *out);
 /* Stop the worker: abort transfers, run every pending waiter's callback, join the thread. Parses

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +23,7 @@
 #include "config.h"
 #include "gossip.h"
 #include "log.h"
+#include "orphans.h"
 #include "peers.h"
 #include "spawner.h"
 #include "store.h"
@@ -72,12 +75,34 @@ static void usage(FILE *f)
         "                          Without --db everything lives in memory\n"
         "  --db-sync MODE          full: an answered write survives a power loss; normal:\n"
         "                          it survives a crash of the node (default full)\n"
+        "  --source ADDR           bind outgoing peer connections to the local address ADDR\n"
+        "                          (an IP address of this machine, e.g. 127.0.0.7; default:\n"
+        "                          the kernel picks)\n"
         "  -h, --help              this help\n"
-        "  -V, --version           print the version\n",
+        "  -V, --version           print the version\n"
+        "\n"
+        "Protocol variants (off by default; /status lists them; README has the exact rules):\n"
+        "  --fork-choice RULE      longest: only a strictly longer chain replaces ours (the\n"
+        "                          original); longest-lowest-hash: also one as long whose tip\n"
+        "                          hash is lower, so equal-height forks converge (default\n"
+        "                          longest)\n"
+        "  --anti-entropy MS       every MS (with jitter) ask one random peer GET /block and\n"
+        "                          sync with it when its chain may win (default 0: off)\n"
+        "  --sync-on-connect       a peer added (POST /peers, peer exchange) is synced with\n"
+        "  --peer-exchange         learn the peers of peers (GET /peers, one peer per\n"
+        "                          interval), add them up to --max-peers and announce\n"
+        "                          --advertise to them (POST /peers)\n"
+        "  --peer-exchange-interval MS\n"
+        "                          between two exchanges, with jitter (default %d)\n"
+        "  --advertise URL         this node's public URL, announced by --peer-exchange and\n"
+        "                          never added as a peer (default http://HOST:PORT)\n"
+        "  --reappend-orphans      after a sync replaced the chain, append again the data of\n"
+        "                          this node's acknowledged /appends the new chain lacks\n"
+        "                          (the last %d; kept in --db)\n",
         CONFIG_MAX_BODY, CONFIG_MAX_PEERS, CONFIG_MAX_URL, CONFIG_MAX_CHAIN_BYTES,
         CONFIG_CONNECT_MS, CONFIG_TIMEOUT_MS, CONFIG_MAX_CONNECTIONS, CONFIG_MAX_PER_IP,
         CONFIG_CONN_MEMORY, CONFIG_IDLE_TIMEOUT_S, CONFIG_QUEUE, CONFIG_BROADCAST_WAIT,
-        CONFIG_SYNC_PAGE);
+        CONFIG_SYNC_PAGE, CONFIG_PEX_INTERVAL, ORPHANS_MAX);
 }
 
 /* Parse a whole decimal number in [min, max]. Returns 0, or -1 when it is not one. */
@@ -148,6 +173,41 @@ static int check_initial_peers(const struct peers *p, const char *const *initial
         }
     }
     return 0;
+}
+
+/* Whether s is a numeric IPv4 or IPv6 address (--source names no host). */
+static bool is_ip_address(const char *s)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, s, addr) == 1 || inet_pton(AF_INET6, s, addr) == 1;
+}
+
+/* Check that outgoing connections can bind to addr (--source): it must be an address of this
+ * machine. Returns 0, or -1 with err set. */
+static int check_source(const char *addr, char *err, size_t errsz)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t len;
+    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, addr, &in->sin_addr) == 1) {
+        in->sin_family = AF_INET;
+        len = sizeof(*in);
+    } else {
+        inet_pton(AF_INET6, addr, &in6->sin6_addr);
+        in6->sin6_family = AF_INET6;
+        len = sizeof(*in6);
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int rc = fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0 ? -1 : 0;
+    if (rc < 0)
+        snprintf(err, errsz,
+                 "--source %s: cannot bind a connection to it (%s); give an address of this "
+                 "machine, e.g. one of 127.0.0.0/8",
+                 addr, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return rc;
 }
 
 /* Descriptors kept free of inbound connections: peers' connections, the database, logs. */
@@ -253,6 +313,14 @@ static int node_run(int argc, char **argv)
         {"sync-page", required_argument, NULL, 'S'},
         {"db", required_argument, NULL, 'D'},
         {"db-sync", required_argument, NULL, 'Y'},
+        {"source", required_argument, NULL, 's'},
+        {"fork-choice", required_argument, NULL, 'F'},
+        {"anti-entropy", required_argument, NULL, 'E'},
+        {"sync-on-connect", no_argument, NULL, 'O'},
+        {"peer-exchange", no_argument, NULL, 'X'},
+        {"peer-exchange-interval", required_argument, NULL, 'x'},
+        {"advertise", required_argument, NULL, 'a'},
+        {"reappend-orphans", no_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -347,6 +415,34 @@ static int node_run(int argc, char **argv)
         case 'Y':
             bad = store_sync_parse(optarg, &cfg.db_sync) < 0;
             break;
+        case 's':
+            bad = !is_ip_address(optarg);
+            cfg.source = optarg;
+            break;
+        case 'F':
+            bad = forkchoice_parse(optarg, &cfg.fork_choice) < 0;
+            break;
+        case 'E':
+            bad = parse_num(optarg, 0, 3600000, &v) < 0;
+            cfg.anti_entropy_ms = (long)v;
+            break;
+        case 'O':
+            cfg.sync_on_connect = true;
+            break;
+        case 'X':
+            cfg.peer_exchange = true;
+            break;
+        case 'x':
+            bad = parse_num(optarg, 10, 3600000, &v) < 0;
+            cfg.pex_interval_ms = (long)v;
+            break;
+        case 'a':
+            bad = optarg[0] == '\0';
+            cfg.advertise = optarg;
+            break;
+        case 'R':
+            cfg.reappend_orphans = true;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -385,17 +481,35 @@ static int node_run(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     int rc = 1;
+    char advertise[CONFIG_MAX_URL + 1];
+    struct orphans *orphans = NULL;
     struct store *store = NULL;
     struct chain *chain = NULL;
     struct peers *peers = NULL;
     struct gossip *gossip = NULL;
     struct api *api = NULL;
     int fd = -1;
-    /* Every argument is checked before anything is opened or bound: a bad --peer exits 2 even
-     * when the port is taken. */
+    /* Every argument is checked before anything is opened or bound: a bad --peer or --advertise
+     * exits 2 even when the port is taken. */
     peers = peers_new(cfg.max_peers, cfg.max_url, cfg.host, cfg.port);
+    if (cfg.advertise == NULL) {
+        bool v6 = strchr(cfg.host, ':') != NULL;
+        snprintf(advertise, sizeof(advertise), "http://%s%s%s:%u", v6 ? "[" : "", cfg.host,
+                 v6 ? "]" : "", cfg.port);
+    } else if (peers_set_advertise(peers, cfg.advertise, strlen(cfg.advertise), advertise,
+                                   sizeof(advertise), err, sizeof(err)) < 0) {
+        fprintf(stderr, "chainlab-node: --advertise %s: %s\n", cfg.advertise, err);
+        usage_hint();
+        rc = 2;
+        goto out;
+    }
+    cfg.advertise = advertise;
     if (check_initial_peers(peers, initial, ninitial, cfg.max_peers) < 0) {
         rc = 2;
+        goto out;
+    }
+    if (cfg.source && check_source(cfg.source, err, sizeof(err)) < 0) {
+        fprintf(stderr, "chainlab-node: %s\n", err);
         goto out;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -409,6 +523,7 @@ static int node_run(int argc, char **argv)
         fprintf(stderr, "chainlab-node: --db %s: %s\n", cfg.db_path, err);
         goto out;
     }
+    chain_set_fork_choice(chain, cfg.fork_choice);
     fd = listen_on(cfg.host, cfg.port, err, sizeof(err));
     if (fd < 0) {
         fprintf(stderr, "chainlab-node: %s\n", err);
@@ -424,6 +539,15 @@ static int node_run(int argc, char **argv)
         }
     }
     gossip = gossip_new(chain, peers, &cfg);
+    if (cfg.reappend_orphans) {
+        orphans = orphans_new(chain, store, err, sizeof(err));
+        if (orphans == NULL) {
+            fprintf(stderr, "chainlab-node: --db %s: %s\n", cfg.db_path, err);
+            close(fd);
+            goto out;
+        }
+        gossip_set_orphans(gossip, orphans);
+    }
     api = api_new(&cfg, chain, peers, gossip);
     /* Counted before serving: a peer added over HTTP right away is not a start-up peer. */
     size_t start_peers = peers_count(peers);
@@ -449,6 +573,7 @@ out:
     gossip_stop(gossip);
     api_free(api);
     gossip_free(gossip);
+    orphans_free(orphans);
     peers_free(peers);
     chain_free(chain);
     store_close(store);

@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ struct peers {
     uint64_t generation;
     char *self_host;
     uint16_t self_port;
+    char *advertise;     /* this node's public URL (normalised), or NULL */
     struct store *store; /* borrowed; NULL: the peers live in memory only */
 };
 
@@ -47,6 +49,7 @@ void peers_free(struct peers *p)
         free(p->urls[i]);
     free(p->urls);
     free(p->self_host);
+    free(p->advertise);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }
@@ -95,8 +98,9 @@ static int invalid(char *err, size_t errsz, const char *msg)
     return PEERS_INVALID;
 }
 
-int peers_normalize(const struct peers *p, const char *text, size_t len, char *out, size_t outsz,
-                    char *err, size_t errsz)
+/* peers_normalize(), checking that the URL is not this node only when check_self is set. */
+static int normalize(const struct peers *p, const char *text, size_t len, char *out, size_t outsz,
+                     char *err, size_t errsz, bool check_self)
 {
     int rc = PEERS_INVALID;
     CURLU *u = NULL;
@@ -164,7 +168,8 @@ int peers_normalize(const struct peers *p, const char *text, size_t len, char *o
         }
         *c = (char)tolower((unsigned char)*c);
     }
-    if (is_local_host(p, host) && p->self_port != 0 && atoi(port) == (int)p->self_port) {
+    if (check_self && is_local_host(p, host) && p->self_port != 0 &&
+        atoi(port) == (int)p->self_port) {
         rc = invalid(err, errsz, "peer URL points at this node itself");
         goto out;
     }
@@ -182,6 +187,10 @@ int peers_normalize(const struct peers *p, const char *text, size_t len, char *o
         snprintf(err, errsz, "peer URL is too long; the limit is %zu bytes", p->max_url);
         goto out;
     }
+    if (check_self && p->advertise && strcmp(out, p->advertise) == 0) {
+        rc = invalid(err, errsz, "peer URL is this node's own advertised URL (--advertise)");
+        goto out;
+    }
     rc = PEERS_OK;
 out:
     curl_free(scheme);
@@ -192,6 +201,23 @@ out:
     curl_free(frag);
     curl_free(path);
     curl_url_cleanup(u);
+    return rc;
+}
+
+int peers_normalize(const struct peers *p, const char *text, size_t len, char *out, size_t outsz,
+                    char *err, size_t errsz)
+{
+    return normalize(p, text, len, out, outsz, err, errsz, true);
+}
+
+int peers_set_advertise(struct peers *p, const char *text, size_t len, char *out, size_t outsz,
+                        char *err, size_t errsz)
+{
+    int rc = normalize(p, text, len, out, outsz, err, errsz, false);
+    if (rc == PEERS_OK) {
+        free(p->advertise);
+        p->advertise = xstrdup(out);
+    }
     return rc;
 }
 

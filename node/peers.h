@@ -27,10 +27,15 @@ void peers_free(struct peers *p);
  * takes effect. Peers held before are not written: load them from s first. */
 void peers_set_store(struct peers *p, struct store *s);
 
+/* Set this node's public URL (--advertise; text, len bytes, normalised as below but for the
+ * check against this node, into out of outsz bytes): from now on it counts as this node itself
+ * and is never added. Returns PEERS_OK, or PEERS_INVALID with err set. Call before sharing p. */
+int peers_set_advertise(struct peers *p, const char *text, size_t len, char *out, size_t outsz,
+                        char *err, size_t errsz);
 /* Normalise text (len bytes: surrounding white space dropped, trailing '/' dropped) into out
  * (size outsz) and check it: http or https only, a host, an optional port and path, no user,
- * query or fragment, at most max_url bytes, not this node itself. Returns PEERS_OK or
- * PEERS_INVALID with err set. */
+ * query or fragment, at most max_url bytes, not this node itself (its listen address on a local
+ * host, or its advertised URL). Returns PEERS_OK or PEERS_INVALID with err set. */
 int peers_normalize(const struct peers *p, const char *text, size_t len, char *out, size_t outsz,
                     char *err, size_t errsz);
 /* Add a URL (normalised as above). Returns PEERS_OK, PEERS_EXISTS, PEERS_INVALID, PEERS_FULL or

@@ -16,9 +16,14 @@
 #include "block.h"
 #include "xalloc.h"
 
+/* What version 2 adds to version 1. */
+#define STORE_SCHEMA_OWN                                                                           \
+    "CREATE TABLE own_appends (seq INTEGER PRIMARY KEY, idx INTEGER NOT NULL, hash TEXT NOT "      \
+    "NULL, "                                                                                       \
+    "data BLOB NOT NULL);"
 #define STORE_SCHEMA                                                                               \
     "CREATE TABLE blocks (idx INTEGER PRIMARY KEY, json TEXT NOT NULL);"                           \
-    "CREATE TABLE peers (pos INTEGER PRIMARY KEY, url TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE peers (pos INTEGER PRIMARY KEY, url TEXT NOT NULL UNIQUE);" STORE_SCHEMA_OWN
 
 enum stmt {
     ST_INSERT_BLOCK,
@@ -27,6 +32,9 @@ enum stmt {
     ST_INSERT_PEER,
     ST_DELETE_PEER,
     ST_SELECT_PEERS,
+    ST_SELECT_OWN,
+    ST_PUT_OWN,
+    ST_FORGET_OWN,
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
@@ -40,6 +48,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_INSERT_PEER] = "INSERT OR IGNORE INTO peers (url) VALUES (?1)",
     [ST_DELETE_PEER] = "DELETE FROM peers WHERE url = ?1",
     [ST_SELECT_PEERS] = "SELECT url FROM peers ORDER BY pos",
+    [ST_SELECT_OWN] = "SELECT seq, idx, hash, data FROM own_appends ORDER BY seq",
+    [ST_PUT_OWN] =
+        "INSERT OR REPLACE INTO own_appends (seq, idx, hash, data) VALUES (?1, ?2, ?3, ?4)",
+    [ST_FORGET_OWN] = "DELETE FROM own_appends WHERE seq < ?1",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -192,6 +204,21 @@ out:
     return ret;
 }
 
+/* Bring a file of an older schema version (from) up to STORE_SCHEMA_VERSION, in one
+ * transaction. Returns 0, or -1 with err set (the file is then unchanged). */
+static int upgrade(sqlite3 *db, long long from, char *err, size_t errsz)
+{
+    char sql[512];
+    snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE;%sPRAGMA user_version=%d;COMMIT;",
+             from == 1 ? STORE_SCHEMA_OWN : "", STORE_SCHEMA_VERSION);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+    snprintf(err, errsz, "cannot upgrade the database from schema version %lld to %d: %s", from,
+             STORE_SCHEMA_VERSION, sqlite3_errmsg(db));
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
 int store_sync_parse(const char *name, enum store_sync *out)
 {
     if (strcmp(name, "full") == 0)
@@ -241,6 +268,11 @@ int store_open(const char *path, enum store_sync sync, struct store **out, char 
         goto out;
     }
     if (pragma_int(s->db, "PRAGMA user_version", &version, err, errsz) < 0)
+        goto out;
+    if (version >= STORE_SCHEMA_OLDEST && version < STORE_SCHEMA_VERSION &&
+        upgrade(s->db, version, err, errsz) == 0)
+        version = STORE_SCHEMA_VERSION;
+    else if (version >= STORE_SCHEMA_OLDEST && version < STORE_SCHEMA_VERSION)
         goto out;
     if (version != STORE_SCHEMA_VERSION) {
         snprintf(err, errsz,
@@ -466,4 +498,79 @@ int store_peer_add(struct store *s, const char *url, char *err, size_t errsz)
 int store_peer_remove(struct store *s, const char *url, char *err, size_t errsz)
 {
     return peer_write(s, ST_DELETE_PEER, url, "cannot delete the peer", err, errsz);
+}
+
+int store_read_own(struct store *s, store_own_cb cb, void *arg, char *err, size_t errsz)
+{
+    struct own {
+        uint64_t seq, index;
+        char hash[BLOCK_HASH_HEX + 1];
+        char *data;
+        size_t len;
+    } *rows = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *st = s->st[ST_SELECT_OWN];
+    int ret = -1, rc;
+    /* Copied under the lock, handed over after it (as store_read_peers()). */
+    pthread_mutex_lock(&s->lock);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *hash = (const char *)sqlite3_column_text(st, 2);
+        const void *data = sqlite3_column_blob(st, 3);
+        int len = sqlite3_column_bytes(st, 3);
+        if (hash == NULL || strlen(hash) != BLOCK_HASH_HEX || len < 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            rows = xrealloc(rows, cap * sizeof(*rows));
+        }
+        rows[n].seq = (uint64_t)sqlite3_column_int64(st, 0);
+        rows[n].index = (uint64_t)sqlite3_column_int64(st, 1);
+        memcpy(rows[n].hash, hash, sizeof(rows[n].hash));
+        rows[n].data = xmemdup(data ? data : "", (size_t)len);
+        rows[n].len = (size_t)len;
+        n++;
+    }
+    if (rc != SQLITE_DONE)
+        db_fail(s->db, "cannot read the own appends", err, errsz);
+    else
+        ret = 0;
+    sqlite3_reset(st);
+    pthread_mutex_unlock(&s->lock);
+    for (size_t i = 0; i < n; i++) {
+        if (ret == 0)
+            cb(arg, rows[i].seq, rows[i].index, rows[i].hash, rows[i].data, rows[i].len);
+        free(rows[i].data);
+    }
+    free(rows);
+    return ret;
+}
+
+int store_own_put(struct store *s, uint64_t seq, uint64_t index, const char *hash, const char *data,
+                  size_t len, char *err, size_t errsz)
+{
+    sqlite3_stmt *st = s->st[ST_PUT_OWN];
+    int ret;
+    pthread_mutex_lock(&s->lock);
+    if (sqlite3_bind_int64(st, 1, (sqlite3_int64)seq) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)index) != SQLITE_OK ||
+        sqlite3_bind_text(st, 3, hash, BLOCK_HASH_HEX, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_blob64(st, 4, data, len, SQLITE_STATIC) != SQLITE_OK) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        ret = db_fail(s->db, "cannot store the own append", err, errsz);
+    } else {
+        ret = step_done(s, st, "cannot store the own append", err, errsz);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return ret;
+}
+
+int store_own_forget(struct store *s, uint64_t below, char *err, size_t errsz)
+{
+    sqlite3_stmt *st = s->st[ST_FORGET_OWN];
+    pthread_mutex_lock(&s->lock);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)below);
+    int ret = step_done(s, st, "cannot forget own appends", err, errsz);
+    pthread_mutex_unlock(&s->lock);
+    return ret;
 }

@@ -6,7 +6,9 @@
  * across a power loss with STORE_SYNC_FULL. A new file is built under PATH.new and renamed into
  * place, so a file at PATH is always a whole database: an empty, truncated or foreign file is an
  * error, never a fresh start. The store checks rows (schema, contiguous indexes); validating the
- * blocks themselves is the chain's job (chain_load()).
+ * blocks themselves is the chain's job (chain_load()). A third table, own_appends, keeps the
+ * appends acknowledged here that --reappend-orphans watches (schema version 2; a version 1 file
+ * gets the empty table, in one transaction, when it is opened).
  *
  * Thread-safe: one connection behind a mutex, held from store_replace_begin() until
  * store_replace_commit() or store_replace_abort(). */
@@ -18,7 +20,8 @@
 
 #include "buf.h"
 
-#define STORE_SCHEMA_VERSION 1    /* PRAGMA user_version of the files this code reads and writes */
+#define STORE_SCHEMA_VERSION 2    /* PRAGMA user_version of the files this code reads and writes */
+#define STORE_SCHEMA_OLDEST  1    /* older versions it upgrades in place at open */
 #define STORE_BUSY_MS        2000 /* wait this long for another process holding the file */
 #define STORE_MAX_BLOCK_JSON (64 * 1024 * 1024) /* bytes of one stored block's JSON */
 
@@ -31,6 +34,10 @@ enum store_sync {
 
 /* Called once per stored peer URL (borrowed, NUL-terminated), in the order they were added. */
 typedef void (*store_peer_cb)(void *arg, const char *url);
+/* Called once per stored own append, by seq: the block it made (index, hash: NUL-terminated)
+ * and its data (len bytes, NUL-terminated after them), all borrowed. */
+typedef void (*store_own_cb)(void *arg, uint64_t seq, uint64_t index, const char *hash,
+                             const char *data, size_t len);
 
 /* Open the database at path, creating it (genesis only, no peers) when no file exists there.
  * Returns 0 and *out (caller frees with store_close()), or -1 with err set (one sentence naming
@@ -70,5 +77,15 @@ int store_read_peers(struct store *s, store_peer_cb cb, void *arg, char *err, si
  * committed on return. Returns 0, or -1 with err set. */
 int store_peer_add(struct store *s, const char *url, char *err, size_t errsz);
 int store_peer_remove(struct store *s, const char *url, char *err, size_t errsz);
+
+/* Call cb for each stored own append (table own_appends), by seq, with the store's lock
+ * released. Returns 0, or -1 with err set (then cb was not called). */
+int store_read_own(struct store *s, store_own_cb cb, void *arg, char *err, size_t errsz);
+/* Store own append seq (a new row, or the row seq replaced): the block index and hash (64 hex
+ * chars) that now carry data (len bytes). Committed on return. Returns 0, or -1 with err set. */
+int store_own_put(struct store *s, uint64_t seq, uint64_t index, const char *hash, const char *data,
+                  size_t len, char *err, size_t errsz);
+/* Forget the own appends with seq < below. Committed on return. Returns 0, or -1 with err set. */
+int store_own_forget(struct store *s, uint64_t below, char *err, size_t errsz);
 
 #endif

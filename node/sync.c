@@ -338,7 +338,9 @@ static void fetch_free(struct fetch *f)
 /* Whether chain c (a whole chain or a segment after our prefix) beats the best of this sync. */
 static bool sync_better(struct sync *s, struct chain *c)
 {
-    return chain_tip(c, NULL) > s->ctx.best_height;
+    char hash[BLOCK_HASH_HEX + 1];
+    uint64_t h = chain_tip(c, hash);
+    return forkchoice_wins(s->ctx.rule, h, hash, s->ctx.best_height, s->ctx.best_hash);
 }
 
 /* Report f's outcome: the peer's health, and the log. */
@@ -398,7 +400,7 @@ static void fetch_settle(struct fetch *f)
         free(s->best_url);
         s->best = c;
         s->best_url = xstrdup(f->url);
-        s->ctx.best_height = chain_tip(c, NULL);
+        s->ctx.best_height = chain_tip(c, s->ctx.best_hash);
     } else {
         chain_free(c);
     }
@@ -440,9 +442,10 @@ static void tip_done_cb(struct xfer *x, CURLcode rc, long status)
         a.tip_parsed =
             block_parse(x->body.data ? x->body.data : "", x->body.len, &b, why, sizeof(why)) == 0;
         a.tip_height = b.index;
+        a.tip_hash = b.hash;
     }
-    block_clear(&b);
-    s->ctx.held = chain_tip(s->chain, NULL); /* blocks appended since the sync began count */
+    /* blocks appended since the sync began count */
+    s->ctx.held = chain_tip(s->chain, s->ctx.held_hash);
     switch (fetch_classify(f, &a)) {
     case SYNCPLAN_UNREACHABLE:
         fetch_why(f, FAILURE_UNREACHABLE, "sync: GET /block failed: %s",
@@ -461,11 +464,16 @@ static void tip_done_cb(struct xfer *x, CURLcode rc, long status)
         if (!a.tip_parsed)
             log_debug("peer %s: no height from GET /block (%s): fetching its whole chain", f->url,
                       why);
+        else if (a.tip_height <= s->ctx.held)
+            log_debug("peer %s: tip %.*s wins the tie at height %llu (--fork-choice %s)", f->url,
+                      BLOCK_SHORT_HASH, b.hash, (unsigned long long)a.tip_height,
+                      forkchoice_name(s->ctx.rule));
         fetch_pages(f);
         break;
     default:
         break;
     }
+    block_clear(&b);
     get_free(g);
     fetch_check(f);
 }
@@ -614,9 +622,10 @@ void sync_start(struct sync *s, char *const *urls)
     s->running = true;
     s->best = NULL;
     s->bytes = 0;
-    s->ctx = (struct syncplan_ctx){.best_height = chain_tip(s->chain, NULL),
+    s->ctx = (struct syncplan_ctx){.rule = s->cfg.fork_choice,
                                    .sync_page = s->cfg.sync_page,
                                    .max_chain_bytes = s->cfg.max_chain_bytes};
+    s->ctx.best_height = chain_tip(s->chain, s->ctx.best_hash);
     for (; urls[n]; n++)
         fetch_start(s, urls[n]);
     log_debug("sync started with %zu peers", n);

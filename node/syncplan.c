@@ -1,6 +1,7 @@
 /* syncplan: the decisions of a sync, as pure functions of their facts (see syncplan.h). */
 #include "syncplan.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "block.h"
@@ -20,10 +21,10 @@ bool syncplan_at_genesis(const char *body, size_t len)
     return len >= SYNCPLAN_BEGIN_BYTES && memcmp(body, genesis_array, SYNCPLAN_BEGIN_BYTES) == 0;
 }
 
-/* Whether a chain of height h can beat the best one known in this sync. */
-static bool syncplan_can_win(const struct syncplan_ctx *ctx, uint64_t h)
+/* Whether a chain whose tip is (h, hash) can beat the best one known in this sync. */
+static bool syncplan_can_win(const struct syncplan_ctx *ctx, uint64_t h, const char *hash)
 {
-    return h > ctx->best_height;
+    return forkchoice_wins(ctx->rule, h, hash, ctx->best_height, ctx->best_hash);
 }
 
 /* Plan the fetch of blocks [p->from, p->height]: from genesis, a chain of at most sync_page
@@ -75,15 +76,21 @@ static enum syncplan_verdict syncplan_classify_tip(struct syncplan *p,
         return SYNCPLAN_FETCH;
     }
     uint64_t h = a->tip_height;
-    if (!syncplan_can_win(ctx, h)) {
+    const char *hash = a->tip_hash ? a->tip_hash : "";
+    if (!syncplan_can_win(ctx, h, hash)) {
         p->state = SYNCPLAN_SKIPPED;
         return SYNCPLAN_SKIP;
     }
     if (h >= ctx->max_chain_bytes / SYNCPLAN_MIN_BLOCK_BYTES)
         return syncplan_fail(p, SYNCPLAN_TOO_BIG);
     p->height = h;
-    p->from = ctx->held > 0 ? ctx->held + 1 : 0;
-    if (p->from > h) { /* appended since the sync began: we hold the peer's height already */
+    snprintf(p->tip, sizeof(p->tip), "%s", hash);
+    if (h > ctx->held) {
+        p->from = ctx->held > 0 ? ctx->held + 1 : 0;
+    } else if (forkchoice_wins(ctx->rule, h, hash, ctx->held, ctx->held_hash)) {
+        /* as high as we are (now), with a tip that wins the tie: its last page */
+        p->from = h >= ctx->sync_page ? h + 1 - ctx->sync_page : 0;
+    } else { /* appended since the sync began: the peer's chain no longer wins */
         p->state = SYNCPLAN_SKIPPED;
         return SYNCPLAN_SKIP;
     }
@@ -97,14 +104,35 @@ static bool syncplan_asked_past_genesis(const struct syncplan *p, size_t k)
     return k > 0 || p->from > 0;
 }
 
+/* Whether answer a shows that the peer ignores ?from=&limit= and answers its whole chain: the
+ * one place this is decided. It does when an answer asked from further on begins with "[" and
+ * genesis (json.dumps), or when the first page parsed as a chain from genesis though asked from
+ * further on (another formatting), or holds more blocks than asked (and does not fork from us). */
+static bool syncplan_ignores_query(const struct syncplan *p, const struct syncplan_answer *a)
+{
+    switch (a->stage) {
+    case SYNCPLAN_BEGUN:
+    case SYNCPLAN_RECEIVED:
+        return a->at_genesis && syncplan_asked_past_genesis(p, a->page);
+    case SYNCPLAN_PARSED:
+        return a->page == 0 && a->parsed && a->valid &&
+               ((a->base == 0 && p->from > 0) ||
+                ((a->base == 0 || a->links) && p->page_blocks > 0 &&
+                 a->last >= p->from + p->page_blocks));
+    default:
+        return false;
+    }
+}
+
 /* A page's GET ended. */
 static enum syncplan_verdict syncplan_classify_received(struct syncplan *p,
                                                         const struct syncplan_answer *a)
 {
     size_t k = a->page;
+    bool whole = syncplan_ignores_query(p, a);
     if (p->state == SYNCPLAN_FAILED)
         return SYNCPLAN_DROP;
-    if (a->at_genesis && k > 0) /* cut short by BEGUN: the peer ignores the query */
+    if (whole && k > 0) /* cut short at BEGUN: no need to look at how it ended */
         return p->state == SYNCPLAN_WHOLE ? SYNCPLAN_DROP : syncplan_whole(p);
     if (k > 0 && syncplan_later_pages_dropped(p))
         return SYNCPLAN_DROP;
@@ -114,7 +142,7 @@ static enum syncplan_verdict syncplan_classify_received(struct syncplan *p,
         return syncplan_fail(p, SYNCPLAN_UNREACHABLE);
     if (a->status != 200)
         return syncplan_fail(p, SYNCPLAN_HTTP_ERROR);
-    if (a->at_genesis && syncplan_asked_past_genesis(p, k))
+    if (whole)
         return syncplan_whole(p); /* asked from our tip on, the peer sent its whole chain */
     if (syncplan_asked_past_genesis(p, k) && p->state == SYNCPLAN_PAGING)
         p->state = SYNCPLAN_PAGED; /* it began where it was asked */
@@ -139,14 +167,12 @@ static enum syncplan_verdict syncplan_classify_parsed(struct syncplan *p,
     }
     if (k > 0)
         return p->state == SYNCPLAN_BROKEN ? SYNCPLAN_DROP : SYNCPLAN_USE;
-    if (a->base == 0 && p->from > 0)
-        return syncplan_whole(p); /* the parsers found the peer's whole chain */
+    if (syncplan_ignores_query(p, a))
+        return syncplan_whole(p);
     if (a->base > 0 && !a->links) {
         p->state = SYNCPLAN_FORKED; /* known from the first page: the rest is of no use */
         return SYNCPLAN_FORK;
     }
-    if (p->page_blocks > 0 && a->last >= p->from + p->page_blocks)
-        return syncplan_whole(p); /* more blocks than asked for: the peer ignored the query */
     return SYNCPLAN_USE;
 }
 
@@ -157,7 +183,7 @@ enum syncplan_verdict syncplan_classify(struct syncplan *p, const struct syncpla
     case SYNCPLAN_TIP:
         return syncplan_classify_tip(p, ctx, a);
     case SYNCPLAN_BEGUN:
-        if (p->state != SYNCPLAN_FAILED && a->at_genesis && syncplan_asked_past_genesis(p, a->page))
+        if (p->state != SYNCPLAN_FAILED && syncplan_ignores_query(p, a))
             return SYNCPLAN_WHOLE_CHAIN;
         return SYNCPLAN_READ_ON;
     case SYNCPLAN_RECEIVED:
@@ -182,7 +208,7 @@ enum syncplan_outcome syncplan_settle(struct syncplan *p, const struct syncplan_
     case SYNCPLAN_SKIPPED:
         return SYNCPLAN_NOTHING;
     case SYNCPLAN_FORKED:
-        if (!syncplan_can_win(ctx, p->height)) {
+        if (!syncplan_can_win(ctx, p->height, p->tip)) {
             p->state = SYNCPLAN_SKIPPED;
             return SYNCPLAN_LET_GO;
         }

@@ -9,17 +9,19 @@
  * every answer a peer can give without a network.
  *
  * The rules:
- * - A peer that is not higher than the best chain known in this sync cannot win (only a longer
- *   chain replaces) and is not fetched. Neither is a height that cannot fit --max-chain-bytes.
+ * - A peer whose tip does not win against the best chain known in this sync (forkchoice.h: a
+ *   longer chain, or under longest-lowest-hash as long with a lower tip hash) is not fetched.
+ *   Neither is a height that cannot fit --max-chain-bytes.
  * - A node holding only genesis fetches a chain of at most sync_page blocks in one GET /blocks
  *   (as the original asks); anything else comes in pages of sync_page blocks (larger when that
  *   would make more than SYNCPLAN_MAX_PAGES pages). A node holding blocks asks from its tip + 1
- *   on.
+ *   on; for a peer as high as we are whose tip wins the tie, the last page of the peer's chain
+ *   (the fork is usually recent; if not, the rule below fetches the whole chain).
  * - A peer ignores ?from=&limit= (the original does) when an answer asked from further on
  *   begins with "[" and genesis as json.dumps writes it, or when the first page parses as the
  *   whole chain from genesis, or holds more blocks than asked. Its first answer is then its
- *   whole chain and no other page is used (nor read further). Decided in syncplan_classify()
- *   only.
+ *   whole chain and no other page is used (nor read further). Decided in one function, which
+ *   syncplan_classify() asks at every stage.
  * - The first page fetched after our tip must link to our block before it (its prev_hash);
  *   otherwise the peer forked below our tip: no more pages are asked, and once the fetch has
  *   settled, the peer's whole chain is fetched from genesis if it can still win.
@@ -33,6 +35,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "block.h"
+#include "forkchoice.h"
 
 #define SYNCPLAN_PAGES_IN_FLIGHT 4 /* page requests in flight to a peer that honours the query */
 #define SYNCPLAN_PAGES_PROBING   2 /* ... to a peer not known to (an original answers each whole) */
@@ -56,18 +61,22 @@ enum syncplan_state {
 /* One peer's fetch as the planner sees it. */
 struct syncplan {
     enum syncplan_state state;
-    uint64_t height;      /* the peer's tip index from GET /block (0: unknown) */
-    uint64_t from;        /* index of the first block asked */
-    uint64_t page_blocks; /* blocks per page; 0: one GET /blocks without a query */
-    size_t npages;        /* pages to fetch */
+    uint64_t height;              /* the peer's tip index from GET /block (0: unknown) */
+    char tip[BLOCK_HASH_HEX + 1]; /* the peer's tip hash from GET /block ("": unknown) */
+    uint64_t from;                /* index of the first block asked */
+    uint64_t page_blocks;         /* blocks per page; 0: one GET /blocks without a query */
+    size_t npages;                /* pages to fetch */
 };
 
 /* The facts of this sync that every decision weighs. */
 struct syncplan_ctx {
-    uint64_t best_height;   /* the best chain known in this sync (ours at first) */
-    uint64_t held;          /* our tip index now */
-    uint64_t sync_page;     /* --sync-page (at least 1) */
-    size_t max_chain_bytes; /* --max-chain-bytes */
+    enum forkchoice rule;               /* --fork-choice */
+    uint64_t best_height;               /* the best chain known in this sync (ours at first) */
+    char best_hash[BLOCK_HASH_HEX + 1]; /* its tip hash */
+    uint64_t held;                      /* our tip index now */
+    char held_hash[BLOCK_HASH_HEX + 1]; /* its hash */
+    uint64_t sync_page;                 /* --sync-page (at least 1) */
+    size_t max_chain_bytes;             /* --max-chain-bytes */
 };
 
 /* Which answer is being classified. */
@@ -96,6 +105,7 @@ struct syncplan_answer {
     bool at_genesis;                 /* BEGUN, RECEIVED: the body begins "[" + genesis (dumps) */
     bool tip_parsed;                 /* TIP: the body is a block */
     uint64_t tip_height;             /* TIP: its index */
+    const char *tip_hash;            /* TIP: its hash (NUL-terminated) */
     bool parsed;                     /* PARSED: the parsers ran (false: cancelled) */
     bool valid;                      /* PARSED: a valid segment came out */
     uint64_t base, last;             /* PARSED: its first and last index */

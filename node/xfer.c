@@ -51,6 +51,11 @@ void xfer_init(struct xfer *x, const struct config *cfg, const char *base, const
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, xfer_write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    if (cfg->source) { /* --source: "host!" makes libcurl bind to the address, no lookup */
+        char iface[96];
+        snprintf(iface, sizeof(iface), "host!%s", cfg->source);
+        curl_easy_setopt(e, CURLOPT_INTERFACE, iface);
+    }
 }
 
 void xfer_set_post(struct xfer *x, const char *body, size_t len, struct curl_slist *headers)

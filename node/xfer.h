@@ -1,9 +1,10 @@
 /* xfer: one HTTP request from the gossip worker to a peer, on the worker's libcurl multi handle.
  *
  * Every request a node makes goes through here, so every one has the same guards: the connect
- * and total timeouts of the config, http and https only, no redirects followed, and a byte cap
- * on what is read. An xfer is embedded in its owner's record; its done callback runs on the
- * worker thread when the request ends (never when it is aborted), and may free that record. */
+ * and total timeouts of the config, http and https only, no redirects followed, a byte cap on
+ * what is read, and the local address of --source. An xfer is embedded in its owner's record; its
+ * done callback runs on the worker thread when the request ends (never when it is aborted), and may
+ * free that record. */
 #ifndef CHAINLAB_XFER_H
 #define CHAINLAB_XFER_H
 

@@ -240,7 +240,7 @@ await converged within 3s
 pause n1
 append n0 "during"
 log "paused: the test asks n1 now"
-sleep 3s
+sleep 15s
 resume n1
 sync n1
 await contains "during" on n1 within 5s
@@ -250,7 +250,8 @@ expect converged
 
 def test_pause_stops_answers_until_resume(tmp_path, live):
     """While n1 is paused a direct GET /block to it times out, and n0's append waits out its
-    --broadcast-wait (200 ms) for n1's answer; after resume n1 answers and has the block."""
+    --broadcast-wait (200 ms) for n1's answer; after resume n1 answers and has the block. The
+    pause lasts 15 s so that a loaded machine still asks n1 inside it (a 3 s pause was missed)."""
     token = uuid.uuid4().hex[:12]
     scn = tmp_path / "pause.scn"
     scn.write_text(PAUSE.format(token=token))

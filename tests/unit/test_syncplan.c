@@ -3,6 +3,7 @@
  * whole fetches walked answer by answer (an original peer, a fork below our tip). */
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,16 +22,15 @@
 #define P_SKIPPED SYNCPLAN_SKIPPED
 #define P_FAILED  SYNCPLAN_FAILED
 
+/* A fetch as the planner sees it, its tip hash unknown. */
+#define PLAN(state_, height_, from_, page_, n_)                                                    \
+    {                                                                                              \
+        .state = state_, .height = height_, .from = from_, .page_blocks = page_, .npages = n_      \
+    }
 /* A plan in the middle of paging: blocks [11, 40] asked in 4 pages of 8 (from our tip 10). */
-#define PAGING_11(state)                                                                           \
-    {                                                                                              \
-        state, 40, 11, 8, 4                                                                        \
-    }
+#define PAGING_11(state) PLAN(state, 40, 11, 8, 4)
 /* The same fetched from genesis: blocks [0, 40] in 6 pages of 8. */
-#define PAGING_0(state)                                                                            \
-    {                                                                                              \
-        state, 40, 0, 8, 6                                                                         \
-    }
+#define PAGING_0(state) PLAN(state, 40, 0, 8, 6)
 
 static const struct syncplan_ctx ctx_at_10 = {
     .best_height = 10, .held = 10, .sync_page = 8, .max_chain_bytes = MB};
@@ -117,6 +117,84 @@ START_TEST(test_tip)
 }
 END_TEST
 
+/* ---- GET /block under --fork-choice longest-lowest-hash: ties ---- */
+
+#define LO "0000000000000000000000000000000000000000000000000000000000000001"
+#define HI "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+
+struct tie_row {
+    const char *what;
+    enum forkchoice rule;
+    uint64_t held; /* our tip (and the best so far), its hash HI */
+    uint64_t sync_page;
+    uint64_t height; /* the peer's tip */
+    const char *hash;
+    enum syncplan_verdict verdict;
+    enum syncplan_state state;
+    uint64_t from, page_blocks;
+};
+
+static const struct tie_row tie_rows[] = {
+    {"a lower tip at our height: its last page", FORKCHOICE_LOWEST_HASH, 10, 8, 10, LO,
+     SYNCPLAN_FETCH, P_PAGING, 3, 8},
+    {"a short chain: all of it at once", FORKCHOICE_LOWEST_HASH, 10, 50, 10, LO, SYNCPLAN_FETCH,
+     P_WHOLE, 0, 0},
+    {"the same tip", FORKCHOICE_LOWEST_HASH, 10, 8, 10, HI, SYNCPLAN_SKIP, P_SKIPPED, 0, 0},
+    {"a tie under longest", FORKCHOICE_LONGEST, 10, 8, 10, LO, SYNCPLAN_SKIP, P_SKIPPED, 0, 0},
+    {"higher still wins by height", FORKCHOICE_LOWEST_HASH, 10, 8, 12, HI, SYNCPLAN_FETCH, P_PAGING,
+     11, 8},
+    {"lower never wins", FORKCHOICE_LOWEST_HASH, 10, 8, 9, LO, SYNCPLAN_SKIP, P_SKIPPED, 0, 0},
+};
+
+START_TEST(test_tip_tie)
+{
+    const struct tie_row *row = &tie_rows[_i];
+    struct syncplan_ctx ctx = {.rule = row->rule,
+                               .best_height = row->held,
+                               .best_hash = HI,
+                               .held = row->held,
+                               .held_hash = HI,
+                               .sync_page = row->sync_page,
+                               .max_chain_bytes = MB};
+    struct syncplan_answer a = {.stage = SYNCPLAN_TIP,
+                                .status = 200,
+                                .tip_parsed = true,
+                                .tip_height = row->height,
+                                .tip_hash = row->hash};
+    struct syncplan p;
+    syncplan_init(&p);
+    ck_assert_msg(syncplan_classify(&p, &ctx, &a) == row->verdict, "%s", row->what);
+    ck_assert_msg(p.state == row->state, "%s: %s", row->what, syncplan_state_name(p.state));
+    if (row->verdict == SYNCPLAN_FETCH) {
+        ck_assert_uint_eq(p.from, row->from);
+        ck_assert_uint_eq(p.page_blocks, row->page_blocks);
+        ck_assert_str_eq(p.tip, row->hash);
+    }
+}
+END_TEST
+
+/* A fork below our tip found by a tie fetch is fetched from genesis only while its tip wins. */
+START_TEST(test_tie_forked_settles_by_hash)
+{
+    struct syncplan_ctx ctx = {.rule = FORKCHOICE_LOWEST_HASH,
+                               .best_height = 10,
+                               .best_hash = HI,
+                               .held = 10,
+                               .held_hash = HI,
+                               .sync_page = 8,
+                               .max_chain_bytes = MB};
+    struct syncplan p = PLAN(P_FORKED, 10, 3, 8, 1);
+    snprintf(p.tip, sizeof(p.tip), "%s", LO);
+    ck_assert_int_eq(syncplan_settle(&p, &ctx, false, 0), SYNCPLAN_REFETCH);
+    ck_assert_uint_eq(p.from, 0);
+    ck_assert_uint_eq(p.npages, 2);
+    p = (struct syncplan)PLAN(P_FORKED, 10, 3, 8, 1);
+    snprintf(p.tip, sizeof(p.tip), "%s", LO);
+    ctx.rule = FORKCHOICE_LONGEST;
+    ck_assert_int_eq(syncplan_settle(&p, &ctx, false, 0), SYNCPLAN_LET_GO);
+}
+END_TEST
+
 /* ---- page answers ---- */
 
 struct answer_row {
@@ -181,11 +259,8 @@ static const struct answer_row answer_rows[] = {
     {"received: a later page as asked", PAGING_0(P_PAGING), OK200(1), SYNCPLAN_USE, P_PAGED},
     {"received: the first page after a broken later one", PAGING_11(P_BROKEN), OK200(0),
      SYNCPLAN_USE, P_BROKEN},
-    {"received: one GET /blocks",
-     {P_WHOLE, 7, 0, 0, 1},
-     RECEIVED(0, SYNCPLAN_XFER_OK, 200, true),
-     SYNCPLAN_USE,
-     P_WHOLE},
+    {"received: one GET /blocks", PLAN(P_WHOLE, 7, 0, 0, 1),
+     RECEIVED(0, SYNCPLAN_XFER_OK, 200, true), SYNCPLAN_USE, P_WHOLE},
 
     /* the parsers came back */
     {"parsed: cancelled",
@@ -217,6 +292,8 @@ static const struct answer_row answer_rows[] = {
      PARSED(0, true, 11, 18, true, false), SYNCPLAN_USE, P_PAGED},
     {"parsed: more blocks than asked", PAGING_11(P_PAGED), PARSED(0, true, 11, 19, true, false),
      SYNCPLAN_WHOLE_CHAIN, P_WHOLE},
+    {"parsed: more blocks than asked, not following our chain", PAGING_11(P_PAGED),
+     PARSED(0, true, 11, 19, false, false), SYNCPLAN_FORK, P_FORKED},
     {"parsed: the first page from genesis as asked", PAGING_0(P_PAGING),
      PARSED(0, true, 0, 7, false, false), SYNCPLAN_USE, P_PAGING},
     {"parsed: the whole chain to a first page from genesis", PAGING_0(P_PAGING),
@@ -227,11 +304,8 @@ static const struct answer_row answer_rows[] = {
      PARSED(0, true, 0, 40, false, false), SYNCPLAN_WHOLE_CHAIN, P_WHOLE},
     {"parsed: the first page of a broken fetch, as asked", PAGING_11(P_BROKEN),
      PARSED(0, true, 11, 18, true, false), SYNCPLAN_USE, P_BROKEN},
-    {"parsed: one GET /blocks",
-     {P_WHOLE, 7, 0, 0, 1},
-     PARSED(0, true, 0, 7, false, false),
-     SYNCPLAN_USE,
-     P_WHOLE},
+    {"parsed: one GET /blocks", PLAN(P_WHOLE, 7, 0, 0, 1), PARSED(0, true, 0, 7, false, false),
+     SYNCPLAN_USE, P_WHOLE},
 
     /* joins, and a peer that left */
     {"joined",
@@ -282,19 +356,11 @@ struct settle_row {
 
 static const struct settle_row settle_rows[] = {
     {"failed", PAGING_11(P_FAILED), 10, false, 0, SYNCPLAN_NOTHING, P_FAILED, 0, 0, 0},
-    {"skipped", {P_SKIPPED, 0, 0, 0, 0}, 10, false, 0, SYNCPLAN_NOTHING, P_SKIPPED, 0, 0, 0},
+    {"skipped", PLAN(P_SKIPPED, 0, 0, 0, 0), 10, false, 0, SYNCPLAN_NOTHING, P_SKIPPED, 0, 0, 0},
     {"forked and can win: from genesis in pages", PAGING_11(P_FORKED), 10, false, 0,
      SYNCPLAN_REFETCH, P_PAGING, 0, 8, 6},
-    {"forked, short: from genesis in one GET /blocks",
-     {P_FORKED, 7, 6, 8, 1},
-     5,
-     false,
-     0,
-     SYNCPLAN_REFETCH,
-     P_WHOLE,
-     0,
-     0,
-     1},
+    {"forked, short: from genesis in one GET /blocks", PLAN(P_FORKED, 7, 6, 8, 1), 5, false, 0,
+     SYNCPLAN_REFETCH, P_WHOLE, 0, 0, 1},
     {"forked and beaten meanwhile", PAGING_11(P_FORKED), 40, false, 0, SYNCPLAN_LET_GO, P_SKIPPED,
      0, 0, 0},
     {"a later page was invalid", PAGING_11(P_BROKEN), 10, true, 1, SYNCPLAN_BAD_PAGE, P_FAILED, 0,
@@ -335,14 +401,20 @@ struct request_row {
 };
 
 static const struct request_row request_rows[] = {
-    {PAGING_11(P_PAGING), 0, 0, true},      {PAGING_11(P_PAGING), 1, 1, true},
+    {PAGING_11(P_PAGING), 0, 0, true},
+    {PAGING_11(P_PAGING), 1, 1, true},
     {PAGING_11(P_PAGING), 2, 2, false}, /* not known to page yet: 2 in flight */
-    {PAGING_11(P_PAGED), 2, 2, true},       {PAGING_11(P_PAGED), 3, 3, true},
-    {PAGING_11(P_PAGED), 3, 4, false},      {PAGING_11(P_PAGED), 4, 0, false}, /* past the last */
-    {{P_WHOLE, 7, 0, 0, 1}, 0, 0, true},    {PAGING_11(P_WHOLE), 1, 0, false},
-    {PAGING_11(P_BROKEN), 2, 0, false},     {PAGING_11(P_FORKED), 1, 0, false},
-    {PAGING_11(P_FAILED), 1, 0, false},     {PAGING_11(P_SKIPPED), 0, 0, false},
-    {{P_PROBING, 0, 0, 0, 0}, 0, 0, false},
+    {PAGING_11(P_PAGED), 2, 2, true},
+    {PAGING_11(P_PAGED), 3, 3, true},
+    {PAGING_11(P_PAGED), 3, 4, false},
+    {PAGING_11(P_PAGED), 4, 0, false}, /* past the last */
+    {PLAN(P_WHOLE, 7, 0, 0, 1), 0, 0, true},
+    {PAGING_11(P_WHOLE), 1, 0, false},
+    {PAGING_11(P_BROKEN), 2, 0, false},
+    {PAGING_11(P_FORKED), 1, 0, false},
+    {PAGING_11(P_FAILED), 1, 0, false},
+    {PAGING_11(P_SKIPPED), 0, 0, false},
+    {PLAN(P_PROBING, 0, 0, 0, 0), 0, 0, false},
 };
 
 START_TEST(test_may_request)
@@ -473,6 +545,8 @@ static Suite *syncplan_suite(void)
     TCase *tc = tcase_create("core");
 
     tcase_add_loop_test(tc, test_tip, 0, ROWS(tip_rows));
+    tcase_add_loop_test(tc, test_tip_tie, 0, ROWS(tie_rows));
+    tcase_add_test(tc, test_tie_forked_settles_by_hash);
     tcase_add_loop_test(tc, test_answer, 0, ROWS(answer_rows));
     tcase_add_loop_test(tc, test_settle, 0, ROWS(settle_rows));
     tcase_add_loop_test(tc, test_may_request, 0, ROWS(request_rows));
