@@ -61,35 +61,60 @@ void peers_set_store(struct peers *p, struct store *s)
     pthread_mutex_unlock(&p->lock);
 }
 
-/* True when host (as libcurl gives it: IPv6 in brackets, lowercase) names this machine. */
-static bool is_local_host(const struct peers *p, const char *host)
+/* host (as libcurl gives it: IPv6 in brackets, lowercase) as an address: "localhost" is
+ * 127.0.0.1 and 0.0.0.0 too (a connection to it goes to 127.0.0.1); an IPv4-mapped IPv6 address
+ * is its IPv4 address. Returns AF_INET or AF_INET6 with *out set, or 0 for any other name. */
+static int host_address(const char *host, struct in6_addr *out)
 {
     char h[256];
     snprintf(h, sizeof(h), "%s", host);
     size_t n = strlen(h);
     if (n > 0 && h[n - 1] == '.')
         h[--n] = '\0'; /* "localhost." is "localhost" */
-    if (strcasecmp(h, "localhost") == 0 || strcasecmp(h, p->self_host) == 0)
-        return true;
     struct in_addr v4;
-    if (inet_pton(AF_INET, h, &v4) == 1) {
-        uint32_t a = ntohl(v4.s_addr);
-        return (a >> 24) == 127 || a == 0;
-    }
-    if (n > 2 && h[0] == '[' && h[n - 1] == ']') {
-        struct in6_addr v6;
+    memset(out, 0, sizeof(*out));
+    if (strcasecmp(h, "localhost") == 0)
+        snprintf(h, sizeof(h), "127.0.0.1");
+    if (inet_pton(AF_INET, h, &v4) != 1 && n > 2 && h[0] == '[' && h[n - 1] == ']') {
         h[n - 1] = '\0';
-        if (inet_pton(AF_INET6, h + 1, &v6) != 1)
-            return false;
-        if (IN6_IS_ADDR_LOOPBACK(&v6) || IN6_IS_ADDR_UNSPECIFIED(&v6))
-            return true;
-        if (IN6_IS_ADDR_V4MAPPED(&v6)) {
-            uint8_t first = v6.s6_addr[12];
-            uint32_t rest = (uint32_t)v6.s6_addr[13] | v6.s6_addr[14] | v6.s6_addr[15];
-            return first == 127 || (first == 0 && rest == 0);
-        }
+        if (inet_pton(AF_INET6, h + 1, out) != 1)
+            return 0;
+        if (!IN6_IS_ADDR_V4MAPPED(out))
+            return AF_INET6;
+        memcpy(&v4, out->s6_addr + 12, 4);
+    } else if (inet_pton(AF_INET, h, &v4) != 1) {
+        return 0;
     }
-    return false;
+    if (v4.s_addr == htonl(INADDR_ANY))
+        v4.s_addr = htonl(INADDR_LOOPBACK);
+    memset(out, 0, sizeof(*out));
+    memcpy(out->s6_addr, &v4, 4);
+    return AF_INET;
+}
+
+/* True when a connection to host (at this node's port) reaches this node: it names the address
+ * the node listens on (the same name, or the same address however written), or any address of
+ * this machine's loopback when the node listens on every address (0.0.0.0 or ::). A node on
+ * 127.0.0.1 is not reached at 127.0.0.2: other nodes listen there. */
+static bool is_local_host(const struct peers *p, const char *host)
+{
+    if (strcasecmp(host, p->self_host) == 0)
+        return true;
+    struct in6_addr a, self;
+    int af = host_address(host, &a);
+    char bracketed[300];
+    snprintf(bracketed, sizeof(bracketed), strchr(p->self_host, ':') ? "[%s]" : "%s", p->self_host);
+    int self_af = host_address(bracketed, &self);
+    if (af == 0 || self_af == 0)
+        return false;
+    bool self_any = strcmp(p->self_host, "0.0.0.0") == 0 || strcmp(p->self_host, "::") == 0;
+    if (self_any) {
+        static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+        if (af == AF_INET6)
+            return IN6_IS_ADDR_LOOPBACK(&a) || memcmp(&a, &any6, sizeof(a)) == 0;
+        return a.s6_addr[0] == 127;
+    }
+    return af == self_af && memcmp(&a, &self, sizeof(a)) == 0;
 }
 
 static int invalid(char *err, size_t errsz, const char *msg)

@@ -46,8 +46,9 @@ static void cluster_emit(struct cluster *c, unsigned i, const char *action, pid_
 {
     if (c->ev == NULL)
         return;
-    json_t *f = json_pack("{s:s, s:o, s:i, s:i}", "action", action, "node", json_sprintf("n%u", i),
-                          "pid", (int)pid, "port", (int)c->nodes[i].port);
+    json_t *f =
+        json_pack("{s:s, s:o, s:i, s:s, s:i}", "action", action, "node", json_sprintf("n%u", i),
+                  "pid", (int)pid, "host", c->nodes[i].host, "port", (int)c->nodes[i].port);
     if (c->nodes[i].state == NODE_EXITED) {
         char how[64];
         cluster_describe_exit(c, i, how, sizeof(how));

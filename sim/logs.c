@@ -11,10 +11,16 @@
 #include "events.h"
 #include "xalloc.h"
 
-#define LOGS_PORTS 65536
+/* One address a log line may name: "HOST:PORT" (HOST numeric; localhost is 127.0.0.1). */
+struct logs_name {
+    char *addr; /* owned */
+    char *name; /* owned: "n3", "n3->n7", or "->n7" for a target's listener (any source) */
+};
 
 struct logs_names {
-    char *name[LOGS_PORTS]; /* owned, or NULL */
+    struct logs_name *v; /* sorted by addr once loaded */
+    size_t n, cap;
+    bool sorted;
 };
 
 struct line {
@@ -29,6 +35,11 @@ struct lines {
     size_t n, cap;
 };
 
+static int logs_name_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct logs_name *)a)->addr, ((const struct logs_name *)b)->addr);
+}
+
 struct logs_names *logs_names_load(const char *run_dir)
 {
     struct logs_names *m = xcalloc(1, sizeof(*m));
@@ -42,8 +53,10 @@ struct logs_names *logs_names_load(const char *run_dir)
     {
         json_t *port = json_object_get(e, "port"), *node = json_object_get(e, "node");
         const char *kind = json_string_value(json_object_get(e, "kind"));
+        const char *host = json_string_value(json_object_get(e, "host"));
         if (kind && strcmp(kind, "node") == 0 && json_is_integer(port) && json_is_string(node))
-            logs_names_add(m, (unsigned)json_integer_value(port), json_string_value(node));
+            logs_names_add(m, host ? host : "127.0.0.1", (unsigned)json_integer_value(port),
+                           json_string_value(node));
     }
     json_decref(evs);
     path = xasprintf("%s/links.json", run_dir);
@@ -53,15 +66,25 @@ struct logs_names *logs_names_load(const char *run_dir)
     {
         const char *from = json_string_value(json_object_get(e, "from"));
         const char *to = json_string_value(json_object_get(e, "to"));
+        const char *lh = json_string_value(json_object_get(e, "listen_host"));
+        const char *th = json_string_value(json_object_get(e, "target_host"));
         json_int_t lp = json_integer_value(json_object_get(e, "listen_port"));
         json_int_t tp = json_integer_value(json_object_get(e, "target_port"));
-        if (from && to && lp != tp) {
-            char name[64];
+        lh = lh ? lh : "127.0.0.1";
+        th = th ? th : "127.0.0.1";
+        if (!from || !to || (lp == tp && strcmp(lh, th) == 0))
+            continue; /* links direct: the target's own address */
+        char name[64];
+        /* a listener of its own is the link's; a shared one (one per target) is the target's */
+        if (strncmp(lh, "127.0.0.1", 10) == 0)
             snprintf(name, sizeof(name), "%s->%s", from, to);
-            logs_names_add(m, (unsigned)lp, name);
-        }
+        else
+            snprintf(name, sizeof(name), "->%s", to);
+        logs_names_add(m, lh, (unsigned)lp, name);
     }
     json_decref(links);
+    qsort(m->v, m->n, sizeof(*m->v), logs_name_cmp);
+    m->sorted = true;
     return m;
 }
 
@@ -69,43 +92,89 @@ void logs_names_free(struct logs_names *m)
 {
     if (m == NULL)
         return;
-    for (size_t i = 0; i < LOGS_PORTS; i++)
-        free(m->name[i]);
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->v[i].addr);
+        free(m->v[i].name);
+    }
+    free(m->v);
     free(m);
 }
 
-void logs_names_add(struct logs_names *m, unsigned port, const char *name)
+void logs_names_add(struct logs_names *m, const char *host, unsigned port, const char *name)
 {
-    if (port == 0 || port >= LOGS_PORTS)
+    if (port == 0)
         return;
-    free(m->name[port]);
-    m->name[port] = xstrdup(name);
+    if (m->n == m->cap) {
+        m->cap = m->cap ? 2 * m->cap : 64;
+        m->v = xrealloc(m->v, m->cap * sizeof(*m->v));
+    }
+    m->v[m->n++] = (struct logs_name){xasprintf("%s:%u", host, port), xstrdup(name)};
+    m->sorted = false;
 }
 
-void logs_rename(const struct logs_names *m, const char *line, struct buf *out)
+/* The name of "host:port", or NULL. */
+static const char *logs_names_find(const struct logs_names *m, const char *addr)
 {
-    static const char *const hosts[] = {
-        "http://127.0.0.1:", "http://localhost:", "127.0.0.1:", "localhost:"};
+    if (m->sorted) {
+        struct logs_name key = {(char *)addr, NULL};
+        const struct logs_name *e = bsearch(&key, m->v, m->n, sizeof(*m->v), logs_name_cmp);
+        return e ? e->name : NULL;
+    }
+    for (size_t i = m->n; i-- > 0;) {
+        if (strcmp(m->v[i].addr, addr) == 0)
+            return m->v[i].name;
+    }
+    return NULL;
+}
+
+/* At p, an address "A.B.C.D:PORT", "A.B.C.D port PORT" (libcurl's words) or the same with
+ * "localhost": its length, with "HOST:PORT" in key. 0 when there is none. */
+static size_t logs_match_addr(const char *p, char *key, size_t keysz)
+{
+    size_t h = 0;
+    char host[32];
+    if (strncmp(p, "localhost", 9) == 0) {
+        h = 9;
+        snprintf(host, sizeof(host), "127.0.0.1");
+    } else {
+        unsigned dots = 0;
+        while (h < 15 && ((p[h] >= '0' && p[h] <= '9') || (p[h] == '.' && ++dots)))
+            h++;
+        if (dots != 3 || h < 7 || p[h - 1] == '.')
+            return 0;
+        snprintf(host, sizeof(host), "%.*s", (int)h, p);
+    }
+    size_t sep = p[h] == ':' ? 1 : strncmp(p + h, " port ", 6) == 0 ? 6 : 0;
+    size_t d = 0;
+    unsigned long port = 0;
+    while (sep > 0 && p[h + sep + d] >= '0' && p[h + sep + d] <= '9' && d < 6)
+        port = port * 10 + (unsigned long)(p[h + sep + d++] - '0');
+    if (d == 0 || (p[h + sep + d] >= '0' && p[h + sep + d] <= '9') || port > 65535)
+        return 0;
+    snprintf(key, keysz, "%s:%lu", host, port);
+    return h + sep + d;
+}
+
+void logs_rename(const struct logs_names *m, const char *source, const char *line, struct buf *out)
+{
     const char *p = line;
     while (*p) {
-        size_t hl = 0;
-        for (size_t h = 0; h < sizeof(hosts) / sizeof(hosts[0]) && hl == 0; h++) {
-            if (strncmp(p, hosts[h], strlen(hosts[h])) == 0)
-                hl = strlen(hosts[h]);
+        bool boundary = p == line || !((p[-1] >= '0' && p[-1] <= '9') || p[-1] == '.' ||
+                                       (p[-1] >= 'a' && p[-1] <= 'z'));
+        char key[48];
+        size_t len = boundary ? logs_match_addr(p, key, sizeof(key)) : 0;
+        const char *name = len > 0 ? logs_names_find(m, key) : NULL;
+        if (name == NULL) {
+            buf_append_char(out, *p++);
+            continue;
         }
-        if (hl > 0) {
-            unsigned long port = 0;
-            size_t d = 0;
-            while (p[hl + d] >= '0' && p[hl + d] <= '9' && d < 6)
-                port = port * 10 + (unsigned long)(p[hl + d++] - '0');
-            bool digit_follows = p[hl + d] >= '0' && p[hl + d] <= '9';
-            if (d > 0 && !digit_follows && port < LOGS_PORTS && m->name[port]) {
-                buf_append_str(out, m->name[port]);
-                p += hl + d;
-                continue;
-            }
-        }
-        buf_append_char(out, *p++);
+        /* "http://" before the address goes with it: the name stands for the whole URL */
+        if (out->len >= 7 && strncmp(out->data + out->len - 7, "http://", 7) == 0)
+            out->len -= 7;
+        if (name[0] == '-' && source != NULL && source[0] == 'n')
+            buf_append_str(out, source);
+        buf_append_str(out, name);
+        p += len;
     }
 }
 
@@ -303,7 +372,7 @@ int logs_print(FILE *out, const char *run_dir, const struct logs_filter *f, char
         if (rel < f->since - 0.0005 || (f->until >= 0 && rel > f->until + 0.0005))
             continue;
         buf_clear(&text);
-        logs_rename(names, ls.v[i].text, &text);
+        logs_rename(names, sources[ls.v[i].source], ls.v[i].text, &text);
         if (f->grep && (text.data == NULL || strstr(text.data, f->grep) == NULL))
             continue;
         fprintf(out, "%-5s %9.3f  %s\n", sources[ls.v[i].source], rel, text.data ? text.data : "");

@@ -32,16 +32,19 @@ int logs_parse_nodes(const char *text, struct logs_filter *f, char *err, size_t 
 int logs_print(FILE *out, const char *run_dir, const struct logs_filter *f, char *err,
                size_t errsz);
 
-/* A map from ports to names for logs_rename(). */
+/* A map from addresses to names for logs_rename(). */
 struct logs_names;
-/* The names of run_dir: node ports from its events.jsonl, link ports from its links.json.
- * Never NULL (empty when the files are missing); free with logs_names_free(). */
+/* The names of run_dir: nodes' addresses from its events.jsonl ("n3"), the link layer's from its
+ * links.json: a link's own listener ("n3->n7"), a target's listener shared by every source
+ * ("->n7", shown after the name of the log's node). Never NULL (empty when the files are
+ * missing); free with logs_names_free(). */
 struct logs_names *logs_names_load(const char *run_dir);
 void logs_names_free(struct logs_names *m);
-/* Add the name of one port. */
-void logs_names_add(struct logs_names *m, unsigned port, const char *name);
-/* Append line to out with every "http://127.0.0.1:PORT", "127.0.0.1:PORT", "localhost:PORT"
- * and "127.0.0.1 port PORT" (libcurl's words) whose port has a name replaced by that name. */
-void logs_rename(const struct logs_names *m, const char *line, struct buf *out);
+/* Add the name of one address (host numeric). */
+void logs_names_add(struct logs_names *m, const char *host, unsigned port, const char *name);
+/* Append line (from source: "n3", "sim") to out with every "http://A.B.C.D:PORT",
+ * "A.B.C.D:PORT", "localhost:PORT" and "A.B.C.D port PORT" (libcurl's words) that has a name
+ * replaced by that name. */
+void logs_rename(const struct logs_names *m, const char *source, const char *line, struct buf *out);
 
 #endif

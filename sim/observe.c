@@ -135,8 +135,9 @@ void observe_table(struct run *r, struct buf *out, json_t *arr)
     observe_fetch(r, &all, false, snaps);
     struct buf grouped = BUF_INIT; /* at scale: "nK state, height H, tip" items to group */
     if (r->n < RUN_COMPRESS_NODES)
-        buf_printf(out, "    %-6s %-6s %-8s %-8s %-6s %-6s %-8s %s\n", "node", "port", "state",
-                   "height", "syncs", "posts", "rss MiB", "tip");
+        buf_printf(out, "    %-6s %-*s %-8s %-8s %-6s %-6s %-8s %s\n", "node",
+                   r->addresses ? 12 : 6, r->addresses ? "address" : "port", "state", "height",
+                   "syncs", "posts", "rss MiB", "tip");
     for (unsigned i = 0; i < r->n; i++) {
         const struct cluster_node *nd = cluster_node(r->cl, i);
         const char *state = cluster_state_name(nd->state);
@@ -155,17 +156,24 @@ void observe_table(struct run *r, struct buf *out, json_t *arr)
             snprintf(sy, sizeof(sy), "%" JSON_INTEGER_FORMAT, json_integer_value(syncs));
             snprintf(po, sizeof(po), "%" JSON_INTEGER_FORMAT, posts);
         }
+        char where[INET_ADDRSTRLEN + 8];
+        if (r->addresses)
+            snprintf(where, sizeof(where), "%s", nd->host);
+        else
+            snprintf(where, sizeof(where), "%u", nd->port);
         if (r->n < RUN_COMPRESS_NODES)
-            buf_printf(out, "    n%-5u %-6u %-8s %-8s %-6s %-6s %-8s %s\n", i, nd->port, state, h,
-                       sy, po, rs, snaps[i].ok ? snaps[i].tip : snaps[i].err);
+            buf_printf(out, "    n%-5u %-*s %-8s %-8s %-6s %-6s %-8s %s\n", i,
+                       r->addresses ? 12 : 6, where, state, h, sy, po, rs,
+                       snaps[i].ok ? snaps[i].tip : snaps[i].err);
         else
             buf_printf(&grouped, "%sn%u %s height %s tip %.16s", i ? "," : "", i, state, h,
                        snaps[i].ok ? snaps[i].tip : snaps[i].err);
         if (arr)
             json_array_append_new(
                 arr,
-                json_pack("{s:o, s:i, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "node",
-                          json_sprintf("n%u", i), "port", (int)nd->port, "state", state, "height",
+                json_pack("{s:o, s:s, s:i, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "node",
+                          json_sprintf("n%u", i), "host", nd->host, "port", (int)nd->port, "state",
+                          state, "height",
                           snaps[i].ok ? json_integer((json_int_t)snaps[i].height) : json_null(),
                           "tip", snaps[i].ok ? json_string(snaps[i].tip) : json_null(), "syncs",
                           st ? json_incref(syncs) : json_null(), "posts",

@@ -303,17 +303,19 @@ static void report_junit_out(FILE *f, json_t *r)
     size_t i;
     json_t *e;
     if (json_array_size(json_object_get(r, "final")) > 0)
-        buf_printf(&out, "%-6s %-6s %-8s %-8s %s\n", "node", "port", "state", "height", "tip");
+        buf_printf(&out, "%-6s %-21s %-8s %-8s %s\n", "node", "address", "state", "height", "tip");
     json_array_foreach(json_object_get(r, "final"), i, e)
     {
         json_t *h = json_object_get(e, "height"), *tip = json_object_get(e, "tip");
         char height[24] = "-";
         if (json_is_integer(h))
             snprintf(height, sizeof(height), "%lld", (long long)json_integer_value(h));
-        buf_printf(&out, "%-6s %-6lld %-8s %-8s %s\n",
-                   json_string_value(json_object_get(e, "node")),
-                   (long long)json_integer_value(json_object_get(e, "port")),
-                   json_string_value(json_object_get(e, "state")), height,
+        char where[64];
+        const char *host = json_string_value(json_object_get(e, "host"));
+        snprintf(where, sizeof(where), "%s:%lld", host ? host : "127.0.0.1",
+                 (long long)json_integer_value(json_object_get(e, "port")));
+        buf_printf(&out, "%-6s %-21s %-8s %-8s %s\n", json_string_value(json_object_get(e, "node")),
+                   where, json_string_value(json_object_get(e, "state")), height,
                    json_is_string(tip) ? json_string_value(tip) : "-");
     }
     if (json_is_object(json_object_get(r, "diagnosis"))) {

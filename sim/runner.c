@@ -402,9 +402,8 @@ int runner_open(const struct scenario *sc, const struct runner_opts *o, struct r
     r->awaits = json_array();
     r->loads_done = json_array();
     r->port_hold = -1;
-    r->addresses =
-        o->layout == RUNNER_LAYOUT_ADDRESSES ||
-        (o->layout == RUNNER_LAYOUT_AUTO && o->node_cmd == NULL && !o->base_port_fixed && false);
+    r->addresses = o->layout == RUNNER_LAYOUT_ADDRESSES ||
+                   (o->layout == RUNNER_LAYOUT_AUTO && o->node_cmd == NULL && !o->base_port_fixed);
     *out = r;
     runner_setup(r);
     return r->code;

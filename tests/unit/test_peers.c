@@ -125,8 +125,10 @@ static const struct {
     {"itself by localhost", "http://localhost:8080", 0, 0, NULL, ERR_SELF},
     {"itself by LOCALHOST", "http://LOCALHOST:8080", 0, 0, NULL, ERR_SELF},
     {"itself by 0.0.0.0", "http://0.0.0.0:8080", 0, 0, NULL, ERR_SELF},
-    {"itself by another loopback address", "http://127.0.0.2:8080", 0, 0, NULL, ERR_SELF},
-    {"itself by IPv6 loopback", "http://[::1]:8080", 0, 0, NULL, ERR_SELF},
+    /* other loopback addresses are other nodes' (the node listens on 127.0.0.1 only) */
+    {"another loopback address", "http://127.0.0.2:8080", 0, 0, "http://127.0.0.2:8080", NULL},
+    {"the IPv6 loopback", "http://[::1]:8080", 0, 0, "http://[::1]:8080", NULL},
+    {"itself by IPv4-mapped IPv6", "http://[::ffff:127.0.0.1]:8080", 0, 0, NULL, ERR_SELF},
     {"itself over https", "https://localhost:8080", 0, 0, NULL, ERR_SELF},
     {"itself with a leading zero port", "http://localhost:08080", 0, 0, NULL, ERR_SELF},
 };
@@ -206,7 +208,19 @@ static const struct {
 } self_rows[] = {
     {"10.1.2.3", 9000, "http://10.1.2.3:9000", PEERS_INVALID},
     {"10.1.2.3", 9000, "http://10.1.2.3:9001", PEERS_OK},
-    {"10.1.2.3", 9000, "http://localhost:9000", PEERS_INVALID},
+    {"10.1.2.3", 9000, "http://localhost:9000", PEERS_OK}, /* 127.0.0.1 does not reach it */
+    {"10.1.2.3", 9000, "http://[::ffff:10.1.2.3]:9000", PEERS_INVALID},
+    /* a node on its own loopback address (the sim's addresses layout): others share its port */
+    {"127.1.0.0", 9000, "http://127.1.0.0:9000", PEERS_INVALID},
+    {"127.1.0.0", 9000, "http://127.2.0.1:9000", PEERS_OK},
+    {"127.1.0.0", 9000, "http://127.1.0.1:9000", PEERS_OK},
+    {"127.1.0.0", 9000, "http://localhost:9000", PEERS_OK},
+    /* a node on every address is reached on any loopback address */
+    {"0.0.0.0", 9000, "http://127.0.0.2:9000", PEERS_INVALID},
+    {"0.0.0.0", 9000, "http://localhost:9000", PEERS_INVALID},
+    {"0.0.0.0", 9000, "http://[::1]:9000", PEERS_INVALID},
+    {"0.0.0.0", 9000, "http://10.9.9.9:9000", PEERS_OK},
+    {"::", 9000, "http://[::1]:9000", PEERS_INVALID},
     {"10.1.2.3", 9000, "http://127.0.0.1:8080", PEERS_OK},
     {"node-a.example", 80, "http://NODE-A.example", PEERS_INVALID},
     {"node-a.example", 80, "https://node-b.example", PEERS_OK},
