@@ -538,8 +538,10 @@ static int serve_bind(const char *listen_at, char *url, size_t urlsz, char *err,
         .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     int fd = -1;
+    char *end = NULL;
+    unsigned long port_n = colon ? strtoul(colon + 1, &end, 10) : 0;
     if (colon == NULL || colon == listen_at || (size_t)(colon - listen_at) >= sizeof(host) ||
-        colon[1] == '\0') {
+        colon[1] < '0' || colon[1] > '9' || *end || port_n > 65535) {
         snprintf(err, errsz, "--listen %s: give ADDRESS:PORT, e.g. 127.0.0.1:8700 (port 0: any)",
                  listen_at);
         return -1;
@@ -618,8 +620,8 @@ static struct MHD_Daemon *serve_start(struct serve *s, int fd, char *err, size_t
     struct MHD_Daemon *mhd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO |
             MHD_USE_ERROR_LOG,
-        0, NULL, NULL, serve_access_cb, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_EXTERNAL_LOGGER,
-        serve_mhd_log_cb, s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_MAX_CONNECTIONS,
+        0, NULL, NULL, serve_access_cb, s, MHD_OPTION_EXTERNAL_LOGGER, serve_mhd_log_cb, s,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_MAX_CONNECTIONS,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVE_IDLE_S, MHD_OPTION_NOTIFY_COMPLETED,
         serve_completed_cb, s, MHD_OPTION_END);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
