@@ -87,7 +87,8 @@ static void usage(FILE *f)
         "  -V, --version       print the version\n"
         "\n"
         "Exit status: 0 all held, 1 an assertion failed, 2 bad scenario or arguments,\n"
-        "3 the cluster could not be run, 130 interrupted.\n",
+        "3 the cluster could not be run, 130 interrupted. serve exits 0 once stopped\n"
+        "(DELETE /cluster, SIGINT, SIGTERM, or the exit of the process that started it).\n",
         CLUSTER_GRACE_MS, SIM_SAMPLE_MS, GENERATE_NODES, GENERATE_STEPS, SERVE_LISTEN);
 }
 

@@ -1505,49 +1505,41 @@ static struct scenario *parser_finish(struct parser *p, int rc)
     return sc;
 }
 
+/* Parse text into p->sc and check that it is complete: a scenario declares its nodes, a text of
+ * steps holds one. Returns 0 with *out, or -1 with *out = NULL. */
+static int parser_parse(struct parser *p, const char *text, size_t len, struct scenario **out)
+{
+    int rc = parser_run(p, text, len);
+    if (rc == 0 && p->steps_only && p->sc->n_steps == 0) {
+        p->line = 1;
+        rc = fail_at(p, 1, "no step: send one or more steps, one a line (e.g. 'append n0 \"x\"')");
+    } else if (rc == 0 && !p->steps_only && p->sc->nodes == 0) {
+        p->line = 1;
+        rc = fail_at(p, 1, "missing 'nodes N': every scenario declares its number of nodes first");
+    }
+    *out = parser_finish(p, rc);
+    return rc;
+}
+
 int scenario_parse(const char *path, const char *text, size_t len, struct scenario **out, char *err,
                    size_t errsz)
 {
     struct parser p;
-    int rc = -1;
-
     parser_init(&p, path != NULL ? path : "<input>", err, errsz);
     p.sc->path = xstrdup(p.path);
-    if (parser_run(&p, text, len) < 0)
-        goto out;
-    if (p.sc->nodes == 0) {
-        p.line = 1;
-        fail_at(&p, 1, "missing 'nodes N': every scenario declares its number of nodes first");
-        goto out;
-    }
-    rc = 0;
-out:
-    *out = parser_finish(&p, rc);
-    return rc;
+    return parser_parse(&p, text, len, out);
 }
 
 int scenario_parse_steps(const struct scenario *header, const char *text, size_t len,
                          struct scenario **out, char *err, size_t errsz)
 {
     struct parser p;
-    int rc = -1;
-
     parser_init(&p, NULL, err, errsz);
     p.steps_only = true;
     p.sc->path = xstrdup(header->path);
     p.sc->nodes = header->nodes;
     p.sc->links_direct = header->links_direct;
-    if (parser_run(&p, text, len) < 0)
-        goto out;
-    if (p.sc->n_steps == 0) {
-        p.line = 1;
-        fail_at(&p, 1, "no step: send one or more steps, one a line (e.g. 'append n0 \"x\"')");
-        goto out;
-    }
-    rc = 0;
-out:
-    *out = parser_finish(&p, rc);
-    return rc;
+    return parser_parse(&p, text, len, out);
 }
 
 static void load_fail(char *err, size_t errsz, const char *path, const char *reason)

@@ -109,13 +109,7 @@ struct serve {
 static void serve_wait(struct serve *s, pthread_cond_t *cond, long ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    events_deadline(&until, (double)ms);
     pthread_cond_timedwait(cond, &s->lock, &until);
 }
 

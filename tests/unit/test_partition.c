@@ -88,7 +88,8 @@ START_TEST(test_cuts_one_way_and_heal)
     nodeset_add(&b, 0); /* a == b pairs are skipped */
     ck_assert_uint_eq(partition_cut(p, &a, &b, true), 1);
     ck_assert(partition_blocked(p, 0, 1) && !partition_blocked(p, 1, 0));
-    ck_assert(partition_is_cut(p, 0, 1) && !partition_is_cut(p, 1, 0) && !partition_across(p, 0, 1));
+    ck_assert(partition_is_cut(p, 0, 1) && !partition_is_cut(p, 1, 0) &&
+              !partition_across(p, 0, 1));
     ck_assert_uint_eq(partition_cut(p, &b, &a, false), 2);
     ck_assert(partition_blocked(p, 1, 0));
     ck_assert(!partition_has_sides(p) && partition_cuts(p) == 3);

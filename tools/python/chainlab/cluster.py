@@ -64,6 +64,14 @@ def find_sim():
     return found
 
 
+def json_call(session, method, url, **kw):
+    """The JSON of a 2xx answer to method url; ChainlabError with the answer otherwise."""
+    r = session.request(method, url, **kw)
+    if not 200 <= r.status_code < 300:
+        raise ChainlabError(f"{method} {url}: HTTP {r.status_code} {r.text[:500]}")
+    return r.json()
+
+
 # ---- the scenario language's words -----------------------------------------------------------
 
 
@@ -118,10 +126,7 @@ class Node:
         return self.session.request(method, self.url + path, **kw)
 
     def _json(self, method, path, **kw):
-        r = self.request(method, path, **kw)
-        if not 200 <= r.status_code < 300:
-            raise ChainlabError(f"{self.name} {method} {path}: HTTP {r.status_code} {r.text[:200]}")
-        return r.json()
+        return json_call(self.session, method, self.url + path, timeout=HTTP_S, **kw)
 
     def blocks(self):
         return self._json("GET", "/blocks")
@@ -264,10 +269,7 @@ class Cluster:
     # -- the API --
 
     def _call(self, method, path, timeout=HTTP_S, **kw):
-        r = self.session.request(method, self.url + path, timeout=timeout, **kw)
-        if r.status_code != 200:
-            raise ChainlabError(f"{method} {path}: HTTP {r.status_code} {r.text[:500]}")
-        return r.json()
+        return json_call(self.session, method, self.url + path, timeout=timeout, **kw)
 
     def info(self):
         """GET /cluster: {"nodes": [{"name", "url", "pid", "state"}], "edges", "faults"}."""
