@@ -358,11 +358,11 @@ static void serve_events(struct serve *s, struct MHD_Connection *conn, struct jo
         return;
     }
     json_t *events = events_since(ev, since, SERVE_EVENTS_MAX, (long)(wait_s * 1000.0));
+    serve_answer(j, MHD_HTTP_OK, events); /* the events are the record's: done with before leaving */
     pthread_mutex_lock(&s->lock);
     s->readers--;
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->lock);
-    serve_answer(j, MHD_HTTP_OK, events);
 }
 
 static const struct serve_route *serve_route_find(const char *url)
