@@ -358,7 +358,8 @@ static void serve_events(struct serve *s, struct MHD_Connection *conn, struct jo
         return;
     }
     json_t *events = events_since(ev, since, SERVE_EVENTS_MAX, (long)(wait_s * 1000.0));
-    serve_answer(j, MHD_HTTP_OK, events); /* the events are the record's: done with before leaving */
+    serve_answer(j, MHD_HTTP_OK,
+                 events); /* the events are the record's: done with before leaving */
     pthread_mutex_lock(&s->lock);
     s->readers--;
     pthread_cond_signal(&s->wake);
