@@ -40,8 +40,8 @@ def states(c):
 
 
 def assert_gone(token, proc):
-    """The sim exited and no node with token is left."""
-    proc.wait(timeout=SIM_EXIT_GRACE)
+    """The sim exited (after drawing its plots: WAIT_S) and no node with token is left."""
+    proc.wait(timeout=WAIT_S)
     wait_until(lambda: not pids_with(token), SIM_EXIT_GRACE, "every node process to exit")
 
 
@@ -227,7 +227,7 @@ def test_events_long_poll(chainlab_cluster):
 
     woke, nothing = {}, {}
     poll = threading.Thread(target=lambda: woke.update(events=c.events(since=last, wait=WAIT_S)))
-    idle = threading.Thread(target=lambda: nothing.update(events=c.events(since=1e9, wait=WAIT_S)))
+    idle = threading.Thread(target=lambda: nothing.update(events=c.events(since=1e9, wait=600)))
     poll.start()
     idle.start()
     c.log("wake up")  # runs while both polls are held
@@ -292,7 +292,7 @@ def test_the_death_of_its_parent_stops_every_node(tmp_path):
         wait_until(lambda: len(pids_with(token)) == 5, WAIT_S, "the parent, the sim and its 3 nodes")
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait()
-        wait_until(lambda: not pids_with(token), SIM_EXIT_GRACE, "the sim and every node to exit")
+        wait_until(lambda: not pids_with(token), WAIT_S, "the sim and every node to exit")
         assert "PASS" in out.read_text()
     finally:
         if parent.poll() is None:

@@ -20,7 +20,7 @@ START_S = 60.0  # s for `chainlab-sim serve` to print its URL and set the cluste
 HTTP_S = 10.0  # s for a quick request (GET /cluster, a node's endpoints)
 STEPS_S = 3600.0  # s a POST /steps may run (the sim bounds it by the header's `timeout`)
 CLOSE_S = 120.0  # s for DELETE /cluster: every node stopped, the report and plots written
-EXIT_S = 15.0  # s for the process to exit after its answer or a signal
+EXIT_S = 60.0  # s for the process to exit after a signal (it stops its nodes, then draws the plots)
 LOG_LINES = 40  # lines of the merged log attached to a failure
 
 
