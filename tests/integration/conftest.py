@@ -49,6 +49,7 @@ pytest_plugins = ["chainlab.pytest_plugin"]
 BUILD = Path(os.environ.get("CHAINLAB_BUILD") or REPO / "build")
 NODE_BIN = BUILD / "chainlab-node"
 SIM_BIN = BUILD / "chainlab-sim"
+os.environ.setdefault("CHAINLAB_SIM", str(SIM_BIN))  # for the chainlab_cluster fixture
 SIM_EXIT_GRACE = 15.0  # s the sim may take to exit after a signal, and its nodes to vanish (it takes < 1 s)
 VECTORS = Path(os.environ.get("CHAINLAB_VECTORS") or REPO.parent / "shared" / "vectors" / "seed-chain.json")
 HOST = "127.0.0.1"
