@@ -115,11 +115,19 @@ void partition_heal(struct partition *p)
     partition_clear_sides(p);
 }
 
+bool partition_is_cut(const struct partition *p, unsigned a, unsigned b)
+{
+    return p->cut[(size_t)a * p->n + b] != 0;
+}
+
+bool partition_across(const struct partition *p, unsigned a, unsigned b)
+{
+    return p->side[a] != p->side[b] && !p->bridge[a] && !p->bridge[b];
+}
+
 bool partition_blocked(const struct partition *p, unsigned a, unsigned b)
 {
-    if (p->cut[(size_t)a * p->n + b])
-        return true;
-    return p->side[a] != p->side[b] && !p->bridge[a] && !p->bridge[b];
+    return partition_is_cut(p, a, b) || partition_across(p, a, b);
 }
 
 bool partition_has_sides(const struct partition *p)
