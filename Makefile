@@ -107,8 +107,8 @@ sanitize: deps
 	    all unit integration
 
 # ThreadSanitizer over everything that runs threads: the unit tests, every scenario in
-# scenarios/ (sim and nodes built with TSan) and the concurrency stress test
-# (tests/integration/test_stress.py). Any report ends that process with exit 66 and fails the
+# scenarios/ (sim and nodes built with TSan), the concurrency stress test
+# (tests/integration/test_stress.py) and chainlab-sim serve's API (tests/integration/test_serve.py). Any report ends that process with exit 66 and fails the
 # run (the pytest harness also fails a test whose node logged a report). No suppressions: the
 # tree runs clean. With many bits of mmap randomness (vm.mmap_rnd_bits 32), gcc 12's TSan stops at
 # start with "unexpected memory mapping": when any of a few probes does, everything runs without
@@ -133,7 +133,7 @@ tsan: deps
 	$$run build/tsan/chainlab-sim -q -j 2 --run-dir build/tsan/runs scenarios/*.scn && \
 	CHAINLAB_BUILD=$(abspath build/tsan) CHAINLAB_STRESS_SECONDS=$(TSAN_STORM_S) \
 	    $$run $(PYTHON) -m pytest $(PYTEST_FLAGS) --basetemp=$(abspath build/tsan)/test-runs \
-	        tests/integration/test_stress.py $(PYTEST_ARGS)
+	        tests/integration/test_stress.py tests/integration/test_serve.py $(PYTEST_ARGS)
 
 # The unit-test programs, built and not run.
 unit-bins: $(TEST_BIN)

@@ -27,6 +27,8 @@ void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 void buf_clear(struct buf *b);
 /* Hand the data to the caller (caller frees with free(); never NULL) and reset b. */
 char *buf_steal(struct buf *b, size_t *len);
+/* Append the whole file at path to b. Returns 0, or -1 (errno set) when it cannot be read. */
+int buf_read_file(struct buf *b, const char *path);
 /* Release the allocation; b is empty again. */
 void buf_free(struct buf *b);
 

@@ -159,6 +159,18 @@ static void events_keep(struct events *ev, double t, json_t *obj, size_t bytes)
     events_trim(ev);
 }
 
+void events_deadline(struct timespec *ts, double ms)
+{
+    long add = ms > 0 ? (long)ms : 0;
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += add / 1000;
+    ts->tv_nsec += (add % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
 double events_emit(struct events *ev, const char *kind, json_t *fields)
 {
     char wall[EVENTS_WALL_SZ];
@@ -206,13 +218,7 @@ json_t *events_since(struct events *ev, double since, size_t max, long wait_ms)
 {
     json_t *arr = json_array();
     struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += wait_ms / 1000;
-    until.tv_nsec += (wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    events_deadline(&until, (double)wait_ms);
     pthread_mutex_lock(&ev->lock);
     for (;;) {
         if (ev->dropped && since < ev->last_dropped_t && ev->path)

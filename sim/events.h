@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <time.h>
 
 #define EVENTS_FILE       "events.jsonl"      /* in the run folder */
 #define EVENTS_LOG_FILE   "sim.log"           /* the sim's own log, in the run folder */
@@ -32,6 +33,9 @@ void events_free(struct events *ev);
  * or -1 with err when a file cannot be opened (the record then stays in memory only). */
 int events_attach(struct events *ev, const char *dir, char *err, size_t errsz);
 
+/* Into ts: the CLOCK_MONOTONIC time ms milliseconds from now, a deadline for
+ * pthread_cond_timedwait() on a condition variable of that clock. */
+void events_deadline(struct timespec *ts, double ms);
 /* Seconds since the run started. */
 double events_now(const struct events *ev);
 /* The wall-clock time of run time t as RFC 3339 UTC with milliseconds, into out. */

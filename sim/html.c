@@ -48,15 +48,11 @@ static const char *html_str(json_t *o, const char *key)
 /* The SVG of a file, from its <svg on (its XML prologue dropped); false when missing. */
 static bool html_inline_svg(struct buf *b, const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return false;
     struct buf all = BUF_INIT;
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&all, chunk, n);
-    fclose(f);
+    if (buf_read_file(&all, path) < 0) {
+        buf_free(&all);
+        return false;
+    }
     const char *svg = all.data ? strstr(all.data, "<svg") : NULL;
     if (svg)
         buf_append_str(b, svg);

@@ -25,6 +25,7 @@
 #include "report.h"
 #include "runner.h"
 #include "scenario.h"
+#include "serve.h"
 #include "xalloc.h"
 
 /* Statements the runner carries out (all of them); others would be refused with FILE:LINE:COL. */
@@ -45,10 +46,13 @@ static void usage(FILE *f)
     fprintf(
         f,
         "usage: chainlab-sim [OPTIONS] SCENARIO...\n"
+        "       chainlab-sim serve [OPTIONS] [--nodes N [--topology T] ... | SCENARIO]\n"
         "       chainlab-sim logs RUN_DIR [--nodes LIST] [--grep TEXT] [--since S] [--until S]\n"
         "       chainlab-sim plot RUN_DIR\n"
         "\n"
-        "Runs .scn scenario files against clusters of naivechain nodes on 127.0.0.1.\n"
+        "Runs .scn scenario files against clusters of naivechain nodes on loopback.\n"
+        "serve starts one cluster and serves a JSON HTTP API to drive it (see README.md):\n"
+        "GET /cluster, POST /steps, GET /events?since=T&wait=S, GET /report, DELETE /cluster.\n"
         "\n"
         "  --node-bin PATH     node program (default: chainlab-node beside chainlab-sim)\n"
         "  --node-cmd TEMPLATE shell command for any implementation, with {port} {host}\n"
@@ -76,6 +80,13 @@ static void usage(FILE *f)
         "  --generate SEED     print a random fault-injection scenario and exit; with\n"
         "  --nodes N           its node count (default %d) and\n"
         "  --steps K           its number of random steps (default %d)\n"
+        "serve only (the header from flags, or a SCENARIO whose steps run first):\n"
+        "  --listen ADDR:PORT  where the API listens (default %s: a free port;\n"
+        "                      the URL is the first line of output)\n"
+        "  --nodes N           the header's nodes (serve needs it without SCENARIO)\n"
+        "  --topology 'KIND [ARG]'  --timeout DURATION  --node-args 'ARGS...'\n"
+        "                      the header's topology, timeout (of each request) and\n"
+        "                      node-args; --header 'STATEMENT' adds any header line\n"
         "  -q, --quiet         print only each scenario's result line, failures and the\n"
         "                      summary\n"
         "  -v, --verbose       print each step as it starts, too\n"
@@ -83,8 +94,9 @@ static void usage(FILE *f)
         "  -V, --version       print the version\n"
         "\n"
         "Exit status: 0 all held, 1 an assertion failed, 2 bad scenario or arguments,\n"
-        "3 the cluster could not be run, 130 interrupted.\n",
-        CLUSTER_GRACE_MS, SIM_SAMPLE_MS, GENERATE_NODES, GENERATE_STEPS);
+        "3 the cluster could not be run, 130 interrupted. serve exits 0 once stopped\n"
+        "(DELETE /cluster, SIGINT, SIGTERM, or the exit of the process that started it).\n",
+        CLUSTER_GRACE_MS, SIM_SAMPLE_MS, GENERATE_NODES, GENERATE_STEPS, SERVE_LISTEN);
 }
 
 /* After an argument error: the usage line and where to find the rest (exit 2 follows). */
@@ -409,6 +421,83 @@ static bool dir_in_use(const char *path)
     return used;
 }
 
+/* Before a run: the run folder is new or empty, the node program can run (o->node_bin set to the
+ * default one, which *node_bin then owns), signals set, libcurl ready. Returns RUNNER_OK or
+ * RUNNER_BAD (said on stderr). */
+static int prepare_run(struct runner_opts *o, char **node_bin)
+{
+    if (o->run_dir && dir_in_use(o->run_dir)) {
+        fprintf(stderr,
+                "chainlab-sim: --run-dir %s is not empty: give a new or empty folder (a run "
+                "never writes over another's logs)\n",
+                o->run_dir);
+        return RUNNER_BAD;
+    }
+    if (o->node_bin == NULL && o->node_cmd == NULL)
+        o->node_bin = *node_bin = default_node_bin();
+    if (o->node_cmd == NULL && access(o->node_bin, X_OK) != 0) {
+        fprintf(stderr, "chainlab-sim: cannot run the node program %s: %s (see --node-bin)\n",
+                o->node_bin, strerror(errno));
+        return RUNNER_BAD;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    log_setup("sim", LOG_WARN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    return RUNNER_OK;
+}
+
+/* chainlab-sim serve: the header from a scenario file (files[0], whose steps run first) or from
+ * the flags (nodes and the lines in header), then serve_run(). */
+static int main_serve(int nfiles, char **files, struct runner_opts *o, const char *nodes,
+                      const struct buf *header, const char *listen_at)
+{
+    struct buf text = BUF_INIT;
+    struct scenario *sc = NULL;
+    char err[1024] = "";
+    char *node_bin = NULL;
+    int rc = RUNNER_BAD;
+    if (nfiles > 1 || (nfiles == 1 && (nodes || header->len)) || (nfiles == 0 && !nodes)) {
+        fprintf(stderr, "chainlab-sim serve: give one scenario file, or --nodes N and the other "
+                        "header flags\n");
+        goto out;
+    }
+    if (nfiles == 1 && (scenario_load(files[0], &sc, err, sizeof(err)) < 0 ||
+                        buf_read_file(&text, files[0]) < 0)) {
+        fprintf(stderr, "%s\n", err[0] ? err : strerror(errno));
+        goto out;
+    }
+    if (nfiles == 0) {
+        buf_printf(&text, "nodes %s\n%s", nodes, header->data ? header->data : "");
+        if (scenario_parse("serve", text.data, text.len, &sc, err, sizeof(err)) < 0) {
+            fprintf(stderr, "chainlab-sim serve: %s\nthe header the flags make:\n%s", err,
+                    text.data);
+            goto out;
+        }
+    }
+    if (scenario_check_kinds(sc, SUPPORTED_KINDS, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
+        goto out;
+    }
+    if (prepare_run(o, &node_bin) != RUNNER_OK)
+        goto out;
+    err[0] = '\0';
+    rc = serve_run(sc, text.data, o, listen_at ? listen_at : SERVE_LISTEN, err, sizeof(err));
+    if (err[0])
+        fprintf(stderr, "chainlab-sim serve: %s\n", err);
+    curl_global_cleanup();
+out:
+    scenario_free(sc);
+    buf_free(&text);
+    free(node_bin);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--relay") == 0)
@@ -417,6 +506,11 @@ int main(int argc, char **argv)
         return main_logs(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "plot") == 0)
         return main_plot(argc - 1, argv + 1);
+    bool serve = argc >= 2 && strcmp(argv[1], "serve") == 0;
+    if (serve) {
+        argc--;
+        argv++;
+    }
     static const struct option opts[] = {
         {"node-bin", required_argument, NULL, 'b'},
         {"node-cmd", required_argument, NULL, 'c'},
@@ -439,8 +533,13 @@ int main(int argc, char **argv)
         {"sample", required_argument, NULL, 'A'},
         {"plots", no_argument, NULL, 'P'},
         {"sample-metrics", required_argument, NULL, 'M'},
-        {"layout", required_argument, NULL, 'L'},
+        {"layout", required_argument, NULL, 'y'},
         {"link-processes", required_argument, NULL, 'R'},
+        {"listen", required_argument, NULL, 'L'},
+        {"topology", required_argument, NULL, 'T'},
+        {"timeout", required_argument, NULL, 'O'},
+        {"node-args", required_argument, NULL, 'a'},
+        {"header", required_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     struct runner_opts o = {.runs_root = "runs",
@@ -455,6 +554,8 @@ int main(int argc, char **argv)
     char *node_bin = NULL;
     unsigned long long v;
     int opt, longindex = 0;
+    const char *nodes_arg = NULL, *listen_at = NULL;
+    struct buf header = BUF_INIT; /* serve: header lines from the flags, after `nodes` */
 
     while ((opt = getopt_long(argc, argv, "j:qvhV", opts, &longindex)) != -1) {
         int bad = 0;
@@ -484,7 +585,7 @@ int main(int argc, char **argv)
         case 'P':
             o.plots = true;
             break;
-        case 'L':
+        case 'y':
             if (strcmp(optarg, "ports") == 0)
                 o.layout = RUNNER_LAYOUT_PORTS;
             else if (strcmp(optarg, "addresses") == 0)
@@ -532,29 +633,67 @@ int main(int argc, char **argv)
             generate = true;
             break;
         case 'N':
-            bad = parse_u64(optarg, 64, &gen_nodes) < 0 || gen_nodes < 2;
+            nodes_arg = optarg;
+            bad = !serve && (parse_u64(optarg, 64, &gen_nodes) < 0 || gen_nodes < 2);
+            break;
+        case 'L':
+            listen_at = optarg;
+            break;
+        case 'T':
+        case 'O':
+        case 'a':
+        case 'H':
+            buf_printf(&header, "%s%s\n",
+                       opt == 'T'   ? "topology "
+                       : opt == 'O' ? "timeout "
+                       : opt == 'a' ? "node-args "
+                                    : "",
+                       optarg);
             break;
         case 'S':
             bad = parse_u64(optarg, 100000, &gen_steps) < 0;
             break;
         case 'h':
             usage(stdout);
+            buf_free(&header);
             return 0;
         case 'V':
             printf("chainlab-sim %s\n", CHAINLAB_VERSION);
+            buf_free(&header);
             return 0;
         default:
             usage_hint();
+            buf_free(&header);
             return RUNNER_BAD;
         }
         if (bad) {
             fprintf(stderr, "chainlab-sim: bad value for --%s: '%s'\n",
                     opt == 'j' ? "jobs" : opts[longindex].name, optarg);
             usage_hint();
+            buf_free(&header);
             return RUNNER_BAD;
         }
     }
-    if (!generate && (gen_nodes != GENERATE_NODES || gen_steps != GENERATE_STEPS)) {
+    if (serve) {
+        int src = RUNNER_BAD;
+        if (o.keep || check_only || report || junit || jobs != 1 || generate ||
+            gen_steps != GENERATE_STEPS)
+            fprintf(stderr, "chainlab-sim serve: --keep, --check, --report, --junit, --jobs, "
+                            "--generate and --steps go with scenario runs, not serve\n");
+        else
+            src = main_serve(argc - optind, argv + optind, &o, nodes_arg, &header, listen_at);
+        buf_free(&header);
+        return src;
+    }
+    bool serve_flags = listen_at != NULL || header.len > 0;
+    buf_free(&header);
+    if (serve_flags) {
+        fprintf(stderr, "chainlab-sim: --listen, --topology, --timeout, --node-args and --header "
+                        "go with serve\n");
+        usage_hint();
+        return RUNNER_BAD;
+    }
+    if (!generate && (nodes_arg != NULL || gen_steps != GENERATE_STEPS)) {
         fprintf(stderr, "chainlab-sim: --nodes and --steps go with --generate\n");
         usage_hint();
         return RUNNER_BAD;
@@ -601,32 +740,9 @@ int main(int argc, char **argv)
     json_decref(bad);
     if (rc != RUNNER_OK || check_only)
         goto out;
-    if (o.run_dir && dir_in_use(o.run_dir)) {
-        fprintf(stderr,
-                "chainlab-sim: --run-dir %s is not empty: give a new or empty folder (a run "
-                "never writes over another's logs)\n",
-                o.run_dir);
-        rc = RUNNER_BAD;
+    rc = prepare_run(&o, &node_bin);
+    if (rc != RUNNER_OK)
         goto out;
-    }
-
-    if (o.node_bin == NULL && o.node_cmd == NULL)
-        o.node_bin = node_bin = default_node_bin();
-    if (o.node_cmd == NULL && access(o.node_bin, X_OK) != 0) {
-        fprintf(stderr, "chainlab-sim: cannot run the node program %s: %s (see --node-bin)\n",
-                o.node_bin, strerror(errno));
-        rc = RUNNER_BAD;
-        goto out;
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    log_setup("sim", LOG_WARN);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
 
     json_t *results = json_array();
     rc = run_all(scs, n, &o, jobs, results);

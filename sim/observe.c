@@ -541,17 +541,6 @@ static void observe_metrics_round(struct sampler *s, struct probe_req *reqs)
     }
 }
 
-static void timespec_add_ms(struct timespec *ts, double ms)
-{
-    long add = (long)ms;
-    ts->tv_sec += add / 1000;
-    ts->tv_nsec += (add % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 /* Run a round, then the time until the next: the period, or as long as the round took when that
  * is longer (busy: at most half of the time). */
 static double observe_round(struct sampler *s, bool metrics, struct snap *snaps,
@@ -584,8 +573,7 @@ static void *observe_sampler_thread(void *arg)
             next_metrics = observe_round(s, true, snaps, reqs);
         double next = next_sample < next_metrics ? next_sample : next_metrics;
         struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        timespec_add_ms(&until, (next - events_now(s->r->ev)) * 1000.0 + 1);
+        events_deadline(&until, (next - events_now(s->r->ev)) * 1000.0 + 1);
         pthread_mutex_lock(&s->lock);
         while (!s->stop && pthread_cond_timedwait(&s->wake, &s->lock, &until) != ETIMEDOUT)
             ;

@@ -120,11 +120,14 @@ bool partition_is_cut(const struct partition *p, unsigned a, unsigned b)
     return pairset_get(&p->cut, a, b, NULL);
 }
 
+bool partition_across(const struct partition *p, unsigned a, unsigned b)
+{
+    return p->side[a] != p->side[b] && !p->bridge[a] && !p->bridge[b];
+}
+
 bool partition_blocked(const struct partition *p, unsigned a, unsigned b)
 {
-    if (partition_is_cut(p, a, b))
-        return true;
-    return p->side[a] != p->side[b] && !p->bridge[a] && !p->bridge[b];
+    return partition_is_cut(p, a, b) || partition_across(p, a, b);
 }
 
 bool partition_has_sides(const struct partition *p)

@@ -27,9 +27,11 @@ unsigned partition_cut(struct partition *p, const struct nodeset *from, const st
                        bool one_way);
 /* Undo every side and cut. */
 void partition_heal(struct partition *p);
-/* True when a -> b is cut (whatever the sides say). */
+/* True when a -> b is cut. */
 bool partition_is_cut(const struct partition *p, unsigned a, unsigned b);
-/* True when a cannot reach b. */
+/* True when the partition puts a and b on different sides (and neither is a bridge). */
+bool partition_across(const struct partition *p, unsigned a, unsigned b);
+/* True when a cannot reach b (cut, or across the partition). */
 bool partition_blocked(const struct partition *p, unsigned a, unsigned b);
 /* True when a partition (sides) is in place. */
 bool partition_has_sides(const struct partition *p);

@@ -181,21 +181,28 @@ static void report_print_measures(struct run *r, json_t *res, int level)
                 json_integer_value(json_object_get(linkrep, "bytes_to_source")));
 }
 
+void report_failure_text(json_t *failure, json_t *diagnosis, struct buf *out)
+{
+    buf_printf(out, "FAIL %s:%" JSON_INTEGER_FORMAT ": %s\n  expected: %s\n  saw:      %s\n",
+               json_string_value(json_object_get(failure, "file")),
+               json_integer_value(json_object_get(failure, "line")),
+               json_string_value(json_object_get(failure, "text")),
+               json_string_value(json_object_get(failure, "expected")),
+               json_string_value(json_object_get(failure, "seen")));
+    if (diagnosis) {
+        buf_append_str(out, "  diagnosis (at the failure):\n");
+        observe_diagnosis_text(diagnosis, out);
+    }
+}
+
 void report_print(struct run *r, json_t *res, const char *table)
 {
     const char *path = r->sc->path;
     if (r->failure) {
-        run_say(r, -1, "FAIL %s:%" JSON_INTEGER_FORMAT ": %s\n  expected: %s\n  saw:      %s\n",
-                path, json_integer_value(json_object_get(r->failure, "line")),
-                json_string_value(json_object_get(r->failure, "text")),
-                json_string_value(json_object_get(r->failure, "expected")),
-                json_string_value(json_object_get(r->failure, "seen")));
-        if (r->diagnosis) {
-            struct buf d = BUF_INIT;
-            observe_diagnosis_text(r->diagnosis, &d);
-            run_say(r, -1, "  diagnosis (at the failure):\n%s", d.data ? d.data : "");
-            buf_free(&d);
-        }
+        struct buf text = BUF_INIT;
+        report_failure_text(r->failure, r->diagnosis, &text);
+        run_say(r, -1, "%s", text.data);
+        buf_free(&text);
         run_say(r, -1, "%s", table);
         report_print_measures(r, res, -1);
     } else if (r->code != RUNNER_OK) {

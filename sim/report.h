@@ -16,6 +16,9 @@ struct run;
  * table, appends, gossip and links fetched now (skipped when the cluster never started or the run
  * was interrupted). The table's text is appended to table when not NULL. New reference. */
 json_t *report_result(struct run *r, struct buf *table);
+/* Append the text of a failure (an object with file, line, text, expected, seen) and its
+ * diagnosis (or NULL) to out: "FAIL FILE:LINE: TEXT", then expected, saw and the diagnosis. */
+void report_failure_text(json_t *failure, json_t *diagnosis, struct buf *out);
 /* Print the end of a run's output: the failure, error or PASS line, the table and measures. */
 void report_print(struct run *r, json_t *result, const char *table);
 

@@ -49,23 +49,27 @@ int run_fail_step(struct run *r, const struct scenario_step *st, const char *exp
                   const char *seen)
 {
     r->code = RUNNER_FAILED;
+    json_decref(r->step_failure);
+    r->step_failure =
+        json_pack("{s:s, s:i, s:s, s:s, s:s, s:f}", "file", r->sc->path, "line", (int)st->line,
+                  "text", st->text, "expected", expected, "seen", seen, "at_s", run_now(r));
     if (r->failure == NULL)
-        r->failure =
-            json_pack("{s:s, s:i, s:s, s:s, s:s, s:f}", "file", r->sc->path, "line", (int)st->line,
-                      "text", st->text, "expected", expected, "seen", seen, "at_s", run_now(r));
+        r->failure = json_incref(r->step_failure);
     return -1;
 }
 
 int run_fail(struct run *r, int code, const char *fmt, ...)
 {
+    struct buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    free(r->step_error);
+    r->step_error = buf_steal(&b, NULL);
     if (r->code == RUNNER_OK || r->error == NULL) {
-        struct buf b = BUF_INIT;
-        va_list ap;
-        va_start(ap, fmt);
-        buf_vprintf(&b, fmt, ap);
-        va_end(ap);
         free(r->error);
-        r->error = buf_steal(&b, NULL);
+        r->error = xstrdup(r->step_error);
         r->code = code;
     }
     return -1;
@@ -250,6 +254,40 @@ json_t *run_faults_active(const struct run *r)
     json_t *links = run_fault_names(mask);
     json_array_extend(arr, links);
     json_decref(links);
+    return arr;
+}
+
+json_t *run_faults_json(const struct run *r)
+{
+    json_t *arr = json_array();
+    bool *mask = xcalloc(r->nedges + 1, sizeof(bool));
+    if (partition_has_sides(r->part)) {
+        struct buf sides = BUF_INIT;
+        partition_describe(r->part, &sides);
+        for (size_t i = 0; i < r->nedges; i++)
+            mask[i] = partition_across(r->part, r->edges[i].from, r->edges[i].to);
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "fault", "partition", "sides",
+                                             sides.data ? sides.data : "", "links",
+                                             run_edge_names(r, mask)));
+        buf_free(&sides);
+    }
+    if (partition_cuts(r->part) > 0) {
+        for (size_t i = 0; i < r->nedges; i++)
+            mask[i] = partition_is_cut(r->part, r->edges[i].from, r->edges[i].to);
+        json_array_append_new(
+            arr, json_pack("{s:s, s:o}", "fault", "cut", "links", run_edge_names(r, mask)));
+    }
+    for (size_t k = 0; k < sizeof(run_fault_kinds) / sizeof(run_fault_kinds[0]); k++) {
+        bool any = false;
+        for (size_t i = 0; i < r->nedges; i++) {
+            mask[i] = (r->edges[i].faults & run_fault_kinds[k].bit) != 0;
+            any = any || mask[i];
+        }
+        if (any)
+            json_array_append_new(arr, json_pack("{s:s, s:o}", "fault", run_fault_kinds[k].name,
+                                                 "links", run_edge_names(r, mask)));
+    }
+    free(mask);
     return arr;
 }
 

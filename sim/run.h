@@ -79,6 +79,12 @@ struct run {
     json_t *failure;                  /* or NULL */
     json_t *diagnosis;                /* of the failure, made when it happened, or NULL */
     char *error;                      /* or NULL */
+    /* The step running now (cleared by runner_step): its own assertion failure (as failure) and
+     * diagnosis, or its error, each NULL when there is none. The run's failure, diagnosis and
+     * error above are the first ones. */
+    json_t *step_failure;
+    json_t *step_diagnosis;
+    char *step_error;
     long *ready_rss_kib; /* n: each node's RSS when the cluster was first ready; -1 unknown */
 };
 
@@ -89,10 +95,12 @@ void run_say(struct run *r, int level, const char *fmt, ...) __attribute__((form
 /* Append detail to out, grouped when it is a comma list of "nK WORDS" items: "n0 kept 2, n1 kept
  * 2, n2 kept 1" becomes "n0-n1 kept 2; n2 kept 1". Anything else is appended as it is. */
 void run_compress(const char *detail, struct buf *out);
-/* Record an assertion failure of st (the first one wins). Returns -1. */
+/* Record an assertion failure of st (the run's failure is the first one; the step's, this one).
+ * Returns -1. */
 int run_fail_step(struct run *r, const struct scenario_step *st, const char *expected,
                   const char *seen);
-/* Record an error that ends the run with code (RUNNER_*). Returns -1. */
+/* Record an error with code (RUNNER_*; the run's error and code are the first error's; the
+ * step's error, this one). Returns -1. */
 int run_fail(struct run *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Between two polls: a node that died, Ctrl-C, the scenario timeout. Returns 0 or -1 (failed). */
 int run_check_health(struct run *r, const struct scenario_step *st);
@@ -122,5 +130,8 @@ json_t *run_edges_json(const struct run *r);
 json_t *run_fault_names(unsigned mask);
 /* The fault kinds active now ("partition", "cut", "latency", ...) as a new array. */
 json_t *run_faults_active(const struct run *r);
+/* The faults in place now as a new array of {"fault", "links" (the "nA->nB" links it holds)},
+ * with "sides" for a partition: partition, cut, then latency, loss, bandwidth, reset. */
+json_t *run_faults_json(const struct run *r);
 
 #endif

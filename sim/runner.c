@@ -351,21 +351,6 @@ static int runner_setup(struct run *r)
     return 0;
 }
 
-/* The scenario file's text (caller frees), or NULL. */
-static char *runner_read_text(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return NULL;
-    struct buf b = BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&b, chunk, n);
-    fclose(f);
-    return buf_steal(&b, NULL);
-}
-
 /* The pictures and the page, after the cluster is gone: topology.svg when Graphviz is there, the
  * plots when gnuplot is (always tried with --plots, which warns when they cannot be drawn), and
  * report.html. A picture that cannot be drawn never changes the result. */
@@ -378,10 +363,11 @@ static void runner_draw(struct run *r, json_t *result)
         run_say(r, 0, "warning: topology.svg: %s\n", err);
     if ((r->o.plots || tool_exists("gnuplot")) && plot_run_dir(r->run_dir, err, sizeof(err)) < 0)
         run_say(r, r->o.plots ? -1 : 1, "warning: plots: %s\n", err);
-    char *text = runner_read_text(r->sc->path);
-    if (html_write(r->run_dir, result, text, err, sizeof(err)) < 0)
+    struct buf text = BUF_INIT;
+    buf_read_file(&text, r->sc->path);
+    if (html_write(r->run_dir, result, text.data, err, sizeof(err)) < 0)
         run_say(r, -1, "warning: %s\n", err);
-    free(text);
+    buf_free(&text);
 }
 
 /* ---- the run ---- */
@@ -409,12 +395,71 @@ int runner_open(const struct scenario *sc, const struct runner_opts *o, struct r
     return r->code;
 }
 
-int runner_step(struct run *r, const struct scenario_step *st)
+/* The outcome of step st that step_run() just ran (it recorded it) or refused to start. */
+static json_t *runner_outcome(struct run *r, const struct scenario_step *st, size_t recorded,
+                              int rc)
 {
+    json_t *o;
+    if (json_array_size(r->steps) > recorded)
+        o = json_deep_copy(json_array_get(r->steps, recorded));
+    else
+        o = json_pack("{s:i, s:s, s:s, s:f, s:f, s:b, s:s}", "line", (int)st->line, "kind",
+                      scenario_step_kind_name(st->kind), "text", st->text, "start_s", run_now(r),
+                      "took_s", 0.0, "ok", false, "detail", "not run");
+    if (rc == 0)
+        return o;
+    if (r->step_failure) {
+        struct buf text = BUF_INIT;
+        report_failure_text(r->step_failure, r->step_diagnosis, &text);
+        json_object_set(o, "failure", r->step_failure);
+        json_object_set(o, "diagnosis", r->step_diagnosis ? r->step_diagnosis : json_null());
+        json_object_set_new(o, "message", json_string(text.data));
+        buf_free(&text);
+    } else {
+        json_object_set_new(o, "error", json_string(r->step_error ? r->step_error : "failed"));
+    }
+    return o;
+}
+
+int runner_step(struct run *r, const struct scenario_step *st, json_t **outcome)
+{
+    json_decref(r->step_failure);
+    json_decref(r->step_diagnosis);
+    free(r->step_error);
+    r->step_failure = r->step_diagnosis = NULL;
+    r->step_error = NULL;
+    size_t recorded = json_array_size(r->steps);
     int rc = step_run(r, st);
     observe_sampler_update(r);
     runner_write_links(r);
+    if (outcome)
+        *outcome = runner_outcome(r, st, recorded, rc);
     return rc;
+}
+
+void runner_reset_timeout(struct run *r)
+{
+    r->deadline_s = run_now(r) + (double)r->sc->timeout_ms / 1000.0;
+}
+
+const char *runner_run_dir(const struct run *r)
+{
+    return r->run_dir;
+}
+
+json_t *runner_cluster(struct run *r)
+{
+    json_t *nodes = json_array();
+    for (unsigned i = 0; r->cl && i < r->n; i++) {
+        const struct cluster_node *nd = cluster_node(r->cl, i);
+        json_array_append_new(nodes,
+                              json_pack("{s:o, s:o, s:o, s:s}", "name", json_sprintf("n%u", i),
+                                        "url", json_sprintf("http://%s:%u", nd->host, nd->port),
+                                        "pid", nd->pid > 0 ? json_integer(nd->pid) : json_null(),
+                                        "state", cluster_state_name(nd->state)));
+    }
+    return json_pack("{s:o, s:o, s:o}", "nodes", nodes, "edges",
+                     r->cl ? run_edges_json(r) : json_array(), "faults", run_faults_json(r));
 }
 
 int runner_code(const struct run *r)
@@ -472,6 +517,9 @@ int runner_close(struct run *r, json_t **result)
     json_decref(r->failure);
     json_decref(r->diagnosis);
     free(r->error);
+    json_decref(r->step_failure);
+    json_decref(r->step_diagnosis);
+    free(r->step_error);
     free(r->run_dir);
     events_end(r->ev);
     events_free(r->ev);
@@ -484,7 +532,7 @@ int runner_run(const struct scenario *sc, const struct runner_opts *o, json_t **
     struct run *r;
     if (runner_open(sc, o, &r) == RUNNER_OK) {
         for (size_t i = 0; i < sc->n_steps; i++) {
-            if (runner_step(r, &sc->steps[i]) < 0)
+            if (runner_step(r, &sc->steps[i], NULL) < 0)
                 break;
         }
     }

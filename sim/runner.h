@@ -63,8 +63,20 @@ struct run; /* one run: its cluster, links, record and results (opaque here) */
  * exit code of what failed. */
 int runner_open(const struct scenario *sc, const struct runner_opts *o, struct run **out);
 /* Run one step (st borrowed for the call). Returns 0, or -1 when it failed: an assertion
- * (runner_code() is RUNNER_FAILED; the run can go on) or worse. */
-int runner_step(struct run *r, const struct scenario_step *st);
+ * (runner_code() is RUNNER_FAILED; the run can go on) or worse. When outcome is not NULL,
+ * *outcome is the step's record as in the report ({"line", "kind", "text", "start_s", "took_s",
+ * "ok", "detail"}; new reference), and when it failed also "failure" (file, line, text, expected,
+ * seen), "diagnosis" and "message" (the failure as the sim prints it) for an assertion, or
+ * "error". */
+int runner_step(struct run *r, const struct scenario_step *st, json_t **outcome);
+/* Start the scenario's timeout again from now (chainlab-sim serve: each request has all of it). */
+void runner_reset_timeout(struct run *r);
+/* The run folder (borrowed; valid until runner_close). */
+const char *runner_run_dir(const struct run *r);
+/* The cluster now: {"nodes": [{"name", "url", "pid" (null when not running), "state"}],
+ * "edges": [the entries of links.json], "faults": [{"fault", "links", "sides"}]} (new
+ * reference). */
+json_t *runner_cluster(struct run *r);
 /* The run's exit code so far. */
 int runner_code(const struct run *r);
 /* The result as it stands, with the node table fetched now (new reference; see README.md

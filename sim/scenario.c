@@ -42,7 +42,8 @@ struct tok {
 };
 
 struct parser {
-    const char *path;
+    const char *path; /* in messages; NULL: "LINE:COL: message" */
+    bool steps_only;  /* scenario_parse_steps: the header is fixed, header statements are errors */
     struct scenario *sc;
     char *err;
     size_t errsz;
@@ -131,7 +132,8 @@ static const char *const partition_names[] = {
 static int fail_at(struct parser *p, unsigned col, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Write "FILE:LINE:COL: message" into the error buffer; returns -1. */
+/* Write "FILE:LINE:COL: message" (or "LINE:COL: message" without a path) into the error
+ * buffer; returns -1. */
 static int fail_at(struct parser *p, unsigned col, const char *fmt, ...)
 {
     char msg[MSG_SZ];
@@ -140,8 +142,10 @@ static int fail_at(struct parser *p, unsigned col, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (p->err != NULL && p->errsz > 0)
+    if (p->err != NULL && p->errsz > 0 && p->path != NULL)
         snprintf(p->err, p->errsz, "%s:%u:%u: %s", p->path, p->line, col, msg);
+    else if (p->err != NULL && p->errsz > 0)
+        snprintf(p->err, p->errsz, "%u:%u: %s", p->line, col, msg);
     return -1;
 }
 
@@ -1407,6 +1411,11 @@ static int parse_statement(struct parser *p)
     if (stmt == NULL)
         return fail_unknown_stmt(p, kw);
     p->keyword = stmt->name;
+    if (stmt->header && p->steps_only)
+        return fail_at(p, kw->col,
+                       "'%s' is a header statement: the header was fixed when the cluster "
+                       "started; only steps can be run now",
+                       stmt->name);
     if (stmt->header && p->first_step_line != 0)
         return fail_at(p, kw->col, "'%s' must come before the first step ('%s' on line %u)",
                        stmt->name, p->first_step, p->first_step_line);
@@ -1421,6 +1430,9 @@ static int parse_statement(struct parser *p)
     st.kind = stmt->kind;
     st.line = p->line;
     st.col = kw->col;
+    if (sc->links_direct && scenario_step_kind_is_fault(st.kind) && p->steps_only)
+        return fail_at(p, kw->col, "'%s' needs the link layer, but the cluster runs 'links direct'",
+                       stmt->name);
     if (sc->links_direct && scenario_step_kind_is_fault(st.kind))
         return fail_at(p, kw->col, "'%s' needs the link layer, but line %u says 'links direct'",
                        stmt->name, p->links_line);
@@ -1442,55 +1454,92 @@ out:
 
 /* ---- public ---------------------------------------------------------------------------- */
 
-int scenario_parse(const char *path, const char *text, size_t len, struct scenario **out, char *err,
-                   size_t errsz)
+/* A parser for text into a new scenario; messages name path (NULL: none). */
+static void parser_init(struct parser *p, const char *path, char *err, size_t errsz)
 {
-    struct parser p;
-    size_t pos = 0;
-    int rc = -1;
-
-    *out = NULL;
-    memset(&p, 0, sizeof(p));
-    p.path = path != NULL ? path : "<input>";
-    p.err = err;
-    p.errsz = errsz;
-    p.sc = xcalloc(1, sizeof(*p.sc));
-    p.sc->path = xstrdup(p.path);
-    p.sc->seed = SCENARIO_DEFAULT_SEED;
-    p.sc->timeout_ms = SCENARIO_DEFAULT_TIMEOUT_MS;
-    p.sc->node_args = xcalloc(1, sizeof(char *));
-    p.cap_args = 1;
+    memset(p, 0, sizeof(*p));
+    p->path = path;
+    p->err = err;
+    p->errsz = errsz;
+    p->sc = xcalloc(1, sizeof(*p->sc));
+    p->sc->seed = SCENARIO_DEFAULT_SEED;
+    p->sc->timeout_ms = SCENARIO_DEFAULT_TIMEOUT_MS;
+    p->sc->node_args = xcalloc(1, sizeof(char *));
+    p->cap_args = 1;
     if (err != NULL && errsz > 0)
         err[0] = '\0';
+}
+
+/* Lex and parse every line of text into p->sc. Returns 0 or -1 (p->err set). */
+static int parser_run(struct parser *p, const char *text, size_t len)
+{
+    size_t pos = 0;
 
     while (pos < len) {
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t line_len = nl != NULL ? (size_t)(nl - (text + pos)) : len - pos;
-        p.line++;
-        p.line_text = text + pos;
-        p.line_len = line_len;
-        clear_toks(&p);
-        if (lex_line(&p) < 0)
-            goto out;
-        if (p.n_toks > 0 && parse_statement(&p) < 0)
-            goto out;
+        p->line++;
+        p->line_text = text + pos;
+        p->line_len = line_len;
+        clear_toks(p);
+        if (lex_line(p) < 0)
+            return -1;
+        if (p->n_toks > 0 && parse_statement(p) < 0)
+            return -1;
         pos += line_len + 1;
         if (nl == NULL)
             break;
     }
-    if (p.sc->nodes == 0) {
-        p.line = 1;
-        fail_at(&p, 1, "missing 'nodes N': every scenario declares its number of nodes first");
-        goto out;
+    return 0;
+}
+
+/* Free what the parser holds; returns its scenario on success (rc 0), else frees it too. */
+static struct scenario *parser_finish(struct parser *p, int rc)
+{
+    struct scenario *sc = rc == 0 ? p->sc : NULL;
+
+    clear_toks(p);
+    free(p->toks);
+    if (rc != 0)
+        scenario_free(p->sc);
+    return sc;
+}
+
+/* Parse text into p->sc and check that it is complete: a scenario declares its nodes, a text of
+ * steps holds one. Returns 0 with *out, or -1 with *out = NULL. */
+static int parser_parse(struct parser *p, const char *text, size_t len, struct scenario **out)
+{
+    int rc = parser_run(p, text, len);
+    if (rc == 0 && p->steps_only && p->sc->n_steps == 0) {
+        p->line = 1;
+        rc = fail_at(p, 1, "no step: send one or more steps, one a line (e.g. 'append n0 \"x\"')");
+    } else if (rc == 0 && !p->steps_only && p->sc->nodes == 0) {
+        p->line = 1;
+        rc = fail_at(p, 1, "missing 'nodes N': every scenario declares its number of nodes first");
     }
-    *out = p.sc;
-    p.sc = NULL;
-    rc = 0;
-out:
-    clear_toks(&p);
-    free(p.toks);
-    scenario_free(p.sc);
+    *out = parser_finish(p, rc);
     return rc;
+}
+
+int scenario_parse(const char *path, const char *text, size_t len, struct scenario **out, char *err,
+                   size_t errsz)
+{
+    struct parser p;
+    parser_init(&p, path != NULL ? path : "<input>", err, errsz);
+    p.sc->path = xstrdup(p.path);
+    return parser_parse(&p, text, len, out);
+}
+
+int scenario_parse_steps(const struct scenario *header, const char *text, size_t len,
+                         struct scenario **out, char *err, size_t errsz)
+{
+    struct parser p;
+    parser_init(&p, NULL, err, errsz);
+    p.steps_only = true;
+    p.sc->path = xstrdup(header->path);
+    p.sc->nodes = header->nodes;
+    p.sc->links_direct = header->links_direct;
+    return parser_parse(&p, text, len, out);
 }
 
 static void load_fail(char *err, size_t errsz, const char *path, const char *reason)

@@ -190,6 +190,12 @@ struct scenario {
  * *out = NULL and err = "FILE:LINE:COL: message" (COL 1-based, at the offending token). */
 int scenario_parse(const char *path, const char *text, size_t len, struct scenario **out, char *err,
                    size_t errsz);
+/* Parse text (len bytes) as steps only, in the context of header (its node count and links mode
+ * are copied): a header statement is an error, and so is text without a step. Positions count
+ * within text: err = "LINE:COL: message". Returns 0 with *out, a scenario whose steps are those of
+ * text (caller frees with scenario_free()), or -1 with *out = NULL. */
+int scenario_parse_steps(const struct scenario *header, const char *text, size_t len,
+                         struct scenario **out, char *err, size_t errsz);
 /* Read the file at path (at most SCENARIO_MAX_FILE_BYTES) and parse it. Returns as
  * scenario_parse; an unreadable file gives err = "FILE: cannot read: reason". */
 int scenario_load(const char *path, struct scenario **out, char *err, size_t errsz);

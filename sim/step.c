@@ -699,14 +699,17 @@ int step_run(struct run *r, const struct scenario_step *st)
                 json_pack("{s:s, s:i, s:s, s:s}", "action", "start", "line", (int)st->line, "step",
                           scenario_step_kind_name(st->kind), "text", st->text));
     int rc = step_dispatch(r, st, &detail);
-    if (rc < 0 && r->failure && r->diagnosis == NULL && r->cl)
-        r->diagnosis = observe_diagnose(r);
+    if (rc < 0 && r->step_failure && r->cl) {
+        r->step_diagnosis = observe_diagnose(r);
+        if (r->diagnosis == NULL)
+            r->diagnosis = json_incref(r->step_diagnosis);
+    }
     double took = run_now(r) - start;
     const char *text = detail.data ? detail.data : "";
-    if (rc < 0 && r->failure && detail.len == 0)
-        text = json_string_value(json_object_get(r->failure, "seen"));
-    else if (rc < 0 && r->error && detail.len == 0)
-        text = r->error;
+    if (rc < 0 && r->step_failure && detail.len == 0)
+        text = json_string_value(json_object_get(r->step_failure, "seen"));
+    else if (rc < 0 && r->step_error && detail.len == 0)
+        text = r->step_error;
     json_array_append_new(r->steps,
                           json_pack("{s:i, s:s, s:s, s:f, s:f, s:b, s:s}", "line", (int)st->line,
                                     "kind", scenario_step_kind_name(st->kind), "text", st->text,

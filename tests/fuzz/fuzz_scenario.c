@@ -1,6 +1,7 @@
 /* fuzz_scenario: scenario_parse() on arbitrary bytes must either give a scenario (freed here) or
- * fail with an error of the form "fuzz.scn:LINE:COL: message", LINE and COL at least 1.
- * Input: the text of a .scn file. */
+ * fail with an error of the form "fuzz.scn:LINE:COL: message", LINE and COL at least 1; the same
+ * bytes posted as steps (scenario_parse_steps() after the header "nodes 8") give at least one
+ * step or "LINE:COL: message". Input: the text of a .scn file. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,16 +23,36 @@ static const char *skip_position(const char *s)
     return s;
 }
 
-static bool error_has_position(const char *err)
+/* err is "PATH:LINE:COL: message" (path NULL: "LINE:COL: message"). */
+static bool error_has_position(const char *err, const char *path)
 {
-    size_t n = strlen(FUZZ_PATH);
-    if (strncmp(err, FUZZ_PATH, n) != 0 || err[n] != ':')
+    size_t n = path ? strlen(path) : 0;
+    if (path && (strncmp(err, path, n) != 0 || err[n] != ':'))
         return false;
-    const char *s = skip_position(err + n + 1);
+    const char *s = skip_position(err + (path ? n + 1 : 0));
     if (s == NULL || *s != ':')
         return false;
     s = skip_position(s + 1);
     return s != NULL && s[0] == ':' && s[1] == ' ' && s[2] != '\0';
+}
+
+/* The bytes as the body of a POST /steps to a served 8-node cluster. */
+static void fuzz_steps(const uint8_t *data, size_t size)
+{
+    static const char header_text[] = "nodes 8\n";
+    struct scenario *header = NULL, *sc = (struct scenario *)1;
+    char err[ERR_SZ];
+
+    if (scenario_parse(FUZZ_PATH, header_text, sizeof(header_text) - 1, &header, err, sizeof(err)))
+        fuzz_fail(__LINE__);
+    if (scenario_parse_steps(header, (const char *)data, size, &sc, err, sizeof(err)) < 0) {
+        if (sc != NULL || !error_has_position(err, NULL))
+            fuzz_fail(__LINE__);
+    } else if (sc == NULL || sc->n_steps == 0 || sc->nodes != 8 || sc->steps[0].line == 0) {
+        fuzz_fail(__LINE__);
+    }
+    scenario_free(sc);
+    scenario_free(header);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -39,8 +60,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct scenario *sc = (struct scenario *)1; /* must be set to NULL on failure */
     char err[ERR_SZ];
 
+    fuzz_steps(data, size);
     if (scenario_parse(FUZZ_PATH, (const char *)data, size, &sc, err, sizeof(err)) < 0) {
-        if (sc != NULL || !error_has_position(err))
+        if (sc != NULL || !error_has_position(err, FUZZ_PATH))
             fuzz_fail(__LINE__);
         return 0;
     }
@@ -56,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (scenario_check_kinds(sc, SCENARIO_STEP_ALL_BITS, err, sizeof(err)) != 0)
         fuzz_fail(__LINE__);
     if (sc->n_steps > 0 &&
-        (scenario_check_kinds(sc, 0, err, sizeof(err)) == 0 || !error_has_position(err)))
+        (scenario_check_kinds(sc, 0, err, sizeof(err)) == 0 || !error_has_position(err, FUZZ_PATH)))
         fuzz_fail(__LINE__);
     scenario_free(sc);
     return 0;

@@ -9,7 +9,9 @@ Everything here is meant to be reused by later suites (the simulator tests):
 - the `nodes` fixture: a NodeFactory that starts any number of nodes (and
   Clusters) and kills every one of them on teardown, even when the test failed.
 - wait_until(predicate, timeout, what) and wait_converged(nodes, timeout).
-- Cluster: N nodes on sequential ports wired as a line, ring, star or mesh.
+- Cluster: N nodes on sequential ports wired directly as a line, ring, star or mesh (no
+  faults: clusters with partitions, cuts and link faults come from the `chainlab_cluster`
+  fixture of the chainlab package, tools/python/chainlab, through `chainlab-sim serve`).
 - FakePeer / HangingPeer: scripted HTTP peers and peers that never answer, run in
   threads on free ports, for the bad-peer and network tests.
 - block helpers: GENESIS, block_hash(), make_block(), verify_chain(), the seed
@@ -33,6 +35,7 @@ import select
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -40,12 +43,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from netlinks import LinkLayer
-
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tools" / "python"))  # the chainlab package and its pytest plugin
+pytest_plugins = ["chainlab.pytest_plugin"]
 BUILD = Path(os.environ.get("CHAINLAB_BUILD") or REPO / "build")
 NODE_BIN = BUILD / "chainlab-node"
 SIM_BIN = BUILD / "chainlab-sim"
+os.environ.setdefault("CHAINLAB_SIM", str(SIM_BIN))  # for the chainlab_cluster fixture
 SIM_EXIT_GRACE = 15.0  # s the sim may take to exit after a signal, and its nodes to vanish (it takes < 1 s)
 VECTORS = Path(os.environ.get("CHAINLAB_VECTORS") or REPO.parent / "shared" / "vectors" / "seed-chain.json")
 HOST = "127.0.0.1"
@@ -612,11 +616,6 @@ class NodeFactory:
         self.log_dir = Path(log_dir)
         self.nodes = []
         self._names = 0
-        self._on_close = []
-
-    def on_close(self, fn):
-        """Call fn when the factory closes, after every node is stopped."""
-        self._on_close.append(fn)
 
     def _name(self, name):
         self._names += 1
@@ -681,8 +680,6 @@ class NodeFactory:
         for node in self.nodes:
             if node in _live_nodes:
                 _live_nodes.remove(node)
-        for fn in self._on_close:
-            fn()
         return problems
 
 
@@ -710,6 +707,22 @@ def module_nodes(tmp_path_factory):
         problems = factory.close()
     if problems:
         pytest.fail("node processes misbehaved:\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _clusters_logged_no_sanitizer_report(request):
+    """A test that ran chainlab_cluster clusters fails when the sim (its output) or a node (its
+    log in the run folder) logged a sanitizer report."""
+    tmp = request.getfixturevalue("tmp_path") if "chainlab_cluster" in request.fixturenames else None
+    yield
+    if tmp is None:
+        return
+    for path in sorted([*tmp.glob("chainlab-*.out"), *tmp.glob("chainlab-*/n*.log")]):
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        for i, line in enumerate(lines):
+            if SANITIZER_RE.search(line):
+                pytest.fail(f"{path} holds a sanitizer report (line {i + 1}):\n" + "\n".join(lines[i:i + 30]),
+                            pytrace=False)
 
 
 @atexit.register
@@ -759,22 +772,16 @@ def pytest_runtest_makereport(item, call):
 
 
 class Cluster:
-    """N nodes on sequential ports wired by POST /peers as a topology, each edge both ways:
-    line (i <-> i+1), ring (line + last <-> first), star (center <-> every other), mesh (all
-    pairs). With links=True every edge A -> B goes through a link of a Python link layer
-    (netlinks.py), as in the sim, so partition(), cut() and heal() stall real TCP."""
+    """N nodes on sequential ports wired by POST /peers as a topology, each edge both ways and
+    straight to the other node: line (i <-> i+1), ring (line + last <-> first), star (center <->
+    every other), mesh (all pairs)."""
 
     TOPOLOGIES = ("line", "ring", "star", "mesh")
 
-    def __init__(self, factory, n, topology="mesh", args=(), center=0, links=False, **kw):
+    def __init__(self, factory, n, topology="mesh", args=(), center=0, **kw):
         self.topology = topology
         self.center = center
         self.nodes = factory.many(n, *args, **kw)
-        self.links = LinkLayer() if links else None
-        if self.links is not None:
-            factory.on_close(self.links.close)
-        self.groups = None
-        self.cuts = set()
         self.wire(topology, center)
 
     @staticmethod
@@ -793,63 +800,14 @@ class Cluster:
             raise ValueError(f"unknown topology {topology!r}; use one of {Cluster.TOPOLOGIES}")
         return sorted(links | {(b, a) for a, b in links})
 
-    def peer_url(self, a, b):
-        """The address node a uses for node b: the link a -> b, or b itself."""
-        if self.links is None:
-            return self.nodes[b].url
-        try:
-            port = self.links.port(a, b)
-        except KeyError:
-            port = self.links.add(a, b, self.nodes[b].port)
-            self.links.set_blocked(a, b, self._blocked(a, b))
-        return f"http://{HOST}:{port}"
-
     def wire(self, topology, center=0):
         for a, b in self.edges(len(self.nodes), topology, center):
-            self.nodes[a].add_peer(self.peer_url(a, b))
+            self.nodes[a].add_peer(self.nodes[b])
 
     def connect(self, a, b):
         """Link nodes a and b (indexes) both ways."""
-        self.nodes[a].add_peer(self.peer_url(a, b))
-        self.nodes[b].add_peer(self.peer_url(b, a))
-
-    def _need_links(self):
-        if self.links is None:
-            raise RuntimeError("partitions need Cluster(..., links=True)")
-
-    def _blocked(self, a, b):
-        if (a, b) in self.cuts:
-            return True
-        return self.groups is not None and self.groups[a] != self.groups[b]
-
-    def _apply(self):
-        for (a, b) in list(self.links._links):
-            self.links.set_blocked(a, b, self._blocked(a, b))
-
-    def partition(self, *groups):
-        """Nodes in different groups cannot reach each other; nodes not named form one more
-        group (as the scenario language's partition)."""
-        self._need_links()
-        rest = len(groups)
-        self.groups = [rest] * len(self.nodes)
-        for g, members in enumerate(groups):
-            for i in members:
-                self.groups[i] = g
-        self._apply()
-
-    def cut(self, a, b, one_way=False):
-        """Stall a -> b (and b -> a unless one_way)."""
-        self._need_links()
-        self.cuts.add((a, b))
-        if not one_way:
-            self.cuts.add((b, a))
-        self._apply()
-
-    def heal(self):
-        self._need_links()
-        self.groups = None
-        self.cuts.clear()
-        self.links.heal()
+        self.nodes[a].add_peer(self.nodes[b])
+        self.nodes[b].add_peer(self.nodes[a])
 
     def wait_converged(self, timeout=WAIT_S, min_height=0, nodes=None):
         which = self.nodes if nodes is None else [self.nodes[i] for i in nodes]

@@ -36,7 +36,6 @@ from hostile import (
     serve_chain,
     silent,
 )
-from netlinks import LinkLayer
 
 FRESH_S = 2.0  # s a fresh GET /block (or an /append) may take while a peer misbehaves
 TIMEOUT_MS = 1500  # --timeout for the cases about stalls: small, so each case is quick
@@ -382,30 +381,41 @@ def test_initial_peer_that_is_the_node_itself_exits_2(host):
     assert r.stderr == f"chainlab-node: --peer {url}: peer URL points at this node itself\n"
 
 
-def test_node_reaching_itself_through_a_forwarder_is_harmless(nodes):
-    """A URL that reaches the node through a TCP forwarder cannot be told from a peer: it is
-    accepted, and the node's own broadcasts and syncs through it come back as nothing to do."""
+def relay_to(node):
+    """A FakePeer route that hands every request on to node and its answer back: a peer that is
+    the node itself behind another address."""
+
+    def route(handler, body):
+        r = requests.request(handler.command, node.url + handler.path, data=body, timeout=WAIT_S)
+        handler.send_response(r.status_code)
+        handler.send_header("Content-Type", r.headers.get("Content-Type", "application/json"))
+        handler.send_header("Content-Length", str(len(r.content)))
+        handler.end_headers()
+        handler.wfile.write(r.content)
+
+    return route
+
+
+def test_node_reaching_itself_through_a_relay_is_harmless(nodes, fake_peers):
+    """A URL that reaches the node through a relay cannot be told from a peer: it is accepted, and
+    the node's own broadcasts and syncs through it come back as nothing to do."""
     n = nodes()
-    links = LinkLayer()
-    try:
-        url = f"http://127.0.0.1:{links.add(0, 0, n.port)}"
-        assert n.add_peer(url) == [url]
-        off = n.log_size()
-        appended = [n.append(f"sent to myself {i}") for i in range(2)]
-        wait_until(lambda: n.status()["posts_sent"] == 2, WAIT_S, "the broadcasts to itself")
-        ahead = make_block({"index": 40, "hash": "cd" * 32}, "far ahead")
-        r = n.post("/block", data=encode(ahead))
-        assert r.status_code == 202 and r.json() == {"result": "sync", "height": 2}
-        wait_until(lambda: n.status()["syncs"] == 1, WAIT_S, "the sync with itself")
-        assert n.sync() == {"replaced": False, "height": 2}
-        s = n.status()
-        assert (s["posts_sent"], s["posts_failed"], s["syncs"], s["sync_requests"]) == (2, 0, 2, 2), "nothing loops"
-        assert serving(n) == appended[-1]
-        assert n.blocks() == [GENESIS] + appended
-        lines = [line for line in n.log_since(off).splitlines() if url in line]
-        assert any("height 2 is not above 2: not fetched" in line for line in lines), lines
-    finally:
-        links.close()
+    url = fake_peers(default=relay_to(n)).url
+    assert n.add_peer(url) == [url]
+    off = n.log_size()
+    appended = [n.append(f"sent to myself {i}") for i in range(2)]
+    wait_until(lambda: n.status()["posts_sent"] == 2, WAIT_S, "the broadcasts to itself")
+    ahead = make_block({"index": 40, "hash": "cd" * 32}, "far ahead")
+    r = n.post("/block", data=encode(ahead))
+    assert r.status_code == 202 and r.json() == {"result": "sync", "height": 2}
+    wait_until(lambda: n.status()["syncs"] == 1, WAIT_S, "the sync with itself")
+    assert n.sync() == {"replaced": False, "height": 2}
+    s = n.status()
+    assert (s["posts_sent"], s["posts_failed"], s["syncs"], s["sync_requests"]) == (2, 0, 2, 2), "nothing loops"
+    assert serving(n) == appended[-1]
+    assert n.blocks() == [GENESIS] + appended
+    lines = [line for line in n.log_since(off).splitlines() if url in line]
+    assert any("height 2 is not above 2: not fetched" in line for line in lines), lines
 
 
 # ---- 9. a flood of blocks far ahead while the peer serves slowly: syncs coalesce ----------------

@@ -44,6 +44,10 @@ START_TEST(test_sides)
         for (unsigned c = 0; c < 6; c++)
             ck_assert_int_eq(partition_blocked(p, a, c),
                              partition_side(p, a) != partition_side(p, c));
+    for (unsigned a = 0; a < 6; a++) /* ... because of the sides, not of a cut */
+        for (unsigned c = 0; c < 6; c++)
+            ck_assert(partition_across(p, a, c) == partition_blocked(p, a, c) &&
+                      !partition_is_cut(p, a, c));
     partition_heal(p);
     ck_assert(!partition_has_sides(p) && !partition_blocked(p, 0, 5));
     buf_free(&b);
@@ -84,6 +88,8 @@ START_TEST(test_cuts_one_way_and_heal)
     nodeset_add(&b, 0); /* a == b pairs are skipped */
     ck_assert_uint_eq(partition_cut(p, &a, &b, true), 1);
     ck_assert(partition_blocked(p, 0, 1) && !partition_blocked(p, 1, 0));
+    ck_assert(partition_is_cut(p, 0, 1) && !partition_is_cut(p, 1, 0) &&
+              !partition_across(p, 0, 1));
     ck_assert_uint_eq(partition_cut(p, &b, &a, false), 2);
     ck_assert(partition_blocked(p, 1, 0));
     ck_assert(!partition_has_sides(p) && partition_cuts(p) == 3);

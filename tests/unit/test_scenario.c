@@ -589,6 +589,55 @@ START_TEST(test_error)
 }
 END_TEST
 
+/* ---- steps only, in the context of a header (chainlab-sim serve) ------------------------ */
+
+static const struct {
+    const char *header;
+    const char *text;
+    bool ok;
+    unsigned line, col; /* ok: the first step's; else the error's */
+    const char *want;   /* ok: the first step's text; else a part of the message */
+} steps_rows[] = {
+    {"nodes 3\n", "append n0 \"x\"\n", true, 1, 1, "append n0 \"x\""},
+    {"nodes 3\n", "# a comment\n\n  heal  \nsleep 1s", true, 3, 3, "heal"},
+    {"nodes 3\nlinks direct\n", "kill n2", true, 1, 1, "kill n2"},
+    {"nodes 3\n", "append n0 \"x\"\n\n  cut n0 n3\n", false, 3, 10, "unknown node 'n3'"},
+    {"nodes 3\n", "nodes 4", false, 1, 1, "'nodes' is a header statement"},
+    {"nodes 3\n", "heal\ntopology ring", false, 2, 1, "'topology' is a header statement"},
+    {"nodes 3\nlinks direct\n", "sleep 1s\npartition n0", false, 2, 1,
+     "needs the link layer, but the cluster runs 'links direct'"},
+    {"nodes 3\n", "", false, 1, 1, "no step"},
+    {"nodes 3\n", "# nothing\n", false, 1, 1, "no step"},
+    {"nodes 3\n", "bogus", false, 1, 1, "unknown statement 'bogus'"},
+};
+
+START_TEST(test_parse_steps)
+{
+    struct scenario *header = NULL, *sc = (struct scenario *)1;
+    char err[ERR_SZ] = "", where[32];
+    const char *h = steps_rows[_i].header, *text = steps_rows[_i].text;
+
+    ck_assert_int_eq(scenario_parse("h.scn", h, strlen(h), &header, err, sizeof(err)), 0);
+    int rc = scenario_parse_steps(header, text, strlen(text), &sc, err, sizeof(err));
+    if (steps_rows[_i].ok) {
+        ck_assert_msg(rc == 0, "row %d: %s", _i, err);
+        ck_assert_uint_eq(sc->nodes, header->nodes);
+        ck_assert_str_eq(sc->steps[0].text, steps_rows[_i].want);
+        ck_assert_uint_eq(sc->steps[0].line, steps_rows[_i].line);
+        ck_assert_uint_eq(sc->steps[0].col, steps_rows[_i].col);
+    } else {
+        ck_assert_msg(rc == -1, "row %d parsed", _i);
+        ck_assert_ptr_null(sc);
+        snprintf(where, sizeof(where), "%u:%u: ", steps_rows[_i].line, steps_rows[_i].col);
+        ck_assert_msg(strncmp(err, where, strlen(where)) == 0, "row %d: got \"%s\", want %s", _i,
+                      err, where);
+        ck_assert_msg(strstr(err, steps_rows[_i].want) != NULL, "row %d: got \"%s\"", _i, err);
+    }
+    scenario_free(sc);
+    scenario_free(header);
+}
+END_TEST
+
 /* ---- the example file with every statement -------------------------------------------- */
 
 static const struct {
@@ -877,6 +926,7 @@ static Suite *scenario_suite(void)
     tcase_add_test(tc, test_error_buffer_truncates);
     tcase_add_test(tc, test_nul_byte);
     tcase_add_test(tc, test_load_missing_file);
+    tcase_add_loop_test(tc, test_parse_steps, 0, ARRAY_LEN(steps_rows));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("api");
