@@ -328,6 +328,15 @@ class LiveSim:
         m = self.wait_line(r"on ports (\d+)-(\d+)")
         return list(range(int(m.group(1)), int(m.group(2)) + 1))
 
+    def node_urls(self):
+        """The nodes' base URLs, from the sim's first line: "on ports P-Q" (the ports layout) or
+        "on 127.1.0.0-127.1.A.B port P" (the addresses layout: node i at 127.1.(i/256).(i%256))."""
+        m = self.wait_line(r"on ports (\d+)-(\d+)|on 127\.1\.0\.0-127\.1\.(\d+)\.(\d+) port (\d+)")
+        if m.group(1):
+            return [f"http://{HOST}:{p}" for p in range(int(m.group(1)), int(m.group(2)) + 1)]
+        n = int(m.group(3)) * 256 + int(m.group(4)) + 1
+        return [f"http://127.1.{i // 256}.{i % 256}:{m.group(5)}" for i in range(n)]
+
 
 @pytest.fixture
 def live(tmp_path):

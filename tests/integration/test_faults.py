@@ -40,7 +40,6 @@ REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("CHAINLAB_BUILD") or REPO / "build")
 SIM = BUILD / "chainlab-sim"
 SCENARIOS = REPO / "scenarios"
-HOST = "127.0.0.1"
 
 RUN_TIMEOUT = float(os.environ.get("CHAINLAB_SIM_TIMEOUT", "90"))  # s for one sim run
 QUICK_TIMEOUT = 20.0  # s for a run that only parses or generates
@@ -86,8 +85,8 @@ def step(r, prefix):
     return found[0]
 
 
-def get(port, path, timeout):
-    with urllib.request.urlopen(f"http://{HOST}:{port}{path}", timeout=timeout) as resp:
+def get(url, path, timeout):
+    with urllib.request.urlopen(f"{url}{path}", timeout=timeout) as resp:
         return json.loads(resp.read().decode())
 
 
@@ -207,8 +206,7 @@ def test_reset_makes_broadcasts_fail_fast(tmp_path, live):
     scn.write_text(RESET.format(token=token))
     sim = live(["--keep", "--run-dir", tmp_path / "run", "--report", tmp_path / "r.json", scn],
                token)
-    m = sim.wait_line(r"on ports (\d+)-(\d+)")
-    ports = list(range(int(m.group(1)), int(m.group(2)) + 1))
+    ports = sim.node_urls()
     sim.wait_line(r"--keep: the cluster stays up")
     assert not sim.seen(r"^FAIL|^ERROR"), "".join(sim.lines)
     st = [get(p, "/status", 5) for p in ports]
@@ -257,8 +255,7 @@ def test_pause_stops_answers_until_resume(tmp_path, live):
     scn.write_text(PAUSE.format(token=token))
     report = tmp_path / "r.json"
     sim = live(["--keep", "--run-dir", tmp_path / "run", "--report", report, scn], token)
-    m = sim.wait_line(r"on ports (\d+)-(\d+)")
-    n0, n1 = int(m.group(1)), int(m.group(1)) + 1
+    n0, n1 = sim.node_urls()
     sim.wait_line(r"paused: the test asks n1 now")
     with pytest.raises(OSError):  # socket.timeout / URLError: the connection is never served
         get(n1, "/block", 0.5)

@@ -178,7 +178,12 @@ def test_links_json_lists_every_directed_edge(proof):
     pairs = {(e["from"], e["to"]) for e in links}
     ring = {(f"n{i}", f"n{(i + d) % 5}") for i in range(5) for d in (1, 4)}
     assert pairs == ring
-    assert all(e["listen_port"] != e["target_port"] for e in links)
+    # each peer entry is the link layer's address, never the node's own
+    assert all((e["listen_host"], e["listen_port"]) != (e["target_host"], e["target_port"])
+               for e in links)
+    # the addresses layout: n7's link-layer address is 127.2.0.7, its own 127.1.0.7
+    assert {e["listen_host"] for e in links if e["to"] == "n3"} == {"127.2.0.3"}
+    assert all(e["target_host"] == "127.1.0." + e["to"][1:] for e in links)
     assert result["edges"] == links
 
 
@@ -192,8 +197,8 @@ def test_logs_name_nodes_not_ports(proof):
     assert sources == {"sim", "n0", "n1", "n2", "n3", "n4"}
     assert re.search(r"peers: added n\d->n\d", res.stdout)
     for e in links:
-        assert f"127.0.0.1:{e['listen_port']}" not in res.stdout
-        assert f"127.0.0.1:{e['target_port']}" not in res.stdout
+        assert f"{e['listen_host']}:{e['listen_port']}" not in res.stdout
+        assert f"{e['target_host']}:{e['target_port']}" not in res.stdout
     times = [float(line.split()[1]) for line in lines]
     assert times == sorted(times), "not merged in wall-clock order"
 
@@ -370,7 +375,7 @@ def test_junit_failure_carries_run_folder_table_and_diagnosis(forks):
     assert case.find("failure") is not None
     out = case.find("system-out").text
     assert f"run folder: {run_dir}" in out
-    assert re.search(r"^n3\s+\d+\s+running\s+2\s+[0-9a-f]{64}$", out, re.M), out
+    assert re.search(r"^n3\s+127\.1\.0\.3:\d+\s+running\s+2\s+[0-9a-f]{64}$", out, re.M), out
     assert "equal-height forks" in out and "faults active: latency" in out
 
 
