@@ -21,10 +21,8 @@ struct cluster {
     unsigned n;
     char *run_dir;
     char *node_bin;
-    char *node_cmd;
     long grace_ms; /* at teardown */
-    char **node_args;
-    int *held; /* per node: the socket holding its port until it starts, or -1 */
+    int *held;     /* per node: the socket holding its port until it starts, or -1 */
 };
 
 static int64_t now_ms(void)
@@ -34,6 +32,26 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A copy of the NULL-terminated list words (NULL: an empty list). Caller frees with
+ * free_argv(). */
+static char **copy_words(char *const *words)
+{
+    size_t n = 0;
+    while (words && words[n])
+        n++;
+    char **out = xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        out[i] = xstrdup(words[i]);
+    return out;
+}
+
+static void free_argv(char **argv)
+{
+    for (char **a = argv; a && *a; a++)
+        free(*a);
+    free(argv);
+}
+
 struct cluster *cluster_new(const struct cluster_spec *spec, char *err, size_t errsz)
 {
     struct cluster *c = xcalloc(1, sizeof(*c));
@@ -41,14 +59,7 @@ struct cluster *cluster_new(const struct cluster_spec *spec, char *err, size_t e
     c->nodes = xcalloc(spec->n, sizeof(*c->nodes));
     c->run_dir = xstrdup(spec->run_dir);
     c->node_bin = spec->node_bin ? xstrdup(spec->node_bin) : NULL;
-    c->node_cmd = spec->node_cmd ? xstrdup(spec->node_cmd) : NULL;
     c->grace_ms = spec->grace_ms > 0 ? spec->grace_ms : CLUSTER_GRACE_MS;
-    size_t na = 0;
-    while (spec->node_args && spec->node_args[na])
-        na++;
-    c->node_args = xcalloc(na + 1, sizeof(char *));
-    for (size_t i = 0; i < na; i++)
-        c->node_args[i] = xstrdup(spec->node_args[i]);
     c->held = xcalloc(spec->n, sizeof(int));
     for (unsigned i = 0; i < spec->n; i++)
         c->held[i] = spec->held_ports ? spec->held_ports[i] : -1;
@@ -58,6 +69,10 @@ struct cluster *cluster_new(const struct cluster_spec *spec, char *err, size_t e
         nd->port = (uint16_t)(spec->first_port + i);
         nd->dir = xasprintf("%s/n%u", spec->run_dir, i);
         nd->log_path = xasprintf("%s/n%u.log", spec->run_dir, i);
+        nd->cmd = spec->node_cmds && spec->node_cmds[i] ? xstrdup(spec->node_cmds[i])
+                  : spec->node_cmd                      ? xstrdup(spec->node_cmd)
+                                                        : NULL;
+        nd->args = copy_words(spec->node_args ? spec->node_args[i] : NULL);
         if (mkdir(nd->dir, 0777) < 0 && errno != EEXIST) {
             snprintf(err, errsz, "cannot make %s: %s", nd->dir, strerror(errno));
             cluster_free(c);
@@ -104,21 +119,21 @@ static void shell_quote(struct buf *b, const char *word)
     buf_append_char(b, '\'');
 }
 
-/* The argv for node nd (NULL-terminated; caller frees every string and the array). */
+/* The argv for node nd (NULL-terminated; caller frees with free_argv()). */
 static char **node_argv(const struct cluster *c, const struct cluster_node *nd)
 {
     size_t na = 0;
-    while (c->node_args[na])
+    while (nd->args[na])
         na++;
     char **argv = xcalloc(na + 8, sizeof(char *));
     size_t k = 0;
-    if (c->node_cmd) {
+    if (nd->cmd) {
         struct buf cmd = BUF_INIT;
-        char *t = substitute(c->node_cmd, nd);
+        char *t = substitute(nd->cmd, nd);
         buf_printf(&cmd, "exec %s", t);
         free(t);
         for (size_t i = 0; i < na; i++) {
-            char *w = substitute(c->node_args[i], nd);
+            char *w = substitute(nd->args[i], nd);
             buf_append_char(&cmd, ' ');
             shell_quote(&cmd, w);
             free(w);
@@ -132,17 +147,10 @@ static char **node_argv(const struct cluster *c, const struct cluster_node *nd)
         argv[k++] = xstrdup("--id");
         argv[k++] = xasprintf("n%u", nd->index);
         for (size_t i = 0; i < na; i++)
-            argv[k++] = substitute(c->node_args[i], nd);
+            argv[k++] = substitute(nd->args[i], nd);
     }
     argv[k] = NULL;
     return argv;
-}
-
-static void free_argv(char **argv)
-{
-    for (char **a = argv; *a; a++)
-        free(*a);
-    free(argv);
 }
 
 int cluster_start(struct cluster *c, unsigned i, char *err, size_t errsz)
@@ -475,14 +483,12 @@ void cluster_free(struct cluster *c)
         ports_release(&c->held[i]);
         free(c->nodes[i].dir);
         free(c->nodes[i].log_path);
+        free(c->nodes[i].cmd);
+        free_argv(c->nodes[i].args);
     }
     free(c->held);
-    for (char **a = c->node_args; *a; a++)
-        free(*a);
-    free(c->node_args);
     free(c->nodes);
     free(c->run_dir);
     free(c->node_bin);
-    free(c->node_cmd);
     free(c);
 }

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "buf.h"
 #include "cluster.h"
 #include "generate.h"
@@ -106,170 +107,34 @@ static char *default_node_bin(void)
     return buf_steal(&b, NULL);
 }
 
-static int severity(int code)
+/* Run every scenario file, jobs at a time, each in its own folder inside --run-dir when there
+ * are several. Appends each result to results (in file order). */
+static int run_files(struct scenario **scs, size_t n, const struct runner_opts *base, unsigned jobs,
+                     json_t *results)
 {
-    switch (code) {
-    case RUNNER_OK:
-        return 0;
-    case RUNNER_FAILED:
-        return 1;
-    case RUNNER_BAD:
-        return 2;
-    case RUNNER_CLUSTER:
-        return 3;
-    default:
-        return 4;
-    }
-}
-
-struct job {
-    const struct scenario *sc;
-    pid_t pid;
-    char out_path[PATH_MAX];
-    char result_path[PATH_MAX];
-};
-
-/* Run one scenario in a child process writing its output and result to files. */
-static pid_t spawn_job(struct job *jb, struct runner_opts o, const char *tmpdir, size_t k)
-{
-    snprintf(jb->out_path, sizeof(jb->out_path), "%s/job%zu.out", tmpdir, k);
-    snprintf(jb->result_path, sizeof(jb->result_path), "%s/job%zu.json", tmpdir, k);
-    pid_t parent = getpid();
-    pid_t pid;
-    switch (pid = fork()) {
-    case -1:
-        return -1;
-    case 0: {
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(RUNNER_INTERRUPTED);
-        FILE *out = fopen(jb->out_path, "w");
-        o.out = out ? out : stderr;
-        json_t *res = NULL;
-        int code = runner_run(jb->sc, &o, &res);
-        json_dump_file(res, jb->result_path, JSON_PRESERVE_ORDER);
-        json_decref(res);
-        if (out)
-            fclose(out);
-        _exit(code);
-    }
-    default:
-        return pid;
-    }
-}
-
-static void cat_file(const char *path, FILE *to)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        fwrite(chunk, 1, n, to);
-    fclose(f);
-    fflush(to);
-}
-
-/* Run every scenario, jobs at a time. Appends each result to results (in file order). */
-static int run_all(struct scenario **scs, size_t n, const struct runner_opts *base, unsigned jobs,
-                   json_t *results)
-{
-    int worst = RUNNER_OK;
-    json_t **res = xcalloc(n, sizeof(json_t *));
-    if (jobs <= 1) {
-        for (size_t i = 0; i < n && !interrupted; i++) {
-            struct runner_opts o = *base;
-            char dir[PATH_MAX];
-            if (base->run_dir && n > 1) {
-                char name[256];
-                const char *b = strrchr(scs[i]->path, '/');
-                snprintf(name, sizeof(name), "%s", b ? b + 1 : scs[i]->path);
-                snprintf(dir, sizeof(dir), "%s/%zu-%s", base->run_dir, i, name);
-                o.run_dir = dir;
-            }
-            int code = runner_run(scs[i], &o, &res[i]);
-            if (severity(code) > severity(worst))
-                worst = code;
-        }
-    } else {
-        char tmpdir[] = "/tmp/chainlab-sim-XXXXXX";
-        if (mkdtemp(tmpdir) == NULL) {
-            fprintf(stderr, "chainlab-sim: cannot make a temporary folder: %s\n", strerror(errno));
-            free(res);
-            return RUNNER_CLUSTER;
-        }
-        struct job *jb = xcalloc(n, sizeof(*jb));
-        size_t next = 0, running = 0;
-        while (next < n || running > 0) {
-            while (next < n && running < jobs && !interrupted) {
-                struct runner_opts o = *base;
-                char dir[PATH_MAX];
-                if (base->run_dir) {
-                    const char *b = strrchr(scs[next]->path, '/');
-                    snprintf(dir, sizeof(dir), "%s/%zu-%s", base->run_dir, next,
-                             b ? b + 1 : scs[next]->path);
-                    o.run_dir = dir;
-                }
-                /* Each job searches its own part of the port range first (found ports are
-                 * held, so jobs never share one); with --base-port, file k starts after the
-                 * nodes of the files before it. */
-                if (base->base_port_fixed) {
-                    unsigned offset = 0;
-                    for (size_t k = 0; k < next; k++)
-                        offset += scs[k]->nodes;
-                    o.base_port = (uint16_t)(base->base_port + offset);
-                } else {
-                    uint16_t low, high;
-                    ports_search_range(&low, &high);
-                    o.base_port =
-                        (uint16_t)(low + ((unsigned)getpid() * 7919u + (unsigned)next * 2503u) %
-                                             ((unsigned)high - low + 1));
-                }
-                jb[next].sc = scs[next];
-                jb[next].pid = spawn_job(&jb[next], o, tmpdir, next);
-                if (jb[next].pid > 0)
-                    running++;
-                next++;
-            }
-            if (interrupted && next < n)
-                next = n; /* start nothing more */
-            int st;
-            pid_t pid = waitpid(-1, &st, 0);
-            if (pid < 0) {
-                if (errno == EINTR) {
-                    for (size_t i = 0; i < n; i++) {
-                        if (jb[i].pid > 0)
-                            kill(jb[i].pid, SIGTERM);
-                    }
-                    continue;
-                }
-                break;
-            }
-            for (size_t i = 0; i < n; i++) {
-                if (jb[i].pid != pid)
-                    continue;
-                running--;
-                jb[i].pid = 0;
-                int code = WIFEXITED(st) ? WEXITSTATUS(st) : RUNNER_CLUSTER;
-                if (severity(code) > severity(worst))
-                    worst = code;
-                cat_file(jb[i].out_path, base->out);
-                res[i] = json_load_file(jb[i].result_path, 0, NULL);
-                unlink(jb[i].out_path);
-                unlink(jb[i].result_path);
-            }
-        }
-        rmdir(tmpdir);
-        free(jb);
-    }
+    struct batch_item *items = xcalloc(n, sizeof(*items));
+    char **dirs = xcalloc(n, sizeof(char *));
+    char err[256] = "";
     for (size_t i = 0; i < n; i++) {
-        if (res[i])
-            json_array_append_new(results, res[i]);
+        items[i].sc = scs[i];
+        items[i].run_dir = base->run_dir;
+        if (base->run_dir && n > 1) {
+            const char *b = strrchr(scs[i]->path, '/');
+            items[i].run_dir = dirs[i] =
+                xasprintf("%s/%zu-%s", base->run_dir, i, b ? b + 1 : scs[i]->path);
+        }
     }
-    free(res);
-    if (interrupted)
-        worst = RUNNER_INTERRUPTED;
+    int worst = batch_run(items, n, base, jobs, NULL, NULL, err, sizeof(err));
+    if (err[0] != '\0')
+        fprintf(stderr, "chainlab-sim: %s\n", err);
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].result)
+            json_array_append(results, items[i].result);
+        free(dirs[i]);
+    }
+    batch_clear(items, n);
+    free(items);
+    free(dirs);
     return worst;
 }
 
@@ -443,7 +308,7 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     json_t *results = json_array();
-    rc = run_all(scs, n, &o, jobs, results);
+    rc = run_files(scs, n, &o, jobs, results);
     if (n > 1 && o.verbosity >= -1)
         report_summary(stdout, results);
     char err[512];

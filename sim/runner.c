@@ -1303,6 +1303,7 @@ static int setup(struct run *r)
                                 .run_dir = r->run_dir,
                                 .node_bin = r->o->node_bin,
                                 .node_cmd = r->o->node_cmd,
+                                .node_cmds = sc->node_cmds,
                                 .node_args = sc->node_args,
                                 .grace_ms = r->o->grace_ms,
                                 .held_ports = held};
