@@ -22,6 +22,7 @@
 #include "report.h"
 #include "runner.h"
 #include "scenario.h"
+#include "sweep.h"
 #include "xalloc.h"
 
 /* Statements the runner carries out (all of them); others would be refused with FILE:LINE:COL. */
@@ -49,13 +50,22 @@ static void usage(FILE *f)
             "  --run-dir DIR       logs of this run (default runs/<scenario>-<time>-<pid>/);\n"
             "                      with several files, one folder per scenario inside DIR\n"
             "  --seed N            seed for everything random (overrides the file's seed)\n"
+            "  --set NAME=VALUE    the value of the file's 'param NAME' (repeatable)\n"
+            "  --sweep NAME=V1,V2,...  run the file once per value; several --sweep: every\n"
+            "                      combination. Writes sweep.csv, sweep-cells.csv and\n"
+            "                      sweep.json into --run-dir (default\n"
+            "                      runs/<scenario>-sweep-<time>-<pid>/), a folder per run\n"
+            "  --repeat K          runs per cell of a sweep, each with its own seed (default 1)\n"
+            "  --request-timeout MS  bound on each request to a node (default 10000; 5000 for\n"
+            "                      an append of a load, 60000 for POST /sync)\n"
             "  --stop-grace MS     SIGTERM to SIGKILL when stopping a node (default %d;\n"
             "                      raise it for nodes under valgrind)\n"
             "  --keep              leave the cluster up after the last step, until Ctrl-C\n"
             "  --check             parse and validate the files only; run nothing\n"
             "  --report FILE       write a JSON report\n"
             "  --junit FILE        write JUnit XML (one test case per scenario)\n"
-            "  -j, --jobs N        run N scenario files at once, each on its own ports\n"
+            "  -j, --jobs N        run N scenario files (or runs of a sweep) at once, each\n"
+            "                      on its own ports\n"
             "  --generate SEED     print a random fault-injection scenario and exit; with\n"
             "  --nodes N           its node count (default %d) and\n"
             "  --steps K           its number of random steps (default %d)\n"
@@ -138,6 +148,74 @@ static int run_files(struct scenario **scs, size_t n, const struct runner_opts *
     return worst;
 }
 
+/* What --set, --sweep and --repeat ask for. */
+struct experiment {
+    struct scenario_setting *sets; /* names owned, values borrowed from argv */
+    size_t n_sets;
+    struct sweep_axis *axes;
+    size_t n_axes;
+    unsigned repeat; /* 0: not given */
+};
+
+/* --set NAME=VALUE; the name and value are checked when a file is parsed. */
+static int add_setting(struct experiment *x, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (eq == NULL || eq == arg) {
+        fprintf(stderr, "chainlab-sim: bad value for --set: '%s': expected NAME=VALUE\n", arg);
+        return -1;
+    }
+    x->sets = xrealloc(x->sets, (x->n_sets + 1) * sizeof(*x->sets));
+    x->sets[x->n_sets++] =
+        (struct scenario_setting){xstrndup(arg, (size_t)(eq - arg)), eq + 1, "--set"};
+    return 0;
+}
+
+static int add_axis(struct experiment *x, const char *arg)
+{
+    char err[512];
+    struct sweep_axis a;
+    if (sweep_axis_parse(arg, &a, err, sizeof(err)) < 0) {
+        fprintf(stderr, "chainlab-sim: bad value for --sweep: %s\n", err);
+        return -1;
+    }
+    for (size_t i = 0; i < x->n_axes; i++) {
+        if (strcmp(x->axes[i].name, a.name) == 0) {
+            fprintf(stderr,
+                    "chainlab-sim: bad value for --sweep: '%s': %s is swept twice: give all "
+                    "its values in one --sweep\n",
+                    arg, a.name);
+            sweep_axis_clear(&a);
+            return -1;
+        }
+    }
+    x->axes = xrealloc(x->axes, (x->n_axes + 1) * sizeof(*x->axes));
+    x->axes[x->n_axes++] = a;
+    return 0;
+}
+
+static void experiment_free(struct experiment *x)
+{
+    for (size_t i = 0; i < x->n_sets; i++)
+        free((char *)x->sets[i].name);
+    free(x->sets);
+    for (size_t i = 0; i < x->n_axes; i++)
+        sweep_axis_clear(&x->axes[i]);
+    free(x->axes);
+}
+
+/* True when some node of these scenarios runs the node program (no node-cmd names it). */
+static bool uses_node_bin(struct scenario **scs, size_t n, const struct runner_opts *o)
+{
+    for (size_t i = 0; i < n && o->node_cmd == NULL; i++) {
+        for (unsigned k = 0; k < scs[i]->nodes; k++) {
+            if (scs[i]->node_cmds[k] == NULL)
+                return true;
+        }
+    }
+    return false;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -159,8 +237,13 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {"stop-grace", required_argument, NULL, 'G'},
+        {"set", required_argument, NULL, 'P'},
+        {"sweep", required_argument, NULL, 'W'},
+        {"repeat", required_argument, NULL, 'R'},
+        {"request-timeout", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
+    struct experiment x = {0};
     struct runner_opts o = {.runs_root = "runs", .out = stdout, .interrupted = &interrupted};
     const char *report = NULL, *junit = NULL;
     bool check_only = false;
@@ -170,6 +253,10 @@ int main(int argc, char **argv)
     char *node_bin = NULL;
     unsigned long long v;
     int opt, longindex = 0;
+    int rc = RUNNER_OK;
+    size_t n = 0;
+    struct scenario **scs = NULL;
+    json_t *results = NULL;
 
     while ((opt = getopt_long(argc, argv, "j:qvhV", opts, &longindex)) != -1) {
         int bad = 0;
@@ -199,6 +286,20 @@ int main(int argc, char **argv)
             break;
         case 'k':
             o.keep = true;
+            break;
+        case 'P':
+            bad = add_setting(&x, optarg) < 0 ? -1 : 0;
+            break;
+        case 'W':
+            bad = add_axis(&x, optarg) < 0 ? -1 : 0;
+            break;
+        case 'R':
+            bad = parse_u64(optarg, SWEEP_MAX_REPEAT, &v) < 0 || v == 0;
+            x.repeat = (unsigned)v;
+            break;
+        case 'T':
+            bad = parse_u64(optarg, 3600000, &v) < 0 || v == 0;
+            o.request_ms = (long)v;
             break;
         case 'C':
             check_only = true;
@@ -231,54 +332,68 @@ int main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
-            return 0;
+            goto out;
         case 'V':
             printf("chainlab-sim %s\n", CHAINLAB_VERSION);
-            return 0;
+            goto out;
         default:
             usage_hint();
-            return RUNNER_BAD;
+            rc = RUNNER_BAD;
+            goto out;
         }
-        if (bad) {
+        if (bad > 0)
             fprintf(stderr, "chainlab-sim: bad value for --%s: '%s'\n",
                     opt == 'j' ? "jobs" : opts[longindex].name, optarg);
+        if (bad) {
             usage_hint();
-            return RUNNER_BAD;
+            rc = RUNNER_BAD;
+            goto out;
         }
     }
     if (!generate && (gen_nodes != GENERATE_NODES || gen_steps != GENERATE_STEPS)) {
         fprintf(stderr, "chainlab-sim: --nodes and --steps go with --generate\n");
         usage_hint();
-        return RUNNER_BAD;
+        rc = RUNNER_BAD;
+        goto out;
     }
     if (generate) {
         if (optind < argc) {
             fprintf(stderr, "chainlab-sim: --generate takes no scenario file\n");
-            return RUNNER_BAD;
+            rc = RUNNER_BAD;
+            goto out;
         }
         struct buf text = BUF_INIT;
         generate_scenario(gen_seed, (unsigned)gen_nodes, (unsigned)gen_steps, &text);
         fwrite(text.data, 1, text.len, stdout);
         buf_free(&text);
-        return 0;
+        goto out;
     }
     if (optind >= argc) {
         fprintf(stderr, "chainlab-sim: no scenario file given\n");
         usage_hint();
-        return RUNNER_BAD;
+        rc = RUNNER_BAD;
+        goto out;
     }
     if (o.keep && argc - optind > 1) {
         fprintf(stderr, "chainlab-sim: --keep takes one scenario file\n");
-        return RUNNER_BAD;
+        rc = RUNNER_BAD;
+        goto out;
+    }
+    bool sweeping = x.n_axes > 0 || x.repeat > 0;
+    if (sweeping && (argc - optind > 1 || o.keep)) {
+        fprintf(stderr, "chainlab-sim: --sweep and --repeat take one scenario file, without "
+                        "--keep\n");
+        rc = RUNNER_BAD;
+        goto out;
     }
 
-    /* Parse everything first: one bad file and nothing runs. */
-    size_t n = (size_t)(argc - optind);
-    struct scenario **scs = xcalloc(n, sizeof(*scs));
-    int rc = RUNNER_OK;
+    /* Parse everything first: one bad file and nothing runs (a sweep parses each cell). */
+    n = sweeping ? 0 : (size_t)(argc - optind);
+    scs = xcalloc(n ? n : 1, sizeof(*scs));
     for (size_t i = 0; i < n; i++) {
         char err[1024];
-        if (scenario_load(argv[optind + (int)i], &scs[i], err, sizeof(err)) < 0 ||
+        if (scenario_load_with(argv[optind + (int)i], x.sets, x.n_sets, &scs[i], err, sizeof(err)) <
+                0 ||
             scenario_check_kinds(scs[i], SUPPORTED_KINDS, err, sizeof(err)) < 0) {
             fprintf(stderr, "%s\n", err);
             rc = RUNNER_BAD;
@@ -286,12 +401,13 @@ int main(int argc, char **argv)
             printf("ok %s (%u nodes, %zu steps)\n", scs[i]->path, scs[i]->nodes, scs[i]->n_steps);
         }
     }
-    if (rc != RUNNER_OK || check_only)
+    if (rc != RUNNER_OK || (check_only && !sweeping))
         goto out;
 
     if (o.node_bin == NULL && o.node_cmd == NULL)
         o.node_bin = node_bin = default_node_bin();
-    if (o.node_cmd == NULL && access(o.node_bin, X_OK) != 0) {
+    if (!check_only && (sweeping || uses_node_bin(scs, n, &o)) && o.node_cmd == NULL &&
+        access(o.node_bin, X_OK) != 0) {
         fprintf(stderr, "chainlab-sim: cannot run the node program %s: %s (see --node-bin)\n",
                 o.node_bin, strerror(errno));
         rc = RUNNER_BAD;
@@ -307,11 +423,25 @@ int main(int argc, char **argv)
     log_setup("sim", LOG_WARN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
-    json_t *results = json_array();
-    rc = run_files(scs, n, &o, jobs, results);
-    if (n > 1 && o.verbosity >= -1)
+    results = json_array();
+    if (sweeping) {
+        struct sweep_spec spec = {.path = argv[optind],
+                                  .axes = x.axes,
+                                  .n_axes = x.n_axes,
+                                  .sets = x.sets,
+                                  .n_sets = x.n_sets,
+                                  .repeat = x.repeat > 0 ? x.repeat : 1,
+                                  .jobs = jobs,
+                                  .check_only = check_only};
+        rc = sweep_run(&spec, &o, results);
+    } else {
+        rc = run_files(scs, n, &o, jobs, results);
+    }
+    if (!sweeping && n > 1 && o.verbosity >= -1)
         report_summary(stdout, results);
     char err[512];
+    if (check_only)
+        report = junit = NULL;
     if (report && report_write_json(report, results, err, sizeof(err)) < 0) {
         fprintf(stderr, "chainlab-sim: %s\n", err);
         rc = rc == RUNNER_OK ? RUNNER_BAD : rc;
@@ -320,12 +450,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "chainlab-sim: %s\n", err);
         rc = rc == RUNNER_OK ? RUNNER_BAD : rc;
     }
-    json_decref(results);
     curl_global_cleanup();
 out:
+    json_decref(results);
     for (size_t i = 0; i < n; i++)
         scenario_free(scs[i]);
     free(scs);
     free(node_bin);
+    experiment_free(&x);
     return rc;
 }

@@ -699,7 +699,7 @@ static int step_load(struct run *r, const struct scenario_step *st, struct buf *
                                  .ntargets = count,
                                  .per_s = (double)st->load.per_s,
                                  .duration_ms = st->load.duration_ms,
-                                 .timeout_ms = LOAD_MS,
+                                 .timeout_ms = r->o->request_ms > 0 ? r->o->request_ms : LOAD_MS,
                                  .prefix = l->prefix,
                                  .cancel = &r->stop_loads};
     l->start_s = elapsed(r);
@@ -751,11 +751,13 @@ static bool do_append(struct run *r, unsigned node, const char *data, struct buf
     bool acked = ok && rep.status >= 200 && rep.status < 300;
     record_ack(r, node, data, acked, at, ok ? rep.secs : 0);
     if (detail) {
-        if (acked) {
-            json_t *b = json_loadb(rep.body.data, rep.body.len, 0, NULL);
-            buf_printf(detail, "acknowledged at height %" JSON_INTEGER_FORMAT " in %.1fms",
-                       json_integer_value(json_object_get(b, "index")), rep.secs * 1000);
-            json_decref(b);
+        uint64_t h;
+        bool asked;
+        if (acked && probe_height_after(r->probe, node, &rep, REQUEST_MS, &h, &asked) == 0) {
+            buf_printf(detail, "acknowledged at height %" PRIu64 "%s in %.1fms", h,
+                       asked ? " (from GET /block)" : "", rep.secs * 1000);
+        } else if (acked) {
+            buf_printf(detail, "acknowledged in %.1fms (height unknown)", rep.secs * 1000);
         } else if (ok) {
             buf_printf(detail, "not acknowledged: HTTP %ld %.*s", rep.status,
                        (int)(rep.body.len > 120 ? 120 : rep.body.len), rep.body.data);
@@ -800,12 +802,19 @@ static int step_sync(struct run *r, const struct scenario_step *st, struct buf *
     for (size_t j = 0; j < k; j++) {
         struct probe_reply *rep = &reqs[j].reply;
         json_t *doc =
-            rep->status == 200 ? json_loadb(rep->body.data, rep->body.len, 0, NULL) : NULL;
-        if (doc) {
-            buf_printf(detail, "%sn%u %s %" JSON_INTEGER_FORMAT, detail->len ? ", " : "",
-                       reqs[j].node,
-                       json_is_true(json_object_get(doc, "replaced")) ? "replaced" : "kept",
-                       json_integer_value(json_object_get(doc, "height")));
+            probe_reply_ok(rep) ? json_loadb(rep->body.data, rep->body.len, 0, NULL) : NULL;
+        json_t *replaced = json_object_get(doc, "replaced");
+        uint64_t h;
+        bool asked;
+        if (probe_reply_ok(rep)) {
+            buf_printf(detail, "%sn%u %s", detail->len ? ", " : "", reqs[j].node,
+                       !json_is_boolean(replaced) ? "synced, height"
+                       : json_is_true(replaced)   ? "replaced"
+                                                  : "kept");
+            if (probe_height_after(r->probe, reqs[j].node, rep, REQUEST_MS, &h, &asked) == 0)
+                buf_printf(detail, " %" PRIu64, h);
+            else
+                buf_append_str(detail, " unknown");
         } else {
             char seen[200];
             snprintf(seen, sizeof(seen), "n%u answered %s", reqs[j].node,
@@ -834,7 +843,7 @@ static int step_peer(struct run *r, const struct scenario_step *st, struct buf *
     bool ok = probe_one(r->probe, a, add ? "POST" : "DELETE", "/peers", url, strlen(url),
                         REQUEST_MS, &rep);
     int rc = 0;
-    if (ok && rep.status == 200) {
+    if (ok && probe_reply_ok(&rep)) {
         r->wired[(size_t)a * r->n + b] = add;
         buf_printf(detail, "n%u %s %s", a, add ? "now reaches" : "no longer has", url);
     } else {
@@ -1010,8 +1019,9 @@ static int rewire(struct run *r, unsigned i, struct buf *detail)
         peer_url(r, i, b, url, sizeof(url));
         bool ok = probe_one(r->probe, i, "POST", "/peers", url, strlen(url), REQUEST_MS, &rep);
         long status = ok ? rep.status : 0;
+        bool done = ok && probe_reply_ok(&rep);
         probe_reply_clear(&rep); /* filled even without an answer */
-        if (status != 200)
+        if (!done)
             return fail_run(r, RUNNER_CLUSTER, "restarted n%u refused peer %s (HTTP %ld)", i, url,
                             status);
         count++;
@@ -1223,7 +1233,7 @@ static int wire(struct run *r)
     }
     probe_run(r->probe, reqs, k, REQUEST_MS);
     for (size_t j = 0; j < k; j++) {
-        if (reqs[j].reply.status != 200 && rc == 0)
+        if (!probe_reply_ok(&reqs[j].reply) && rc == 0)
             rc = fail_run(r, RUNNER_CLUSTER, "n%u refused peer %s: HTTP %ld %.200s", reqs[j].node,
                           urls[j], reqs[j].reply.status,
                           reqs[j].reply.status ? reqs[j].reply.body.data : reqs[j].reply.err);
@@ -1316,6 +1326,7 @@ static int setup(struct run *r)
         ports[i] = cluster_node(r->cl, i)->port;
     r->probe = probe_new(ports, r->n);
     probe_set_cancel(r->probe, r->o->interrupted);
+    probe_set_timeout(r->probe, r->o->request_ms);
     free(ports);
     if (!sc->links_direct) {
         if (links_raise_fd_limit(err, sizeof(err)) < 0)

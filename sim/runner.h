@@ -31,10 +31,12 @@ struct runner_opts {
     const char *runs_root; /* parent of runs/<scenario>-<time>/ when run_dir is NULL */
     bool seed_given;       /* --seed overrides the file's seed */
     uint64_t seed;
-    long grace_ms; /* --stop-grace: SIGTERM to SIGKILL; 0: CLUSTER_GRACE_MS */
-    bool keep;     /* leave the cluster running at the end (and wait for Ctrl-C) */
-    int verbosity; /* -1 quiet, 0 normal, 1 verbose */
-    FILE *out;     /* where the step lines go */
+    long grace_ms;   /* --stop-grace: SIGTERM to SIGKILL; 0: CLUSTER_GRACE_MS */
+    long request_ms; /* --request-timeout: bound on every request to a node; 0: the runner's
+                      * defaults (10 s; 5 s for an append of a load, 60 s for POST /sync) */
+    bool keep;       /* leave the cluster running at the end (and wait for Ctrl-C) */
+    int verbosity;   /* -1 quiet, 0 normal, 1 verbose */
+    FILE *out;       /* where the step lines go */
     volatile sig_atomic_t *interrupted; /* set by the caller's SIGINT/SIGTERM handler */
 };
 
