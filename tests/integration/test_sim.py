@@ -271,6 +271,7 @@ def test_every_statement_is_supported(tmp_path):
     text = ALL_STATEMENTS.read_text()
     first_words = {l.split()[0] for l in text.splitlines() if l.strip() and l[0] != "#"}
     for stmt in ("nodes", "topology", "link", "unlink", "seed", "timeout", "node-args",
+                 "node-cmd", "param",
                  "append", "load", "sync", "peer", "partition", "cut", "heal", "latency", "loss",
                  "bandwidth", "reset", "clear", "kill", "stop", "restart", "pause", "resume",
                  "sleep", "await", "expect", "log"):

@@ -914,8 +914,9 @@ START_TEST(test_all_statements_file)
     ck_assert_str_eq(got.data,
                      "nodes=8 topology=tree/2 seed=42(given) timeout=120000ms direct=0 "
                      "args=[\"--db\" \"{dir}/chain.db\" \"--name\" \"node {node}\" "
-                     "\"--port={port}\"] edges=[link n0 <-> n7 @5:1; link n1 -> n6 @6:1; unlink "
-                     "n0-n1 <-> n2 @7:1]");
+                     "\"--port={port}\"] cmds=[n0=- n1=- n2=- n3=- n4=- n5=- n6=- "
+                     "n7=\"chainlab-node {port} --id {node}\"] params=[SEED=42(default @2:7)] "
+                     "edges=[link n0 <-> n7 @5:1; link n1 -> n6 @6:1; unlink n0-n1 <-> n2 @7:1]");
     ck_assert_uint_eq(sc->n_steps, ARRAY_LEN(all_steps));
     for (size_t i = 0; i < sc->n_steps; i++) {
         ck_assert_uint_eq(sc->steps[i].line, all_steps[i].line);
