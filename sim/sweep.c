@@ -48,8 +48,9 @@ int sweep_axis_parse(const char *arg, struct sweep_axis *out, char *err, size_t 
         const char *comma = strchr(v, ',');
         size_t len = comma ? (size_t)(comma - v) : strlen(v);
         if (len == 0 || scenario_check_value(v, len, why, sizeof(why)) < 0) {
+            size_t k = out->n_values + 1;
             sweep_axis_clear(out);
-            return axis_fail(err, errsz, arg, "value %zu: %s", out->n_values + 1,
+            return axis_fail(err, errsz, arg, "value %zu: %s", k,
                              len == 0 ? "empty (values are separated by single commas)" : why);
         }
         for (size_t i = 0; i < out->n_values; i++) {
