@@ -17,7 +17,6 @@
 /* A run in a child process. */
 struct job {
     pid_t pid; /* 0 when no child runs for it */
-    unsigned slot;
     char out_path[PATH_MAX];
     char result_path[PATH_MAX];
 };
@@ -131,14 +130,17 @@ static void describe_status(int st, char *out, size_t outsz)
         snprintf(out, outsz, "its process exited with status %d", WEXITSTATUS(st));
 }
 
-/* The port job slot starts at (or where its search starts). */
-static uint16_t slot_port(const struct runner_opts *base, unsigned slot, unsigned most_nodes,
-                          size_t k)
+/* The port run k starts at (with --base-port: after the nodes of the runs before it), or where
+ * its search for free ports starts (each run in its own part of the range; found ports are held,
+ * so runs never share one). */
+static uint16_t run_port(const struct runner_opts *base, const struct batch_item *items, size_t k)
 {
-    if (base->base_port_fixed)
-        return (uint16_t)(base->base_port + slot * most_nodes);
-    /* Each job searches its own part of the range first (found ports are held, so jobs never
-     * share one). */
+    if (base->base_port_fixed) {
+        unsigned offset = 0;
+        for (size_t i = 0; i < k; i++)
+            offset += items[i].sc->nodes;
+        return (uint16_t)(base->base_port + offset);
+    }
     uint16_t low, high;
     ports_search_range(&low, &high);
     return (uint16_t)(low + ((unsigned)getpid() * 7919u + (unsigned)k * 2503u) %
@@ -161,7 +163,7 @@ static int run_serial(struct batch_item *items, size_t n, const struct runner_op
 }
 
 static int run_parallel(struct batch_item *items, size_t n, const struct runner_opts *base,
-                        unsigned jobs, unsigned most_nodes, batch_done_cb done, void *arg)
+                        unsigned jobs, batch_done_cb done, void *arg)
 {
     char tmpdir[] = "/tmp/chainlab-sim-XXXXXX";
     if (mkdtemp(tmpdir) == NULL) {
@@ -169,22 +171,16 @@ static int run_parallel(struct batch_item *items, size_t n, const struct runner_
         return RUNNER_CLUSTER;
     }
     struct job *jb = xcalloc(n, sizeof(*jb));
-    bool *slot_busy = xcalloc(jobs, sizeof(bool));
     int worst = RUNNER_OK;
     size_t next = 0, running = 0;
     bool interrupted = false;
     while (next < n || running > 0) {
         interrupted = base->interrupted && *base->interrupted;
         while (next < n && running < jobs && !interrupted) {
-            unsigned slot = 0;
-            while (slot_busy[slot])
-                slot++;
             struct runner_opts o = item_opts(base, &items[next]);
-            o.base_port = slot_port(base, slot, most_nodes, next);
-            jb[next].slot = slot;
+            o.base_port = run_port(base, items, next);
             jb[next].pid = spawn(&items[next], o, &jb[next], tmpdir, next);
             if (jb[next].pid > 0) {
-                slot_busy[slot] = true;
                 running++;
             } else {
                 jb[next].pid = 0;
@@ -217,7 +213,6 @@ static int run_parallel(struct batch_item *items, size_t n, const struct runner_
                 continue;
             running--;
             jb[i].pid = 0;
-            slot_busy[jb[i].slot] = false;
             int code = WIFEXITED(st) ? WEXITSTATUS(st) : RUNNER_CLUSTER;
             if (batch_severity(code) > batch_severity(worst))
                 worst = code;
@@ -234,7 +229,6 @@ static int run_parallel(struct batch_item *items, size_t n, const struct runner_
         }
     }
     rmdir(tmpdir);
-    free(slot_busy);
     free(jb);
     return worst;
 }
@@ -242,28 +236,24 @@ static int run_parallel(struct batch_item *items, size_t n, const struct runner_
 int batch_run(struct batch_item *items, size_t n, const struct runner_opts *base, unsigned jobs,
               batch_done_cb done, void *arg, char *err, size_t errsz)
 {
-    unsigned most_nodes = 1;
-    for (size_t i = 0; i < n; i++) {
-        if (items[i].sc->nodes > most_nodes)
-            most_nodes = items[i].sc->nodes;
-    }
+    unsigned long ports = 0;
+    for (size_t i = 0; i < n; i++)
+        ports += items[i].sc->nodes;
     if (jobs < 1)
         jobs = 1;
     if (jobs > BATCH_MAX_JOBS)
         jobs = BATCH_MAX_JOBS;
     if (jobs > n)
         jobs = n > 0 ? (unsigned)n : 1;
-    if (jobs > 1 && base->base_port_fixed &&
-        (unsigned long)base->base_port + (unsigned long)jobs * most_nodes > 65536ul) {
+    if (jobs > 1 && base->base_port_fixed && base->base_port + ports > 65536ul) {
         snprintf(err, errsz,
-                 "--base-port %u leaves no room for %u runs at once of %u nodes each (the last "
-                 "port would be %lu): pick a lower port or a smaller -j",
-                 base->base_port, jobs, most_nodes,
-                 (unsigned long)base->base_port + (unsigned long)jobs * most_nodes - 1);
+                 "--base-port %u with -j leaves no room for the %lu ports of these runs (the "
+                 "last would be %lu): pick a lower port, or leave the choice to the sim",
+                 base->base_port, ports, base->base_port + ports - 1);
         return RUNNER_BAD;
     }
     int worst = jobs <= 1 ? run_serial(items, n, base, done, arg)
-                          : run_parallel(items, n, base, jobs, most_nodes, done, arg);
+                          : run_parallel(items, n, base, jobs, done, arg);
     if (base->interrupted && *base->interrupted)
         worst = RUNNER_INTERRUPTED;
     return worst;

@@ -32,11 +32,11 @@ struct batch_item {
 typedef void (*batch_done_cb)(void *arg, size_t index, struct batch_item *item);
 
 /* Run items[0..n), jobs (1..BATCH_MAX_JOBS) at a time, with the options of base (run_dir and
- * seed are each item's). With base->base_port_fixed, the run in job slot k starts at
- * base_port + k * (the most nodes of any item). Calls done (may be NULL) as runs end. Starts
- * nothing more once *base->interrupted is set. Returns the worst exit code of the runs
- * (RUNNER_INTERRUPTED when interrupted), or RUNNER_BAD with err set when the fixed ports do not
- * fit below 65536, RUNNER_CLUSTER when a temporary folder cannot be made. */
+ * seed are each item's). With base->base_port_fixed and jobs > 1, run k starts after the nodes
+ * of the runs before it. Calls done (may be NULL) as runs end. Starts nothing more once
+ * *base->interrupted is set. Returns the worst exit code of the runs (RUNNER_INTERRUPTED when
+ * interrupted), or RUNNER_BAD with err set when those ports do not fit below 65536,
+ * RUNNER_CLUSTER when a temporary folder cannot be made. */
 int batch_run(struct batch_item *items, size_t n, const struct runner_opts *base, unsigned jobs,
               batch_done_cb done, void *arg, char *err, size_t errsz);
 /* Release every item's result. */

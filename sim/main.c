@@ -1,16 +1,12 @@
 /* chainlab-sim: runs scenario files against clusters of naivechain nodes. */
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "batch.h"
@@ -18,7 +14,6 @@
 #include "cluster.h"
 #include "generate.h"
 #include "log.h"
-#include "ports.h"
 #include "report.h"
 #include "runner.h"
 #include "scenario.h"
