@@ -331,7 +331,8 @@ static int parse_cells(struct sweep *sw)
     char err[1024];
     int rc = 0;
 
-    memcpy(settings, spec->sets, spec->n_sets * sizeof(*settings));
+    for (size_t i = 0; i < spec->n_sets; i++)
+        settings[i] = spec->sets[i];
     for (size_t c = 0; c < sw->cells && rc == 0; c++) {
         sw->idx[c] = xcalloc(spec->n_axes ? spec->n_axes : 1, sizeof(size_t));
         sweep_cell_indices(spec->axes, spec->n_axes, c, sw->idx[c]);
@@ -744,8 +745,10 @@ int sweep_run(const struct sweep_spec *spec, const struct runner_opts *base, jso
     o.out = base->verbosity >= 1 ? base->out : NULL; /* -v: every run's step lines */
     o.verbosity = 0;
     rc = batch_run(sw.items, sw.runs, &o, spec->jobs, run_done_cb, &sw, err, sizeof(err));
-    if (err[0] != '\0')
+    if (err[0] != '\0') {
         fprintf(stderr, "chainlab-sim: %s\n", err);
+        goto out; /* refused before any run */
+    }
     double secs = now_s() - sw.t0;
     if (write_runs_csv(&sw) < 0 || write_cells_csv(&sw) < 0 || write_json(&sw, secs) < 0)
         rc = batch_severity(rc) > batch_severity(RUNNER_BAD) ? rc : RUNNER_BAD;
