@@ -291,3 +291,11 @@ def test_sweep_check_parses_every_cell_and_runs_nothing(tmp_path):
     assert res.returncode == EX_OK, describe(res)
     assert f"ok {scn} (3 cells x 5 repeats = 15 runs)" in res.stdout
     assert not run_dir.exists()
+
+
+@pytest.mark.parametrize("value", ["0", "x", "3600001", "-5"])
+def test_request_timeout_refuses_bad_values(tmp_path, value):
+    scn = write_scn(tmp_path, "swept.scn", SWEPT)
+    res = run_sim(["--request-timeout", value, scn], tmp_path, timeout=QUICK_TIMEOUT)
+    assert res.returncode == EX_BAD, describe(res)
+    assert f"chainlab-sim: bad value for --request-timeout: '{value}'" in res.stderr

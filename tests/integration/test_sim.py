@@ -351,7 +351,8 @@ def test_version_and_help(tmp_path):
     assert res.returncode == 0 and res.stderr == ""
     assert res.stdout.startswith("usage: chainlab-sim")
     for opt in ("--node-bin", "--node-cmd", "--base-port", "--run-dir", "--seed", "--keep",
-                "--check", "--report", "--junit", "--jobs", "--quiet", "--verbose"):
+                "--check", "--report", "--junit", "--jobs", "--quiet", "--verbose", "--set",
+                "--sweep", "--repeat", "--request-timeout"):
         assert opt in res.stdout
     assert "Exit status" in res.stdout and "130 interrupted" in res.stdout
     assert run_sim(["-h"], tmp_path, timeout=QUICK_TIMEOUT).stdout == res.stdout
