@@ -256,7 +256,9 @@ def test_sweep_goes_on_when_a_run_cannot_start(tmp_path):
     runs = read_csv(out / "sweep.csv")
     assert [(r["T"], r["result"], r["exit_code"]) for r in runs] == [("0", "error", "3"),
                                                                      ("2", "pass", "0")]
-    assert "n0" in runs[0]["why"] and runs[0]["duration_s"] != ""
+    # either node may be the first seen to exit
+    assert "exited with status 2 before it was ready" in runs[0]["why"], runs[0]["why"]
+    assert runs[0]["duration_s"] != ""
 
 
 @pytest.mark.parametrize("args, want", [
