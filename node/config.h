@@ -9,7 +9,7 @@
 #include "forkchoice.h"
 #include "store.h"
 
-#define CONFIG_MAX_BODY        (1024 * 1024)       /* bytes in one request body */
+#define CONFIG_MAX_BODY        (16 * 1024 * 1024)  /* bytes in one request body (a block's JSON) */
 #define CONFIG_MAX_PEERS       64                  /* peers a node keeps */
 #define CONFIG_MAX_URL         512                 /* bytes in one peer URL */
 #define CONFIG_MAX_CHAIN_BYTES (256 * 1024 * 1024) /* bytes of GET /blocks read from one peer */

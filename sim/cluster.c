@@ -22,9 +22,7 @@ struct cluster {
     unsigned n;
     char *run_dir;
     char *node_bin;
-    char *node_cmd;
-    long grace_ms; /* at teardown */
-    char **node_args;
+    long grace_ms;           /* at teardown */
     int *held;               /* per node: the socket holding its port until it starts, or -1 */
     bool own_address;        /* pass --host and --source to chainlab nodes */
     bool spawn;              /* chainlab nodes come from the spawner */
@@ -57,6 +55,26 @@ static void cluster_emit(struct cluster *c, unsigned i, const char *action, pid_
     events_emit(c->ev, "node", f);
 }
 
+/* A copy of the NULL-terminated list words (NULL: an empty list). Caller frees with
+ * free_argv(). */
+static char **copy_words(char *const *words)
+{
+    size_t n = 0;
+    while (words && words[n])
+        n++;
+    char **out = xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        out[i] = xstrdup(words[i]);
+    return out;
+}
+
+static void free_argv(char **argv)
+{
+    for (char **a = argv; a && *a; a++)
+        free(*a);
+    free(argv);
+}
+
 struct cluster *cluster_new(const struct cluster_spec *spec, char *err, size_t errsz)
 {
     struct cluster *c = xcalloc(1, sizeof(*c));
@@ -64,17 +82,10 @@ struct cluster *cluster_new(const struct cluster_spec *spec, char *err, size_t e
     c->nodes = xcalloc(spec->n, sizeof(*c->nodes));
     c->run_dir = xstrdup(spec->run_dir);
     c->node_bin = spec->node_bin ? xstrdup(spec->node_bin) : NULL;
-    c->node_cmd = spec->node_cmd ? xstrdup(spec->node_cmd) : NULL;
     c->grace_ms = spec->grace_ms > 0 ? spec->grace_ms : CLUSTER_GRACE_MS;
-    size_t na = 0;
-    while (spec->node_args && spec->node_args[na])
-        na++;
-    c->node_args = xcalloc(na + 1, sizeof(char *));
-    for (size_t i = 0; i < na; i++)
-        c->node_args[i] = xstrdup(spec->node_args[i]);
     c->ev = spec->events;
     c->own_address = spec->own_address;
-    c->spawn = spec->spawn && spec->node_cmd == NULL;
+    c->spawn = spec->spawn;
     c->spawner_log = xasprintf("%s/spawner.log", spec->run_dir);
     c->announced = xcalloc(spec->n ? spec->n : 1, sizeof(bool));
     c->held = xcalloc(spec->n, sizeof(int));
@@ -94,6 +105,10 @@ struct cluster *cluster_new(const struct cluster_spec *spec, char *err, size_t e
         inet_ntop(AF_INET, &nd->addr.sin_addr, nd->host, sizeof(nd->host));
         nd->dir = xasprintf("%s/n%u", spec->run_dir, i);
         nd->log_path = xasprintf("%s/n%u.log", spec->run_dir, i);
+        nd->cmd = spec->node_cmds && spec->node_cmds[i] ? xstrdup(spec->node_cmds[i])
+                  : spec->node_cmd                      ? xstrdup(spec->node_cmd)
+                                                        : NULL;
+        nd->args = copy_words(spec->node_args ? spec->node_args[i] : NULL);
         if (mkdir(nd->dir, 0777) < 0 && errno != EEXIST) {
             snprintf(err, errsz, "cannot make %s: %s", nd->dir, strerror(errno));
             cluster_free(c);
@@ -140,21 +155,21 @@ static void shell_quote(struct buf *b, const char *word)
     buf_append_char(b, '\'');
 }
 
-/* The argv for node nd (NULL-terminated; caller frees every string and the array). */
+/* The argv for node nd (NULL-terminated; caller frees with free_argv()). */
 static char **node_argv(const struct cluster *c, const struct cluster_node *nd)
 {
     size_t na = 0;
-    while (c->node_args[na])
+    while (nd->args[na])
         na++;
     char **argv = xcalloc(na + 12, sizeof(char *));
     size_t k = 0;
-    if (c->node_cmd) {
+    if (nd->cmd) {
         struct buf cmd = BUF_INIT;
-        char *t = substitute(c->node_cmd, nd);
+        char *t = substitute(nd->cmd, nd);
         buf_printf(&cmd, "exec %s", t);
         free(t);
         for (size_t i = 0; i < na; i++) {
-            char *w = substitute(c->node_args[i], nd);
+            char *w = substitute(nd->args[i], nd);
             buf_append_char(&cmd, ' ');
             shell_quote(&cmd, w);
             free(w);
@@ -174,17 +189,10 @@ static char **node_argv(const struct cluster *c, const struct cluster_node *nd)
             argv[k++] = xstrdup(nd->host);
         }
         for (size_t i = 0; i < na; i++)
-            argv[k++] = substitute(c->node_args[i], nd);
+            argv[k++] = substitute(nd->args[i], nd);
     }
     argv[k] = NULL;
     return argv;
-}
-
-static void free_argv(char **argv)
-{
-    for (char **a = argv; *a; a++)
-        free(*a);
-    free(argv);
 }
 
 /* Start node nd from the spawner (started the first time). Returns its pid, or -1 with err. */
@@ -216,7 +224,7 @@ int cluster_start(struct cluster *c, unsigned i, char *err, size_t errsz)
     char **argv = node_argv(c, nd);
     pid_t parent = getpid();
     cluster_release_ports(c); /* a child must not inherit a port another node binds */
-    if (c->spawn) {
+    if (c->spawn && nd->cmd == NULL) {
         pid_t pid = cluster_spawn(c, nd, argv, err, errsz);
         free_argv(argv);
         if (pid < 0)
@@ -576,15 +584,13 @@ void cluster_free(struct cluster *c)
         ports_release(&c->held[i]);
         free(c->nodes[i].dir);
         free(c->nodes[i].log_path);
+        free(c->nodes[i].cmd);
+        free_argv(c->nodes[i].args);
     }
     free(c->held);
     free(c->announced);
-    for (char **a = c->node_args; *a; a++)
-        free(*a);
-    free(c->node_args);
     free(c->nodes);
     free(c->run_dir);
     free(c->node_bin);
-    free(c->node_cmd);
     free(c);
 }

@@ -39,24 +39,29 @@ struct cluster_node {
     bool expected_exit; /* the sim stopped it on purpose */
     char *dir;          /* <run_dir>/nK, the node's own folder (owned) */
     char *log_path;     /* <run_dir>/nK.log (owned) */
+    char *cmd;          /* shell template it runs (owned), or NULL: the node program */
+    char **args;        /* extra words, NULL-terminated (owned) */
 };
 
 struct cluster_spec {
     unsigned n;                     /* nodes */
     uint16_t first_port;            /* nK listens on 127.0.0.1:first_port + K, unless addr */
     const struct sockaddr_in *addr; /* n: where each node listens (copied), or NULL */
-    bool own_address;       /* chainlab nodes get --host and --source with their own address (the
-                             * link layer tells them apart by the address they connect from) */
-    bool spawn;             /* start chainlab nodes from a spawner (spawner.h) instead of exec */
-    const char *run_dir;    /* existing directory for logs and node folders */
-    const char *node_bin;   /* chainlab-node to run, or NULL when node_cmd is given */
-    const char *node_cmd;   /* shell template with {port} {host} {node} {dir}, or NULL */
-    char *const *node_args; /* extra words for every node ({node} {port} {dir} substituted) */
-    long grace_ms;          /* SIGTERM to SIGKILL at teardown; 0: CLUSTER_GRACE_MS */
-    int *held_ports;        /* n sockets holding the ports (ports_reserve), or NULL; the cluster
-                             * takes them and releases all of them when the first node starts */
-    struct events *events;  /* where `node` events go (started, ready, stopped, killed, paused,
-                             * resumed, exited), or NULL (borrowed; must outlive the cluster) */
+    bool own_address;        /* chainlab nodes get --host and --source with their own address (the
+                              * link layer tells them apart by the address they connect from) */
+    bool spawn;              /* start chainlab nodes from a spawner (spawner.h) instead of exec */
+    const char *run_dir;     /* existing directory for logs and node folders */
+    const char *node_bin;    /* chainlab-node to run for nodes without a template */
+    const char *node_cmd;    /* shell template with {port} {host} {node} {dir} for nodes without
+                              * their own, or NULL (node_bin) */
+    char *const *node_cmds;  /* per node: its own shell template or NULL; NULL for none at all */
+    char **const *node_args; /* per node: NULL-terminated extra words ({node} {port} {dir}
+                              * substituted); NULL for none at all */
+    long grace_ms;           /* SIGTERM to SIGKILL at teardown; 0: CLUSTER_GRACE_MS */
+    int *held_ports;         /* n sockets holding the ports (ports_reserve), or NULL; the cluster
+                              * takes them and releases all of them when the first node starts */
+    struct events *events;   /* where `node` events go (started, ready, stopped, killed, paused,
+                              * resumed, exited), or NULL (borrowed; must outlive the cluster) */
 };
 
 struct cluster;

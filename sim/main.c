@@ -2,18 +2,15 @@
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "buf.h"
 #include "cluster.h"
 #include "generate.h"
@@ -21,11 +18,11 @@
 #include "links.h"
 #include "logs.h"
 #include "plot.h"
-#include "ports.h"
 #include "report.h"
 #include "runner.h"
 #include "scenario.h"
 #include "serve.h"
+#include "sweep.h"
 #include "xalloc.h"
 
 /* Statements the runner carries out (all of them); others would be refused with FILE:LINE:COL. */
@@ -56,17 +53,26 @@ static void usage(FILE *f)
         "\n"
         "  --node-bin PATH     node program (default: chainlab-node beside chainlab-sim)\n"
         "  --node-cmd TEMPLATE shell command for any implementation, with {port} {host}\n"
-        "                      {node} {dir} substituted, e.g. 'python3 node.py {port}'\n"
+        "                      {node} {dir} substituted, e.g. 'python3 node.py {port}';\n"
+        "                      for the nodes the file gives no node-cmd\n"
         "  --base-port N       put n0 on port N, n1 on N+1, ... (default: find free ports)\n"
         "  --layout L          where nodes listen: addresses (node i on 127.1.x.y, every\n"
         "                      node at one port) or ports (all on 127.0.0.1, sequential\n"
-        "                      ports); default addresses for chainlab nodes, ports with\n"
-        "                      --node-cmd or --base-port\n"
+        "                      ports); default addresses for chainlab nodes, ports when\n"
+        "                      a node has a node-cmd (file or flag) or with --base-port\n"
         "  --link-processes N  relay processes of the link layer (default: as many as the\n"
         "                      open-files limit needs)\n"
         "  --run-dir DIR       logs of this run (default runs/<scenario>-<time>-<pid>/);\n"
         "                      with several files, one folder per scenario inside DIR\n"
         "  --seed N            seed for everything random (overrides the file's seed)\n"
+        "  --set NAME=VALUE    the value of the file's 'param NAME' (repeatable)\n"
+        "  --sweep NAME=V1,V2,...  run the file once per value; several --sweep: every\n"
+        "                      combination. Writes sweep.csv, sweep-cells.csv and\n"
+        "                      sweep.json into --run-dir (default\n"
+        "                      runs/<scenario>-sweep-<time>-<pid>/), a folder per run\n"
+        "  --repeat K          runs per cell of a sweep, each with its own seed (default 1)\n"
+        "  --request-timeout MS  bound on each request to a node (default 10000; 5000 for\n"
+        "                      an append of a load, 60000 for POST /sync)\n"
         "  --stop-grace MS     SIGTERM to SIGKILL when stopping a node (default %d;\n"
         "                      raise it for nodes under valgrind)\n"
         "  --keep              leave the cluster up after the last step, until Ctrl-C\n"
@@ -76,7 +82,8 @@ static void usage(FILE *f)
         "  --check             parse and validate the files only; run nothing\n"
         "  --report FILE       write a JSON report\n"
         "  --junit FILE        write JUnit XML (one test case per scenario)\n"
-        "  -j, --jobs N        run N scenario files at once, each on its own ports\n"
+        "  -j, --jobs N        run N scenario files (or runs of a sweep) at once, each\n"
+        "                      on its own ports\n"
         "  --generate SEED     print a random fault-injection scenario and exit; with\n"
         "  --nodes N           its node count (default %d) and\n"
         "  --steps K           its number of random steps (default %d)\n"
@@ -136,171 +143,103 @@ static char *default_node_bin(void)
     return buf_steal(&b, NULL);
 }
 
-static int severity(int code)
+/* Run every scenario file, jobs at a time, each in its own folder inside --run-dir when there
+ * are several. Appends each result to results (in file order). */
+static int run_files(struct scenario **scs, size_t n, const struct runner_opts *base, unsigned jobs,
+                     json_t *results)
 {
-    switch (code) {
-    case RUNNER_OK:
-        return 0;
-    case RUNNER_FAILED:
-        return 1;
-    case RUNNER_BAD:
-        return 2;
-    case RUNNER_CLUSTER:
-        return 3;
-    default:
-        return 4;
+    struct batch_item *items = xcalloc(n, sizeof(*items));
+    char **dirs = xcalloc(n, sizeof(char *));
+    char err[256] = "";
+    for (size_t i = 0; i < n; i++) {
+        items[i].sc = scs[i];
+        items[i].run_dir = base->run_dir;
+        if (base->run_dir && n > 1) {
+            const char *b = strrchr(scs[i]->path, '/');
+            items[i].run_dir = dirs[i] =
+                xasprintf("%s/%zu-%s", base->run_dir, i, b ? b + 1 : scs[i]->path);
+        }
     }
+    int worst = batch_run(items, n, base, jobs, NULL, NULL, err, sizeof(err));
+    if (err[0] != '\0')
+        fprintf(stderr, "chainlab-sim: %s\n", err);
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].result)
+            json_array_append(results, items[i].result);
+        free(dirs[i]);
+    }
+    batch_clear(items, n);
+    free(items);
+    free(dirs);
+    return worst;
 }
 
-struct job {
-    const struct scenario *sc;
-    pid_t pid;
-    char out_path[PATH_MAX];
-    char result_path[PATH_MAX];
+/* What --set, --sweep and --repeat ask for. */
+struct experiment {
+    struct scenario_setting *sets; /* names owned, values borrowed from argv */
+    size_t n_sets;
+    struct sweep_axis *axes;
+    size_t n_axes;
+    unsigned repeat; /* 0: not given */
 };
 
-/* Run one scenario in a child process writing its output and result to files. */
-static pid_t spawn_job(struct job *jb, struct runner_opts o, const char *tmpdir, size_t k)
+/* --set NAME=VALUE; the name and value are checked when a file is parsed. */
+static int add_setting(struct experiment *x, const char *arg)
 {
-    snprintf(jb->out_path, sizeof(jb->out_path), "%s/job%zu.out", tmpdir, k);
-    snprintf(jb->result_path, sizeof(jb->result_path), "%s/job%zu.json", tmpdir, k);
-    pid_t parent = getpid();
-    pid_t pid;
-    switch (pid = fork()) {
-    case -1:
+    const char *eq = strchr(arg, '=');
+    if (eq == NULL || eq == arg) {
+        fprintf(stderr, "chainlab-sim: bad value for --set: '%s': expected NAME=VALUE\n", arg);
         return -1;
-    case 0: {
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(RUNNER_INTERRUPTED);
-        FILE *out = fopen(jb->out_path, "w");
-        o.out = out ? out : stderr;
-        json_t *res = NULL;
-        int code = runner_run(jb->sc, &o, &res);
-        json_dump_file(res, jb->result_path, JSON_PRESERVE_ORDER);
-        json_decref(res);
-        if (out)
-            fclose(out);
-        _exit(code);
     }
-    default:
-        return pid;
-    }
+    x->sets = xrealloc(x->sets, (x->n_sets + 1) * sizeof(*x->sets));
+    x->sets[x->n_sets++] =
+        (struct scenario_setting){xstrndup(arg, (size_t)(eq - arg)), eq + 1, "--set"};
+    return 0;
 }
 
-static void cat_file(const char *path, FILE *to)
+static int add_axis(struct experiment *x, const char *arg)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        fwrite(chunk, 1, n, to);
-    fclose(f);
-    fflush(to);
+    char err[512];
+    struct sweep_axis a;
+    if (sweep_axis_parse(arg, &a, err, sizeof(err)) < 0) {
+        fprintf(stderr, "chainlab-sim: bad value for --sweep: %s\n", err);
+        return -1;
+    }
+    for (size_t i = 0; i < x->n_axes; i++) {
+        if (strcmp(x->axes[i].name, a.name) == 0) {
+            fprintf(stderr,
+                    "chainlab-sim: bad value for --sweep: '%s': %s is swept twice: give all "
+                    "its values in one --sweep\n",
+                    arg, a.name);
+            sweep_axis_clear(&a);
+            return -1;
+        }
+    }
+    x->axes = xrealloc(x->axes, (x->n_axes + 1) * sizeof(*x->axes));
+    x->axes[x->n_axes++] = a;
+    return 0;
 }
 
-/* Run every scenario, jobs at a time. Appends each result to results (in file order). */
-static int run_all(struct scenario **scs, size_t n, const struct runner_opts *base, unsigned jobs,
-                   json_t *results)
+static void experiment_free(struct experiment *x)
 {
-    int worst = RUNNER_OK;
-    json_t **res = xcalloc(n, sizeof(json_t *));
-    if (jobs <= 1) {
-        for (size_t i = 0; i < n && !interrupted; i++) {
-            struct runner_opts o = *base;
-            char dir[PATH_MAX];
-            if (base->run_dir && n > 1) {
-                char name[256];
-                const char *b = strrchr(scs[i]->path, '/');
-                snprintf(name, sizeof(name), "%s", b ? b + 1 : scs[i]->path);
-                snprintf(dir, sizeof(dir), "%s/%zu-%s", base->run_dir, i, name);
-                o.run_dir = dir;
-            }
-            int code = runner_run(scs[i], &o, &res[i]);
-            if (severity(code) > severity(worst))
-                worst = code;
+    for (size_t i = 0; i < x->n_sets; i++)
+        free((char *)x->sets[i].name);
+    free(x->sets);
+    for (size_t i = 0; i < x->n_axes; i++)
+        sweep_axis_clear(&x->axes[i]);
+    free(x->axes);
+}
+
+/* True when some node of these scenarios runs the node program (no node-cmd names it). */
+static bool uses_node_bin(struct scenario **scs, size_t n, const struct runner_opts *o)
+{
+    for (size_t i = 0; i < n && o->node_cmd == NULL; i++) {
+        for (unsigned k = 0; k < scs[i]->nodes; k++) {
+            if (scs[i]->node_cmds[k] == NULL)
+                return true;
         }
-    } else {
-        char tmpdir[] = "/tmp/chainlab-sim-XXXXXX";
-        if (mkdtemp(tmpdir) == NULL) {
-            fprintf(stderr, "chainlab-sim: cannot make a temporary folder: %s\n", strerror(errno));
-            free(res);
-            return RUNNER_CLUSTER;
-        }
-        struct job *jb = xcalloc(n, sizeof(*jb));
-        size_t next = 0, running = 0;
-        while (next < n || running > 0) {
-            while (next < n && running < jobs && !interrupted) {
-                struct runner_opts o = *base;
-                char dir[PATH_MAX];
-                if (base->run_dir) {
-                    const char *b = strrchr(scs[next]->path, '/');
-                    snprintf(dir, sizeof(dir), "%s/%zu-%s", base->run_dir, next,
-                             b ? b + 1 : scs[next]->path);
-                    o.run_dir = dir;
-                }
-                /* Each job searches its own part of the port range first (found ports are
-                 * held, so jobs never share one); with --base-port, file k starts after the
-                 * nodes of the files before it. */
-                if (base->base_port_fixed) {
-                    unsigned offset = 0;
-                    for (size_t k = 0; k < next; k++)
-                        offset += scs[k]->nodes;
-                    o.base_port = (uint16_t)(base->base_port + offset);
-                } else {
-                    uint16_t low, high;
-                    ports_search_range(&low, &high);
-                    o.base_port =
-                        (uint16_t)(low + ((unsigned)getpid() * 7919u + (unsigned)next * 2503u) %
-                                             ((unsigned)high - low + 1));
-                }
-                jb[next].sc = scs[next];
-                jb[next].pid = spawn_job(&jb[next], o, tmpdir, next);
-                if (jb[next].pid > 0)
-                    running++;
-                next++;
-            }
-            if (interrupted && next < n)
-                next = n; /* start nothing more */
-            int st;
-            pid_t pid = waitpid(-1, &st, 0);
-            if (pid < 0) {
-                if (errno == EINTR) {
-                    for (size_t i = 0; i < n; i++) {
-                        if (jb[i].pid > 0)
-                            kill(jb[i].pid, SIGTERM);
-                    }
-                    continue;
-                }
-                break;
-            }
-            for (size_t i = 0; i < n; i++) {
-                if (jb[i].pid != pid)
-                    continue;
-                running--;
-                jb[i].pid = 0;
-                int code = WIFEXITED(st) ? WEXITSTATUS(st) : RUNNER_CLUSTER;
-                if (severity(code) > severity(worst))
-                    worst = code;
-                cat_file(jb[i].out_path, base->out);
-                res[i] = json_load_file(jb[i].result_path, 0, NULL);
-                unlink(jb[i].out_path);
-                unlink(jb[i].result_path);
-            }
-        }
-        rmdir(tmpdir);
-        free(jb);
     }
-    for (size_t i = 0; i < n; i++) {
-        if (res[i])
-            json_array_append_new(results, res[i]);
-    }
-    free(res);
-    if (interrupted && !base->keep) /* with --keep, Ctrl-C ends the wait: the result stands */
-        worst = RUNNER_INTERRUPTED;
-    return worst;
+    return false;
 }
 
 /* chainlab-sim logs RUN_DIR [--nodes LIST] [--grep TEXT] [--since S] [--until S] */
@@ -421,10 +360,10 @@ static bool dir_in_use(const char *path)
     return used;
 }
 
-/* Before a run: the run folder is new or empty, the node program can run (o->node_bin set to the
- * default one, which *node_bin then owns), signals set, libcurl ready. Returns RUNNER_OK or
- * RUNNER_BAD (said on stderr). */
-static int prepare_run(struct runner_opts *o, char **node_bin)
+/* Before a run: the run folder is new or empty, the node program can run when some node runs it
+ * (needs_node_bin; o->node_bin set to the default one, which *node_bin then owns), signals set,
+ * libcurl ready. Returns RUNNER_OK or RUNNER_BAD (said on stderr). */
+static int prepare_run(struct runner_opts *o, char **node_bin, bool needs_node_bin)
 {
     if (o->run_dir && dir_in_use(o->run_dir)) {
         fprintf(stderr,
@@ -435,7 +374,7 @@ static int prepare_run(struct runner_opts *o, char **node_bin)
     }
     if (o->node_bin == NULL && o->node_cmd == NULL)
         o->node_bin = *node_bin = default_node_bin();
-    if (o->node_cmd == NULL && access(o->node_bin, X_OK) != 0) {
+    if (needs_node_bin && o->node_cmd == NULL && access(o->node_bin, X_OK) != 0) {
         fprintf(stderr, "chainlab-sim: cannot run the node program %s: %s (see --node-bin)\n",
                 o->node_bin, strerror(errno));
         return RUNNER_BAD;
@@ -453,9 +392,9 @@ static int prepare_run(struct runner_opts *o, char **node_bin)
 }
 
 /* chainlab-sim serve: the header from a scenario file (files[0], whose steps run first) or from
- * the flags (nodes and the lines in header), then serve_run(). */
+ * the flags (nodes and the lines in header), with the --set values x->sets, then serve_run(). */
 static int main_serve(int nfiles, char **files, struct runner_opts *o, const char *nodes,
-                      const struct buf *header, const char *listen_at)
+                      const struct buf *header, const struct experiment *x, const char *listen_at)
 {
     struct buf text = BUF_INIT;
     struct scenario *sc = NULL;
@@ -467,14 +406,16 @@ static int main_serve(int nfiles, char **files, struct runner_opts *o, const cha
                         "header flags\n");
         goto out;
     }
-    if (nfiles == 1 && (scenario_load(files[0], &sc, err, sizeof(err)) < 0 ||
-                        buf_read_file(&text, files[0]) < 0)) {
+    if (nfiles == 1 &&
+        (scenario_load_with(files[0], x->sets, x->n_sets, &sc, err, sizeof(err)) < 0 ||
+         buf_read_file(&text, files[0]) < 0)) {
         fprintf(stderr, "%s\n", err[0] ? err : strerror(errno));
         goto out;
     }
     if (nfiles == 0) {
         buf_printf(&text, "nodes %s\n%s", nodes, header->data ? header->data : "");
-        if (scenario_parse("serve", text.data, text.len, &sc, err, sizeof(err)) < 0) {
+        if (scenario_parse_with("serve", text.data, text.len, x->sets, x->n_sets, &sc, err,
+                                sizeof(err)) < 0) {
             fprintf(stderr, "chainlab-sim serve: %s\nthe header the flags make:\n%s", err,
                     text.data);
             goto out;
@@ -484,7 +425,7 @@ static int main_serve(int nfiles, char **files, struct runner_opts *o, const cha
         fprintf(stderr, "%s\n", err);
         goto out;
     }
-    if (prepare_run(o, &node_bin) != RUNNER_OK)
+    if (prepare_run(o, &node_bin, uses_node_bin(&sc, 1, o)) != RUNNER_OK)
         goto out;
     err[0] = '\0';
     rc = serve_run(sc, text.data, o, listen_at ? listen_at : SERVE_LISTEN, err, sizeof(err));
@@ -540,8 +481,13 @@ int main(int argc, char **argv)
         {"timeout", required_argument, NULL, 'O'},
         {"node-args", required_argument, NULL, 'a'},
         {"header", required_argument, NULL, 'H'},
+        {"set", required_argument, NULL, 'E'},
+        {"sweep", required_argument, NULL, 'W'},
+        {"repeat", required_argument, NULL, 'K'},
+        {"request-timeout", required_argument, NULL, 'Q'},
         {NULL, 0, NULL, 0},
     };
+    struct experiment x = {0};
     struct runner_opts o = {.runs_root = "runs",
                             .out = stdout,
                             .interrupted = &interrupted,
@@ -556,6 +502,10 @@ int main(int argc, char **argv)
     int opt, longindex = 0;
     const char *nodes_arg = NULL, *listen_at = NULL;
     struct buf header = BUF_INIT; /* serve: header lines from the flags, after `nodes` */
+    int rc = RUNNER_OK;
+    size_t n = 0;
+    struct scenario **scs = NULL;
+    json_t *results = NULL;
 
     while ((opt = getopt_long(argc, argv, "j:qvhV", opts, &longindex)) != -1) {
         int bad = 0;
@@ -609,6 +559,20 @@ int main(int argc, char **argv)
         case 'k':
             o.keep = true;
             break;
+        case 'E':
+            bad = add_setting(&x, optarg) < 0 ? -1 : 0;
+            break;
+        case 'W':
+            bad = add_axis(&x, optarg) < 0 ? -1 : 0;
+            break;
+        case 'K':
+            bad = parse_u64(optarg, SWEEP_MAX_REPEAT, &v) < 0 || v == 0;
+            x.repeat = (unsigned)v;
+            break;
+        case 'Q':
+            bad = parse_u64(optarg, 3600000, &v) < 0 || v == 0;
+            o.request_ms = (long)v;
+            break;
         case 'C':
             check_only = true;
             break;
@@ -619,7 +583,7 @@ int main(int argc, char **argv)
             junit = optarg;
             break;
         case 'j':
-            bad = parse_u64(optarg, 64, &v) < 0 || v == 0;
+            bad = parse_u64(optarg, BATCH_MAX_JOBS, &v) < 0 || v == 0;
             jobs = (unsigned)v;
             break;
         case 'q':
@@ -655,78 +619,87 @@ int main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
-            buf_free(&header);
-            return 0;
+            goto out;
         case 'V':
             printf("chainlab-sim %s\n", CHAINLAB_VERSION);
-            buf_free(&header);
-            return 0;
+            goto out;
         default:
             usage_hint();
-            buf_free(&header);
-            return RUNNER_BAD;
+            rc = RUNNER_BAD;
+            goto out;
         }
-        if (bad) {
+        if (bad > 0)
             fprintf(stderr, "chainlab-sim: bad value for --%s: '%s'\n",
                     opt == 'j' ? "jobs" : opts[longindex].name, optarg);
+        if (bad) {
             usage_hint();
-            buf_free(&header);
-            return RUNNER_BAD;
+            rc = RUNNER_BAD;
+            goto out;
         }
     }
+    bool sweeping = x.n_axes > 0 || x.repeat > 0;
     if (serve) {
-        int src = RUNNER_BAD;
+        rc = RUNNER_BAD;
         if (o.keep || check_only || report || junit || jobs != 1 || generate ||
-            gen_steps != GENERATE_STEPS)
+            gen_steps != GENERATE_STEPS || sweeping)
             fprintf(stderr, "chainlab-sim serve: --keep, --check, --report, --junit, --jobs, "
-                            "--generate and --steps go with scenario runs, not serve\n");
+                            "--generate, --steps, --sweep and --repeat go with scenario runs, "
+                            "not serve\n");
         else
-            src = main_serve(argc - optind, argv + optind, &o, nodes_arg, &header, listen_at);
-        buf_free(&header);
-        return src;
+            rc = main_serve(argc - optind, argv + optind, &o, nodes_arg, &header, &x, listen_at);
+        goto out;
     }
-    bool serve_flags = listen_at != NULL || header.len > 0;
-    buf_free(&header);
-    if (serve_flags) {
+    if (listen_at != NULL || header.len > 0) {
         fprintf(stderr, "chainlab-sim: --listen, --topology, --timeout, --node-args and --header "
                         "go with serve\n");
         usage_hint();
-        return RUNNER_BAD;
+        rc = RUNNER_BAD;
+        goto out;
     }
     if (!generate && (nodes_arg != NULL || gen_steps != GENERATE_STEPS)) {
         fprintf(stderr, "chainlab-sim: --nodes and --steps go with --generate\n");
         usage_hint();
-        return RUNNER_BAD;
+        rc = RUNNER_BAD;
+        goto out;
     }
     if (generate) {
         if (optind < argc) {
             fprintf(stderr, "chainlab-sim: --generate takes no scenario file\n");
-            return RUNNER_BAD;
+            rc = RUNNER_BAD;
+            goto out;
         }
         struct buf text = BUF_INIT;
         generate_scenario(gen_seed, (unsigned)gen_nodes, (unsigned)gen_steps, &text);
         fwrite(text.data, 1, text.len, stdout);
         buf_free(&text);
-        return 0;
+        goto out;
     }
     if (optind >= argc) {
         fprintf(stderr, "chainlab-sim: no scenario file given\n");
         usage_hint();
-        return RUNNER_BAD;
+        rc = RUNNER_BAD;
+        goto out;
     }
     if (o.keep && argc - optind > 1) {
         fprintf(stderr, "chainlab-sim: --keep takes one scenario file\n");
-        return RUNNER_BAD;
+        rc = RUNNER_BAD;
+        goto out;
+    }
+    if (sweeping && (argc - optind > 1 || o.keep)) {
+        fprintf(stderr, "chainlab-sim: --sweep and --repeat take one scenario file, without "
+                        "--keep\n");
+        rc = RUNNER_BAD;
+        goto out;
     }
 
-    /* Parse everything first: one bad file and nothing runs. */
-    size_t n = (size_t)(argc - optind);
-    struct scenario **scs = xcalloc(n, sizeof(*scs));
-    int rc = RUNNER_OK;
+    /* Parse everything first: one bad file and nothing runs (a sweep parses each cell). */
+    n = sweeping ? 0 : (size_t)(argc - optind);
+    scs = xcalloc(n ? n : 1, sizeof(*scs));
     json_t *bad = json_array(); /* error entries, so that --report and --junit still tell */
     for (size_t i = 0; i < n; i++) {
         char err[1024];
-        if (scenario_load(argv[optind + (int)i], &scs[i], err, sizeof(err)) < 0 ||
+        if (scenario_load_with(argv[optind + (int)i], x.sets, x.n_sets, &scs[i], err, sizeof(err)) <
+                0 ||
             scenario_check_kinds(scs[i], SUPPORTED_KINDS, err, sizeof(err)) < 0) {
             fprintf(stderr, "%s\n", err);
             json_array_append_new(bad, error_entry(argv[optind + (int)i], err));
@@ -738,23 +711,41 @@ int main(int argc, char **argv)
     if (rc != RUNNER_OK && !check_only)
         rc = write_reports(report, junit, bad, rc);
     json_decref(bad);
-    if (rc != RUNNER_OK || check_only)
+    if (rc != RUNNER_OK || (check_only && !sweeping))
         goto out;
-    rc = prepare_run(&o, &node_bin);
-    if (rc != RUNNER_OK)
-        goto out;
+    if (!check_only) {
+        rc = prepare_run(&o, &node_bin, sweeping || uses_node_bin(scs, n, &o));
+        if (rc != RUNNER_OK)
+            goto out;
+    }
 
-    json_t *results = json_array();
-    rc = run_all(scs, n, &o, jobs, results);
-    if (n > 1 && o.verbosity >= -1)
+    results = json_array();
+    if (sweeping) {
+        struct sweep_spec spec = {.path = argv[optind],
+                                  .axes = x.axes,
+                                  .n_axes = x.n_axes,
+                                  .sets = x.sets,
+                                  .n_sets = x.n_sets,
+                                  .repeat = x.repeat > 0 ? x.repeat : 1,
+                                  .jobs = jobs,
+                                  .check_only = check_only};
+        rc = sweep_run(&spec, &o, results);
+    } else {
+        rc = run_files(scs, n, &o, jobs, results);
+    }
+    if (check_only)
+        goto out;
+    if (!sweeping && n > 1 && o.verbosity >= -1)
         report_summary(stdout, results);
     rc = write_reports(report, junit, results, rc);
-    json_decref(results);
     curl_global_cleanup();
 out:
+    json_decref(results);
     for (size_t i = 0; i < n; i++)
         scenario_free(scs[i]);
     free(scs);
     free(node_bin);
+    buf_free(&header);
+    experiment_free(&x);
     return rc;
 }

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +19,51 @@ struct probe {
     struct curl_slist *headers;
     volatile sig_atomic_t *cancel; /* or NULL */
     size_t limit;                  /* most requests at once */
+    long timeout_ms;               /* > 0: bounds every request (probe_set_timeout) */
 };
 
 void probe_set_limit(struct probe *p, size_t max)
 {
     p->limit = max > 0 ? max : 1;
+}
+
+void probe_set_timeout(struct probe *p, long ms)
+{
+    p->timeout_ms = ms > 0 ? ms : 0;
+}
+
+bool probe_reply_ok(const struct probe_reply *r)
+{
+    return r->status >= 200 && r->status < 300;
+}
+
+/* *height = the integer at key of the JSON object in body, when there is one. */
+static bool body_height(const struct buf *body, const char *key, uint64_t *height)
+{
+    json_t *doc = body->len > 0 ? json_loadb(body->data, body->len, 0, NULL) : NULL;
+    json_t *v = json_object_get(doc, key);
+    bool ok = json_is_integer(v) && json_integer_value(v) >= 0;
+    if (ok)
+        *height = (uint64_t)json_integer_value(v);
+    json_decref(doc);
+    return ok;
+}
+
+int probe_height_after(struct probe *p, unsigned node, const struct probe_reply *r, long timeout_ms,
+                       uint64_t *height, bool *asked)
+{
+    struct probe_reply tip = {0};
+    int rc = -1;
+
+    *asked = false;
+    if (body_height(&r->body, "index", height) || body_height(&r->body, "height", height))
+        return 0;
+    *asked = true;
+    if (probe_one(p, node, "GET", "/block", NULL, 0, timeout_ms, &tip) && tip.status == 200 &&
+        body_height(&tip.body, "index", height))
+        rc = 0;
+    probe_reply_clear(&tip);
+    return rc;
 }
 
 void probe_set_cancel(struct probe *p, volatile sig_atomic_t *flag)
@@ -97,6 +138,8 @@ static CURL *prepare(struct probe *p, struct probe_req *q, long timeout_ms)
     char host[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &p->addr[q->node].sin_addr, host, sizeof(host));
     snprintf(url, sizeof(url), "http://%s:%u%s", host, ntohs(p->addr[q->node].sin_port), q->path);
+    if (p->timeout_ms > 0)
+        timeout_ms = p->timeout_ms;
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 1000 ? timeout_ms : 1000L);

@@ -54,5 +54,17 @@ bool probe_one(struct probe *p, unsigned node, const char *method, const char *p
                const char *body, size_t len, long timeout_ms, struct probe_reply *out);
 /* Free a reply's body. */
 void probe_reply_clear(struct probe_reply *r);
+/* Bound every later request by ms instead of the bound its caller passes (the sim's
+ * --request-timeout); 0 goes back to the callers' bounds. */
+void probe_set_timeout(struct probe *p, long ms);
+/* True for a 2xx answer: success for every request the sim sends (the original node answers
+ * /append, POST /sync and POST /peers with 200 and an empty body). */
+bool probe_reply_ok(const struct probe_reply *r);
+/* The height node reports after answering r: the "index" (a block) or "height" (a sync answer)
+ * of r's JSON body, or else the index of its GET /block (for implementations whose answers
+ * carry neither). Returns 0 with *height and *asked (whether GET /block was needed), or -1 when
+ * neither gives a height. */
+int probe_height_after(struct probe *p, unsigned node, const struct probe_reply *r, long timeout_ms,
+                       uint64_t *height, bool *asked);
 
 #endif

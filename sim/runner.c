@@ -142,7 +142,7 @@ static int runner_wire(struct run *r)
     }
     probe_run(r->probe, reqs, k, RUN_REQUEST_MS);
     for (size_t j = 0; j < k; j++) {
-        if (reqs[j].reply.status != 200 && rc == 0)
+        if (!probe_reply_ok(&reqs[j].reply) && rc == 0)
             rc = run_fail(r, RUNNER_CLUSTER, "n%u refused peer %s: HTTP %ld %.200s", reqs[j].node,
                           urls[j], reqs[j].reply.status,
                           reqs[j].reply.status ? reqs[j].reply.body.data : reqs[j].reply.err);
@@ -206,15 +206,48 @@ static int runner_make_run_dir(struct run *r)
     return 0;
 }
 
+/* True when node i runs a shell template (its own node-cmd, or --node-cmd) rather than the
+ * chainlab-node program. */
+static bool runner_node_has_cmd(const struct scenario *sc, const struct runner_opts *o, unsigned i)
+{
+    return o->node_cmd != NULL || (sc->node_cmds != NULL && sc->node_cmds[i] != NULL);
+}
+
+/* How many nodes run the chainlab-node program. */
+static unsigned runner_chainlab_nodes(const struct run *r)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < r->n; i++)
+        k += !runner_node_has_cmd(r->sc, &r->o, i);
+    return k;
+}
+
+/* The addresses layout, unless asked for ports, or by default when a node runs a template
+ * (another implementation cannot be told to connect from its own address) or --base-port. */
+static bool runner_use_addresses(const struct scenario *sc, const struct runner_opts *o)
+{
+    if (o->layout != RUNNER_LAYOUT_AUTO)
+        return o->layout == RUNNER_LAYOUT_ADDRESSES;
+    if (o->base_port_fixed)
+        return false;
+    for (unsigned i = 0; i < sc->nodes; i++) {
+        if (runner_node_has_cmd(sc, o, i))
+            return false;
+    }
+    return true;
+}
+
 /* Refuse a run the machine cannot hold, before anything starts; raise what root may raise. */
 static int runner_check_limits(struct run *r)
 {
     char done[256], err[512];
     /* A chainlab node is main, the gossip worker and its HTTP threads; a spawned one shares its
-     * libraries' pages with the others. Other implementations are not sized. */
+     * libraries' pages with the others. Other implementations are not sized: the memory asked
+     * for is that of the chainlab nodes, spread over all. */
+    unsigned chainlab = runner_chainlab_nodes(r);
     struct limits_need need = {.nodes = r->n,
                                .tasks_per_node = RUNNER_TASKS_PER_NODE,
-                               .bytes_per_node = r->o.node_cmd ? 0 : RUNNER_BYTES_PER_NODE};
+                               .bytes_per_node = (uint64_t)RUNNER_BYTES_PER_NODE * chainlab / r->n};
     if (r->addresses && r->n > RUNNER_MAX_ADDRESSED)
         return run_fail(r, RUNNER_CLUSTER,
                         "%u nodes: one loopback address each gives at most %u; use fewer nodes",
@@ -286,6 +319,7 @@ static int runner_setup(struct run *r)
                                 .run_dir = r->run_dir,
                                 .node_bin = r->o.node_bin,
                                 .node_cmd = r->o.node_cmd,
+                                .node_cmds = sc->node_cmds,
                                 .node_args = sc->node_args,
                                 .grace_ms = r->o.grace_ms,
                                 .held_ports = r->addresses ? NULL : held,
@@ -300,6 +334,7 @@ static int runner_setup(struct run *r)
     struct sockaddr_in *node_addr = run_node_addrs(r);
     r->probe = probe_new(node_addr, r->n);
     probe_set_cancel(r->probe, r->o.interrupted);
+    probe_set_timeout(r->probe, r->o.request_ms);
     int rc = 0;
     if (!sc->links_direct) {
         char *log = xasprintf("%s/links.log", r->run_dir);
@@ -388,8 +423,7 @@ int runner_open(const struct scenario *sc, const struct runner_opts *o, struct r
     r->awaits = json_array();
     r->loads_done = json_array();
     r->port_hold = -1;
-    r->addresses = o->layout == RUNNER_LAYOUT_ADDRESSES ||
-                   (o->layout == RUNNER_LAYOUT_AUTO && o->node_cmd == NULL && !o->base_port_fixed);
+    r->addresses = runner_use_addresses(sc, o);
     *out = r;
     runner_setup(r);
     return r->code;

@@ -30,21 +30,24 @@
 
 /* Where nodes listen (README, "Addresses"). */
 enum runner_layout {
-    RUNNER_LAYOUT_AUTO,      /* addresses for chainlab nodes without --base-port, else ports */
+    RUNNER_LAYOUT_AUTO,      /* addresses when every node runs chainlab-node (no node-cmd, no
+                              * --node-cmd) and there is no --base-port, else ports */
     RUNNER_LAYOUT_PORTS,     /* every node on 127.0.0.1, at sequential ports */
     RUNNER_LAYOUT_ADDRESSES, /* node i on 127.1.(i/256).(i%256), all at one port */
 };
 
 struct runner_opts {
     const char *node_bin;  /* chainlab-node to start (used when node_cmd is NULL) */
-    const char *node_cmd;  /* shell template for any implementation, or NULL */
+    const char *node_cmd;  /* shell template for nodes without a node-cmd line, or NULL */
     uint16_t base_port;    /* first port to try (0: search from PORTS_LOW) */
     bool base_port_fixed;  /* --base-port: use exactly that range */
     const char *run_dir;   /* folder for this run's logs (made if missing); NULL: runs_root */
     const char *runs_root; /* parent of runs/<scenario>-<time>/ when run_dir is NULL */
     bool seed_given;       /* --seed overrides the file's seed */
     uint64_t seed;
-    long grace_ms;             /* --stop-grace: SIGTERM to SIGKILL; 0: CLUSTER_GRACE_MS */
+    long grace_ms;   /* --stop-grace: SIGTERM to SIGKILL; 0: CLUSTER_GRACE_MS */
+    long request_ms; /* --request-timeout: bound on every request to a node; 0: the runner's
+                      * defaults (10 s; 5 s for an append of a load, 60 s for POST /sync) */
     enum runner_layout layout; /* --layout */
     unsigned link_processes;   /* --link-processes: relay processes; 0: as many as needed */
     bool keep;                 /* leave the cluster running at the end (and wait for Ctrl-C) */

@@ -6,7 +6,13 @@
  * and a recursive-descent function consumes the remaining tokens; whatever is left over is an
  * error. Steps are parsed into a zeroed local and only appended when complete, so a failure
  * frees a half-built step and nothing else. The arguments of `node-args` are lexed differently,
- * as raw shell-like words, because they go to the node's command line untouched. */
+ * as raw shell-like words, because they go to the node's command line untouched.
+ *
+ * Parameters are substituted by the lexer, inside each word (never inside strings, nor on a
+ * `param` line): `${NAME}` becomes the value in force, and the word remembers a span per
+ * substitution, so an offset in the word's text maps back to a column of the file (inside a
+ * value, the column of its `${`) and an error on a word that holds values names them. Values
+ * are single words, so substitution never changes where tokens begin or end. */
 #include "scenario.h"
 
 #include <errno.h>
@@ -25,6 +31,13 @@
 #define FRACTION_MAX 9                   /* most digits after a decimal point */
 #define SUGGEST_MAX  2                   /* largest edit distance for "did you mean" */
 
+/* One `${NAME}` substituted inside a word. */
+struct span {
+    size_t src_off, src_len; /* the `${NAME}` in the token's source bytes */
+    size_t out_off, out_len; /* its value in the token's text */
+    size_t param;            /* index into the scenario's params */
+};
+
 enum tok_kind {
     TOK_WORD,   /* a run of non-blank, non-symbol bytes: keywords, node sets, numbers */
     TOK_STRING, /* a double-quoted string, escapes decoded */
@@ -37,8 +50,20 @@ struct tok {
     unsigned end_col; /* column just past the last byte */
     const char *src;  /* the bytes as written, inside the input text */
     size_t src_len;
-    char *text; /* owned: words and symbols as written, strings decoded; NUL-terminated */
+    char *text; /* owned: words and symbols as written (parameters substituted), strings
+                 * decoded; NUL-terminated */
     size_t len;
+    struct span *spans; /* owned: substitutions in text, in order */
+    size_t n_spans;
+};
+
+/* A node-args or node-cmd line, resolved to nodes when the whole file is read. */
+struct node_line {
+    struct nodeset nodes; /* "all" when the line names no nodes */
+    bool cmd;             /* node-cmd: words[0] is the template */
+    char **words;         /* owned */
+    size_t n_words;
+    unsigned line, col; /* position of the node set, or of the keyword */
 };
 
 struct parser {
@@ -58,7 +83,13 @@ struct parser {
     unsigned first_step_line; /* 0 until a step was seen */
     const char *first_step;   /* that step's keyword */
     unsigned nodes_line, topology_line, seed_line, timeout_line, links_line;
-    size_t cap_edges, cap_args, cap_steps; /* allocated lengths of the scenario's arrays */
+    size_t cap_edges, cap_params, cap_steps; /* allocated lengths of the scenario's arrays */
+    bool literal;                            /* lexing a param line: no substitution */
+    const struct scenario_setting *settings; /* values from outside the file */
+    size_t n_settings;
+    unsigned *uses;               /* per param: how many `${NAME}` name it */
+    struct node_line *node_lines; /* node-args and node-cmd lines in file order */
+    size_t n_node_lines, cap_node_lines;
 };
 
 typedef int (*stmt_parse_fn)(struct parser *p, struct scenario_step *st);
@@ -132,27 +163,80 @@ static const char *const partition_names[] = {
 static int fail_at(struct parser *p, unsigned col, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* " (where ${N} is '0', from --set)" for every substitution in the word of the current line
+ * that covers col; nothing when there is none. */
+static void describe_values(const struct parser *p, unsigned col, struct buf *out)
+{
+    for (size_t i = 0; i < p->n_toks; i++) {
+        const struct tok *t = &p->toks[i];
+        if (t->n_spans == 0 || col < t->col || col >= t->end_col)
+            continue;
+        for (size_t k = 0; k < t->n_spans; k++) {
+            const struct scenario_param *pm = &p->sc->params[t->spans[k].param];
+            char q[QUOTE_SZ];
+            bool told = false;
+            for (size_t j = 0; j < k; j++)
+                told = told || t->spans[j].param == t->spans[k].param;
+            if (told)
+                continue;
+            log_escape(pm->value, strlen(pm->value), QUOTE_MAX, q, sizeof(q));
+            buf_printf(out, "%s${%s} is '%s', ", k == 0 ? " (where " : "; ", pm->name, q);
+            if (strcmp(pm->origin, "default") == 0 && p->path == NULL)
+                buf_printf(out, "its default on line %u of %s", pm->line, p->sc->path);
+            else if (strcmp(pm->origin, "default") == 0)
+                buf_printf(out, "its default on line %u", pm->line);
+            else
+                buf_printf(out, "from %s", pm->origin);
+        }
+        buf_append_char(out, ')');
+        return;
+    }
+}
+
 /* Write "FILE:LINE:COL: message" (or "LINE:COL: message" without a path) into the error
- * buffer; returns -1. */
+ * buffer, with the values of the parameters in the word at col; returns -1. */
 static int fail_at(struct parser *p, unsigned col, const char *fmt, ...)
 {
     char msg[MSG_SZ];
+    struct buf values = BUF_INIT;
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    describe_values(p, col, &values);
     if (p->err != NULL && p->errsz > 0 && p->path != NULL)
-        snprintf(p->err, p->errsz, "%s:%u:%u: %s", p->path, p->line, col, msg);
+        snprintf(p->err, p->errsz, "%s:%u:%u: %s%s", p->path, p->line, col, msg,
+                 values.data != NULL ? values.data : "");
     else if (p->err != NULL && p->errsz > 0)
-        snprintf(p->err, p->errsz, "%u:%u: %s", p->line, col, msg);
+        snprintf(p->err, p->errsz, "%u:%u: %s%s", p->line, col, msg,
+                 values.data != NULL ? values.data : "");
+    buf_free(&values);
     return -1;
 }
 
-/* The token as written, escaped for a message. */
+/* The token as written (a word with parameters: as substituted), escaped for a message. */
 static const char *quote_tok(const struct tok *t, char *out)
 {
+    if (t->n_spans > 0)
+        return log_escape(t->text, t->len, QUOTE_MAX, out, QUOTE_SZ);
     return log_escape(t->src, t->src_len, QUOTE_MAX, out, QUOTE_SZ);
+}
+
+/* The column of offset off in t's text: inside a substituted value, the column of its `${`. */
+static unsigned tok_col_at(const struct tok *t, size_t off)
+{
+    size_t src = off;
+
+    for (size_t k = 0; k < t->n_spans; k++) {
+        const struct span *sp = &t->spans[k];
+        if (off < sp->out_off)
+            break;
+        if (off < sp->out_off + sp->out_len)
+            return t->col + (unsigned)sp->src_off;
+        src = off - (sp->out_off + sp->out_len) + sp->src_off + sp->src_len;
+    }
+    return t->col + (unsigned)src;
 }
 
 static unsigned edit_distance(const char *a, const char *b)
@@ -293,8 +377,10 @@ static struct tok *push_tok(struct parser *p, enum tok_kind kind, size_t start, 
 
 static void clear_toks(struct parser *p)
 {
-    for (size_t i = 0; i < p->n_toks; i++)
+    for (size_t i = 0; i < p->n_toks; i++) {
         free(p->toks[i].text);
+        free(p->toks[i].spans);
+    }
     p->n_toks = 0;
     p->pos = 0;
 }
@@ -304,6 +390,114 @@ static char *buf_take(struct buf *b, size_t *len)
 {
     buf_append(b, "", 0);
     return buf_steal(b, len);
+}
+
+/* A word being lexed: its text so far and the substitutions in it. */
+struct word {
+    struct buf text;
+    struct span *spans;
+    size_t n_spans, cap_spans;
+};
+
+/* Move the word into token t (the word is left empty). */
+static void word_to_tok(struct word *w, struct tok *t)
+{
+    t->text = buf_take(&w->text, &t->len);
+    t->spans = w->spans;
+    t->n_spans = w->n_spans;
+    memset(w, 0, sizeof(*w));
+}
+
+static void word_free(struct word *w)
+{
+    buf_free(&w->text);
+    free(w->spans);
+    memset(w, 0, sizeof(*w));
+}
+
+static bool is_name_byte(char c, bool first)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+           (!first && c >= '0' && c <= '9');
+}
+
+static int fail_unknown_param(struct parser *p, unsigned col, const char *name)
+{
+    const char **names = xcalloc(p->sc->n_params + 1, sizeof(*names));
+    char hint[SCENARIO_MAX_PARAM_NAME + 32];
+
+    for (size_t i = 0; i < p->sc->n_params; i++)
+        names[i] = p->sc->params[i].name;
+    suggest(name, names, p->sc->n_params, hint, sizeof(hint));
+    free(names);
+    return fail_at(p, col,
+                   "unknown parameter '%s'%s: declare it in the header with 'param %s DEFAULT' "
+                   "before its first use",
+                   name, hint, name);
+}
+
+/* Substitute the `${NAME}` at s[*k] of the word that starts at start into w; *k ends past the
+ * closing brace. */
+static int lex_param_ref(struct parser *p, size_t start, size_t *k, struct word *w)
+{
+    const char *s = p->line_text;
+    size_t at = *k, j = at + 2;
+    char name[SCENARIO_MAX_PARAM_NAME + 1];
+    char why[128];
+    struct span *sp;
+    const struct scenario_param *pm = NULL;
+    size_t idx = 0;
+
+    while (j < p->line_len && is_name_byte(s[j], false))
+        j++;
+    if (j >= p->line_len || s[j] != '}')
+        return fail_at(p, (unsigned)at + 1,
+                       "unterminated '${': write ${NAME}, NAME of letters, digits and '_'");
+    if (scenario_check_name(s + at + 2, j - at - 2, why, sizeof(why)) < 0)
+        return fail_at(p, (unsigned)at + 1, "bad parameter reference: %s", why);
+    memcpy(name, s + at + 2, j - at - 2);
+    name[j - at - 2] = '\0';
+    for (idx = 0; idx < p->sc->n_params && pm == NULL; idx++) {
+        if (strcmp(p->sc->params[idx].name, name) == 0)
+            pm = &p->sc->params[idx];
+    }
+    if (pm == NULL)
+        return fail_unknown_param(p, (unsigned)at + 1, name);
+    idx--;
+    w->spans = grow_array(w->spans, &w->cap_spans, w->n_spans + 1, sizeof(*w->spans));
+    sp = &w->spans[w->n_spans++];
+    sp->src_off = at - start;
+    sp->src_len = j + 1 - at;
+    sp->out_off = w->text.len;
+    sp->out_len = strlen(pm->value);
+    sp->param = idx;
+    buf_append(&w->text, pm->value, sp->out_len);
+    p->uses[idx]++;
+    *k = j + 1;
+    return 0;
+}
+
+/* True when s[k] starts a parameter reference that is to be substituted. */
+static bool at_param_ref(const struct parser *p, size_t k)
+{
+    return !p->literal && k + 1 < p->line_len && p->line_text[k] == '$' &&
+           p->line_text[k + 1] == '{';
+}
+
+/* The word s[start, end) into w, parameters substituted. */
+static int lex_word_text(struct parser *p, size_t start, size_t end, struct word *w)
+{
+    size_t k = start;
+
+    while (k < end) {
+        if (at_param_ref(p, k)) {
+            if (lex_param_ref(p, start, &k, w) < 0)
+                return -1;
+        } else {
+            buf_append_char(&w->text, p->line_text[k++]);
+        }
+    }
+    return 0;
 }
 
 /* Decode the string whose opening quote is at *i into b; *i ends past the closing quote. */
@@ -356,29 +550,31 @@ static int lex_string(struct parser *p, size_t *i, struct buf *b)
     return 0;
 }
 
-/* A raw word of node-args: bytes up to a blank or '#', with "quoted" parts decoded in place. */
+/* A raw word of node-args: bytes up to a blank or '#', with "quoted" parts decoded in place and
+ * parameters substituted outside them. */
 static int lex_raw_word(struct parser *p, size_t *i)
 {
-    struct buf b = BUF_INIT;
+    struct word w = {0};
     size_t start = *i;
     size_t k = start;
-    struct tok *t;
     int rc = -1;
 
     while (k < p->line_len && !is_blank(p->line_text[k]) && p->line_text[k] != '#') {
         if (p->line_text[k] == '"') {
-            if (lex_string(p, &k, &b) < 0)
+            if (lex_string(p, &k, &w.text) < 0)
+                goto out;
+        } else if (at_param_ref(p, k)) {
+            if (lex_param_ref(p, start, &k, &w) < 0)
                 goto out;
         } else {
-            buf_append_char(&b, p->line_text[k++]);
+            buf_append_char(&w.text, p->line_text[k++]);
         }
     }
-    t = push_tok(p, TOK_WORD, start, k);
-    t->text = buf_take(&b, &t->len);
+    word_to_tok(&w, push_tok(p, TOK_WORD, start, k));
     *i = k;
     rc = 0;
 out:
-    buf_free(&b);
+    word_free(&w);
     return rc;
 }
 
@@ -392,6 +588,7 @@ static int lex_line(struct parser *p)
     size_t i = 0;
     bool raw = false;
 
+    p->literal = false;
     if (p->line == 1 && len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
         i = 3; /* a UTF-8 byte order mark */
     for (size_t k = 0; k < len; k++) {
@@ -437,11 +634,17 @@ static int lex_line(struct parser *p)
             continue;
         while (i < len && !ends_word(s, i, len))
             i++;
+        struct word w = {0};
+        if (lex_word_text(p, start, i, &w) < 0) {
+            word_free(&w);
+            return -1;
+        }
         struct tok *t = push_tok(p, TOK_WORD, start, i);
-        t->text = xstrndup(s + start, i - start);
-        t->len = i - start;
+        word_to_tok(&w, t);
         if (p->n_toks == 1 && strcmp(t->text, "node-args") == 0)
             raw = true;
+        if (p->n_toks == 1 && strcmp(t->text, "param") == 0)
+            p->literal = true;
     }
     return 0;
 }
@@ -729,7 +932,7 @@ static int parse_set(struct parser *p, const struct tok *t, const char *what, st
     if (t == NULL || t->kind != TOK_WORD)
         return fail_expected(p, t, expected);
     if (nodeset_parse(t->text, t->len, p->sc->nodes, out, &off, msg, sizeof(msg)) < 0)
-        return fail_at(p, t->col + (unsigned)off, "%s", msg);
+        return fail_at(p, tok_col_at(t, off), "%s", msg);
     return 0;
 }
 
@@ -1029,22 +1232,167 @@ static int parse_timeout(struct parser *p, struct scenario_step *st)
     return expect_end(p);
 }
 
-static int parse_node_args(struct parser *p, struct scenario_step *st)
+/* True when t is written as a node set: "all", or a comma list of nK and nK-nM (unquoted). */
+static bool is_nodeset_word(const struct tok *t)
 {
-    struct scenario *sc = p->sc;
-    size_t n = p->n_toks - 1;
+    const char *s = t->text;
 
-    (void)st;
-    if (n == 0)
-        return fail_expected(p, NULL, "at least one argument after 'node-args'");
-    sc->node_args =
-        grow_array(sc->node_args, &p->cap_args, sc->n_node_args + n + 1, sizeof(char *));
+    if (t->kind != TOK_WORD || memchr(t->src, '"', t->src_len) != NULL)
+        return false;
+    if (strcmp(s, "all") == 0)
+        return true;
+    for (;;) {
+        for (int end = 0; end < 2; end++) {
+            if (*s++ != 'n' || *s < '0' || *s > '9')
+                return false;
+            while (*s >= '0' && *s <= '9')
+                s++;
+            if (*s != '-')
+                break;
+            if (end == 1)
+                return false;
+            s++;
+        }
+        if (*s == '\0')
+            return true;
+        if (*s++ != ',')
+            return false;
+    }
+}
+
+/* The optional NODES of node-args and node-cmd: *out is "all" when the next token is not
+ * written as a node set (for node-cmd: when it is a string). */
+static int parse_node_line_set(struct parser *p, struct nodeset *out, unsigned *col)
+{
+    const struct tok *t = peek(p);
+    char what[64];
+
+    nodeset_clear(out);
+    out->all = true;
+    *col = p->toks[0].col;
+    if (t == NULL || !is_nodeset_word(t))
+        return 0;
+    if (p->sc->nodes == 0 && strcmp(t->text, "all") != 0)
+        return fail_at(p, t->col,
+                       "'%s %s' before 'nodes': declare the number of nodes first, e.g. "
+                       "'nodes 3'",
+                       p->keyword, t->text);
+    *col = t->col;
+    snprintf(what, sizeof(what), "a node set after '%s'", p->keyword);
+    return parse_set(p, next(p), what, out);
+}
+
+/* Keep a node-args or node-cmd line (its words are moved out of the tokens). */
+static void add_node_line(struct parser *p, const struct nodeset *nodes, unsigned col, bool cmd)
+{
+    struct node_line *nl;
+
+    p->node_lines = grow_array(p->node_lines, &p->cap_node_lines, p->n_node_lines + 1, sizeof(*nl));
+    nl = &p->node_lines[p->n_node_lines++];
+    memset(nl, 0, sizeof(*nl));
+    nl->nodes = *nodes;
+    nl->cmd = cmd;
+    nl->line = p->line;
+    nl->col = col;
+    nl->words = xcalloc(p->n_toks - p->pos + 1, sizeof(char *));
     while (peek(p) != NULL) {
         struct tok *t = &p->toks[p->pos++];
-        sc->node_args[sc->n_node_args++] = t->text;
+        nl->words[nl->n_words++] = t->text;
         t->text = NULL; /* moved */
     }
-    sc->node_args[sc->n_node_args] = NULL;
+}
+
+static int parse_node_args(struct parser *p, struct scenario_step *st)
+{
+    struct nodeset nodes;
+    unsigned col;
+
+    (void)st;
+    if (parse_node_line_set(p, &nodes, &col) < 0)
+        return -1;
+    if (peek(p) == NULL)
+        return fail_expected(p, NULL,
+                             p->pos > 1 ? "at least one argument after 'node-args NODES'"
+                                        : "at least one argument after 'node-args'");
+    add_node_line(p, &nodes, col, false);
+    return 0;
+}
+
+static int parse_node_cmd(struct parser *p, struct scenario_step *st)
+{
+    struct nodeset nodes;
+    const struct tok *t;
+    unsigned col;
+
+    (void)st;
+    if (parse_node_line_set(p, &nodes, &col) < 0)
+        return -1;
+    t = peek(p);
+    if (t == NULL || t->kind != TOK_STRING)
+        return fail_expected(p, t,
+                             p->pos > 1 ? "a command template after 'node-cmd NODES' (a "
+                                          "double-quoted string)"
+                                        : "a node set or a command template after 'node-cmd' "
+                                          "(a double-quoted string)");
+    if (t->len == 0)
+        return fail_at(p, t->col, "the command template is empty");
+    if (p->pos + 1 < p->n_toks)
+        return fail_at(p, p->toks[p->pos + 1].col,
+                       "unexpected '%s' after the template: node-cmd takes one string; put "
+                       "arguments inside it, or in node-args",
+                       p->toks[p->pos + 1].text);
+    add_node_line(p, &nodes, col, true);
+    return 0;
+}
+
+/* param NAME DEFAULT (lexed literally: the default is taken as written). */
+static int parse_param(struct parser *p, struct scenario_step *st)
+{
+    struct scenario *sc = p->sc;
+    const struct tok *name = next(p), *def;
+    struct scenario_param *pm;
+    char why[160];
+
+    (void)st;
+    if (name == NULL || name->kind != TOK_WORD)
+        return fail_expected(p, name, "a parameter name after 'param'");
+    if (scenario_check_name(name->text, name->len, why, sizeof(why)) < 0)
+        return fail_at(p, name->col, "bad parameter name: %s", why);
+    for (size_t i = 0; i < sc->n_params; i++) {
+        if (strcmp(sc->params[i].name, name->text) == 0)
+            return fail_at(p, name->col, "duplicate parameter '%s' (first declared on line %u)",
+                           name->text, sc->params[i].line);
+    }
+    def = next(p);
+    if (def == NULL || def->kind != TOK_WORD)
+        return fail_expected(p, def,
+                             "the default value after 'param NAME' (one word, like 10, "
+                             "20ms or n0-n2)");
+    if (strstr(def->text, "${") != NULL)
+        return fail_at(p, def->col, "a default cannot refer to a parameter: write its value");
+    if (scenario_check_value(def->text, def->len, why, sizeof(why)) < 0)
+        return fail_at(p, def->col, "bad default: %s", why);
+    if (expect_end(p) < 0)
+        return -1;
+    sc->params = grow_array(sc->params, &p->cap_params, sc->n_params + 1, sizeof(*sc->params));
+    p->uses = xrealloc(p->uses, (sc->n_params + 1) * sizeof(*p->uses));
+    p->uses[sc->n_params] = 0;
+    pm = &sc->params[sc->n_params++];
+    memset(pm, 0, sizeof(*pm));
+    pm->name = xstrdup(name->text);
+    pm->default_value = xstrdup(def->text);
+    pm->value = xstrdup(def->text);
+    pm->origin = xstrdup("default");
+    pm->line = p->line;
+    pm->col = name->col;
+    for (size_t i = 0; i < p->n_settings; i++) {
+        if (strcmp(p->settings[i].name, pm->name) == 0) {
+            free(pm->value);
+            free(pm->origin);
+            pm->value = xstrdup(p->settings[i].value);
+            pm->origin = xstrdup(p->settings[i].origin);
+        }
+    }
     return 0;
 }
 
@@ -1309,6 +1657,8 @@ static const struct stmt stmts[] = {
     {"seed", true, false, 0, parse_seed},
     {"timeout", true, false, 0, parse_timeout},
     {"node-args", true, false, 0, parse_node_args},
+    {"node-cmd", true, false, 0, parse_node_cmd},
+    {"param", true, false, 0, parse_param},
     {"links", true, false, 0, parse_links_stmt},
     {"append", false, true, SCENARIO_STEP_APPEND, parse_append},
     {"load", false, true, SCENARIO_STEP_LOAD, parse_load},
@@ -1387,17 +1737,41 @@ static int fail_unknown_stmt(struct parser *p, const struct tok *t)
         names[i] = stmts[i].name;
     return fail_at(p, t->col,
                    "unknown statement '%s'%s: expected a header statement (nodes, topology, link, "
-                   "unlink, seed, timeout, node-args, links) or a step (append, load, sync, peer, "
+                   "unlink, seed, timeout, node-args, node-cmd, links, param) or a step (append, "
+                   "load, sync, peer, "
                    "partition, cut, heal, latency, loss, bandwidth, reset, clear, kill, stop, "
                    "restart, pause, resume, sleep, await, expect, log)",
                    quote_tok(t, q), suggest(t->text, names, N_STMTS, hint, sizeof(hint)));
+}
+
+/* The current statement as written, without comment and outer blanks, with its parameters
+ * substituted. Caller frees. */
+static char *statement_text(const struct parser *p)
+{
+    const struct tok *first = &p->toks[0];
+    struct buf b = BUF_INIT;
+    const char *at = first->src;
+
+    for (size_t i = 0; i < p->n_toks; i++) {
+        const struct tok *t = &p->toks[i];
+        size_t done = 0;
+        buf_append(&b, at, (size_t)(t->src - at)); /* the blanks before t */
+        for (size_t k = 0; k < t->n_spans; k++) {
+            const struct span *sp = &t->spans[k];
+            buf_append(&b, t->src + done, sp->src_off - done);
+            buf_append(&b, t->text + sp->out_off, sp->out_len);
+            done = sp->src_off + sp->src_len;
+        }
+        buf_append(&b, t->src + done, t->src_len - done);
+        at = t->src + t->src_len;
+    }
+    return buf_take(&b, NULL);
 }
 
 /* Parse the tokens of the current line as one statement. */
 static int parse_statement(struct parser *p)
 {
     const struct tok *kw = next(p);
-    const struct tok *last = &p->toks[p->n_toks - 1];
     const struct stmt *stmt;
     struct scenario *sc = p->sc;
     struct scenario_step st;
@@ -1438,7 +1812,7 @@ static int parse_statement(struct parser *p)
                        stmt->name, p->links_line);
     if (stmt->parse(p, &st) < 0)
         goto out;
-    st.text = xstrndup(kw->src, (size_t)(last->end_col - kw->col));
+    st.text = statement_text(p);
     sc->steps = grow_array(sc->steps, &p->cap_steps, sc->n_steps + 1, sizeof(*sc->steps));
     sc->steps[sc->n_steps++] = st;
     memset(&st, 0, sizeof(st));
@@ -1454,18 +1828,139 @@ out:
 
 /* ---- public ---------------------------------------------------------------------------- */
 
-/* A parser for text into a new scenario; messages name path (NULL: none). */
-static void parser_init(struct parser *p, const char *path, char *err, size_t errsz)
+/* Give every node its node-args words and node-cmd template; a node named by two node-cmd lines
+ * is an error at the second. */
+static int resolve_node_lines(struct parser *p)
+{
+    struct scenario *sc = p->sc;
+    unsigned *cmd_line = xcalloc(sc->nodes, sizeof(unsigned));
+    size_t *n_args = xcalloc(sc->nodes, sizeof(size_t));
+    int rc = -1;
+
+    sc->node_args = xcalloc(sc->nodes, sizeof(char **));
+    sc->node_cmds = xcalloc(sc->nodes, sizeof(char *));
+    for (size_t k = 0; k < p->n_node_lines; k++) {
+        const struct node_line *nl = &p->node_lines[k];
+        for (unsigned i = 0; i < sc->nodes; i++) {
+            if (!nl->nodes.all && !nodeset_has(&nl->nodes, i))
+                continue;
+            if (nl->cmd && cmd_line[i] != 0) {
+                p->line = nl->line;
+                fail_at(p, nl->col,
+                        "n%u already has a node-cmd (line %u): name each node in one "
+                        "node-cmd line at most",
+                        i, cmd_line[i]);
+                goto out;
+            }
+            if (nl->cmd) {
+                cmd_line[i] = nl->line;
+                sc->node_cmds[i] = xstrdup(nl->words[0]);
+                continue;
+            }
+            sc->node_args[i] =
+                xrealloc(sc->node_args[i], (n_args[i] + nl->n_words + 1) * sizeof(char *));
+            for (size_t w = 0; w < nl->n_words; w++)
+                sc->node_args[i][n_args[i]++] = xstrdup(nl->words[w]);
+            sc->node_args[i][n_args[i]] = NULL;
+        }
+    }
+    for (unsigned i = 0; i < sc->nodes; i++) {
+        if (sc->node_args[i] == NULL)
+            sc->node_args[i] = xcalloc(1, sizeof(char *));
+    }
+    rc = 0;
+out:
+    free(cmd_line);
+    free(n_args);
+    return rc;
+}
+
+/* Fail with "FILE: ORIGIN NAME=VALUE: reason" (a setting has no line). */
+static int fail_setting(struct parser *p, const struct scenario_setting *st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail_setting(struct parser *p, const struct scenario_setting *st, const char *fmt, ...)
+{
+    char msg[MSG_SZ];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (p->err != NULL && p->errsz > 0)
+        snprintf(p->err, p->errsz, "%s: %s %s=%s: %s", p->path, st->origin, st->name, st->value,
+                 msg);
+    return -1;
+}
+
+/* Every setting is a name and a one-word value, each name given once. */
+static int check_settings(struct parser *p)
+{
+    char why[160];
+
+    for (size_t i = 0; i < p->n_settings; i++) {
+        const struct scenario_setting *st = &p->settings[i];
+        if (scenario_check_name(st->name, strlen(st->name), why, sizeof(why)) < 0 ||
+            scenario_check_value(st->value, strlen(st->value), why, sizeof(why)) < 0)
+            return fail_setting(p, st, "%s", why);
+        for (size_t k = 0; k < i; k++) {
+            if (strcmp(p->settings[k].name, st->name) == 0)
+                return fail_setting(p, st, "'%s' is also given by %s %s=%s: give it once", st->name,
+                                    p->settings[k].origin, p->settings[k].name,
+                                    p->settings[k].value);
+        }
+    }
+    return 0;
+}
+
+/* After the last line: every setting names a parameter, every parameter is used. */
+static int check_params(struct parser *p)
+{
+    struct scenario *sc = p->sc;
+    struct buf names = BUF_INIT;
+    int rc = 0;
+
+    for (size_t i = 0; i < p->n_settings && rc == 0; i++) {
+        const struct scenario_setting *st = &p->settings[i];
+        if (scenario_param_value(sc, st->name) != NULL)
+            continue;
+        for (size_t k = 0; k < sc->n_params; k++)
+            buf_printf(&names, "%s%s", k ? ", " : "", sc->params[k].name);
+        if (sc->n_params == 0)
+            rc = fail_setting(p, st,
+                              "the scenario declares no parameters (write 'param %s "
+                              "DEFAULT' in its header)",
+                              st->name);
+        else
+            rc = fail_setting(p, st, "the scenario has no parameter '%s' (it has %s)", st->name,
+                              names.data);
+    }
+    for (size_t i = 0; i < sc->n_params && rc == 0; i++) {
+        if (p->uses[i] > 0)
+            continue;
+        p->line = sc->params[i].line;
+        rc = fail_at(p, sc->params[i].col,
+                     "parameter '%s' is never used: write ${%s} where its value goes, or remove "
+                     "the line (inside strings ${...} is plain text)",
+                     sc->params[i].name, sc->params[i].name);
+    }
+    buf_free(&names);
+    return rc;
+}
+
+/* A parser for text into a new scenario; messages name path (NULL: none); settings
+ * (borrowed) override the defaults of the parameters. */
+static void parser_init(struct parser *p, const char *path, const struct scenario_setting *settings,
+                        size_t n_settings, char *err, size_t errsz)
 {
     memset(p, 0, sizeof(*p));
     p->path = path;
     p->err = err;
     p->errsz = errsz;
+    p->settings = settings;
+    p->n_settings = n_settings;
     p->sc = xcalloc(1, sizeof(*p->sc));
     p->sc->seed = SCENARIO_DEFAULT_SEED;
     p->sc->timeout_ms = SCENARIO_DEFAULT_TIMEOUT_MS;
-    p->sc->node_args = xcalloc(1, sizeof(char *));
-    p->cap_args = 1;
     if (err != NULL && errsz > 0)
         err[0] = '\0';
 }
@@ -1500,45 +1995,82 @@ static struct scenario *parser_finish(struct parser *p, int rc)
 
     clear_toks(p);
     free(p->toks);
+    free(p->uses);
+    for (size_t i = 0; i < p->n_node_lines; i++) {
+        for (size_t w = 0; w < p->node_lines[i].n_words; w++)
+            free(p->node_lines[i].words[w]);
+        free(p->node_lines[i].words);
+    }
+    free(p->node_lines);
     if (rc != 0)
         scenario_free(p->sc);
     return sc;
 }
 
-/* Parse text into p->sc and check that it is complete: a scenario declares its nodes, a text of
- * steps holds one. Returns 0 with *out, or -1 with *out = NULL. */
+/* Parse text into p->sc and check that it is complete: a scenario declares its nodes and uses
+ * its parameters, a text of steps holds one. Returns 0 with *out, or -1 with *out = NULL. */
 static int parser_parse(struct parser *p, const char *text, size_t len, struct scenario **out)
 {
-    int rc = parser_run(p, text, len);
+    int rc = check_settings(p);
+
+    if (rc == 0)
+        rc = parser_run(p, text, len);
+    clear_toks(p); /* the checks below concern no word of the last line */
     if (rc == 0 && p->steps_only && p->sc->n_steps == 0) {
         p->line = 1;
         rc = fail_at(p, 1, "no step: send one or more steps, one a line (e.g. 'append n0 \"x\"')");
     } else if (rc == 0 && !p->steps_only && p->sc->nodes == 0) {
         p->line = 1;
         rc = fail_at(p, 1, "missing 'nodes N': every scenario declares its number of nodes first");
+    } else if (rc == 0 && !p->steps_only) {
+        rc = check_params(p) < 0 || resolve_node_lines(p) < 0 ? -1 : 0;
     }
     *out = parser_finish(p, rc);
     return rc;
 }
 
+int scenario_parse_with(const char *path, const char *text, size_t len,
+                        const struct scenario_setting *settings, size_t n_settings,
+                        struct scenario **out, char *err, size_t errsz)
+{
+    struct parser p;
+    parser_init(&p, path != NULL ? path : "<input>", settings, n_settings, err, errsz);
+    p.sc->path = xstrdup(p.path);
+    return parser_parse(&p, text, len, out);
+}
+
 int scenario_parse(const char *path, const char *text, size_t len, struct scenario **out, char *err,
                    size_t errsz)
 {
-    struct parser p;
-    parser_init(&p, path != NULL ? path : "<input>", err, errsz);
-    p.sc->path = xstrdup(p.path);
-    return parser_parse(&p, text, len, out);
+    return scenario_parse_with(path, text, len, NULL, 0, out, err, errsz);
 }
 
 int scenario_parse_steps(const struct scenario *header, const char *text, size_t len,
                          struct scenario **out, char *err, size_t errsz)
 {
     struct parser p;
-    parser_init(&p, NULL, err, errsz);
+    struct scenario *sc;
+
+    parser_init(&p, NULL, NULL, 0, err, errsz);
     p.steps_only = true;
-    p.sc->path = xstrdup(header->path);
-    p.sc->nodes = header->nodes;
-    p.sc->links_direct = header->links_direct;
+    sc = p.sc;
+    sc->path = xstrdup(header->path);
+    sc->nodes = header->nodes;
+    sc->links_direct = header->links_direct;
+    sc->params = xcalloc(header->n_params + 1, sizeof(*sc->params));
+    for (size_t i = 0; i < header->n_params; i++) {
+        const struct scenario_param *from = &header->params[i];
+        struct scenario_param *pm = &sc->params[i];
+        pm->name = xstrdup(from->name);
+        pm->default_value = xstrdup(from->default_value);
+        pm->value = xstrdup(from->value);
+        pm->origin = xstrdup(from->origin);
+        pm->line = from->line;
+        pm->col = from->col;
+    }
+    sc->n_params = header->n_params;
+    p.cap_params = header->n_params + 1;
+    p.uses = xcalloc(header->n_params + 1, sizeof(*p.uses));
     return parser_parse(&p, text, len, out);
 }
 
@@ -1549,6 +2081,12 @@ static void load_fail(char *err, size_t errsz, const char *path, const char *rea
 }
 
 int scenario_load(const char *path, struct scenario **out, char *err, size_t errsz)
+{
+    return scenario_load_with(path, NULL, 0, out, err, errsz);
+}
+
+int scenario_load_with(const char *path, const struct scenario_setting *settings, size_t n_settings,
+                       struct scenario **out, char *err, size_t errsz)
 {
     FILE *f = NULL;
     char *text = NULL;
@@ -1574,7 +2112,7 @@ int scenario_load(const char *path, struct scenario **out, char *err, size_t err
         load_fail(err, errsz, path, reason);
         goto out;
     }
-    rc = scenario_parse(path, text, len, out, err, errsz);
+    rc = scenario_parse_with(path, text, len, settings, n_settings, out, err, errsz);
 out:
     if (f != NULL)
         fclose(f);
@@ -1588,13 +2126,79 @@ void scenario_free(struct scenario *sc)
         return;
     for (size_t i = 0; i < sc->n_steps; i++)
         step_clear(&sc->steps[i]);
-    for (size_t i = 0; i < sc->n_node_args; i++)
+    for (unsigned i = 0; sc->node_args != NULL && i < sc->nodes; i++) {
+        for (char **a = sc->node_args[i]; a != NULL && *a != NULL; a++)
+            free(*a);
         free(sc->node_args[i]);
+    }
     free(sc->node_args);
+    for (unsigned i = 0; sc->node_cmds != NULL && i < sc->nodes; i++)
+        free(sc->node_cmds[i]);
+    free(sc->node_cmds);
+    for (size_t i = 0; i < sc->n_params; i++) {
+        free(sc->params[i].name);
+        free(sc->params[i].default_value);
+        free(sc->params[i].value);
+        free(sc->params[i].origin);
+    }
+    free(sc->params);
     free(sc->steps);
     free(sc->edges);
     free(sc->path);
     free(sc);
+}
+
+int scenario_check_name(const char *name, size_t len, char *err, size_t errsz)
+{
+    const char *why = NULL;
+
+    if (len == 0)
+        why = "the name is empty";
+    else if (len > SCENARIO_MAX_PARAM_NAME)
+        why = "the name is longer than 64 bytes";
+    for (size_t i = 0; why == NULL && i < len; i++) {
+        if (!is_name_byte(name[i], i == 0))
+            why = i == 0 && name[0] >= '0' && name[0] <= '9'
+                      ? "a name starts with a letter or '_'"
+                      : "a name holds only letters, digits and '_'";
+    }
+    if (why == NULL)
+        return 0;
+    if (err != NULL && errsz > 0) {
+        char q[QUOTE_SZ];
+        snprintf(err, errsz, "'%s': %s", log_escape(name, len, QUOTE_MAX, q, sizeof(q)), why);
+    }
+    return -1;
+}
+
+int scenario_check_value(const char *value, size_t len, char *err, size_t errsz)
+{
+    const char *why = NULL;
+
+    if (len == 0)
+        why = "the value is empty";
+    else if (len > SCENARIO_MAX_PARAM_VALUE)
+        why = "the value is longer than 256 bytes";
+    else if (memmem(value, len, "${", 2) != NULL)
+        why = "a value cannot refer to a parameter";
+    for (size_t i = 0; why == NULL && i < len; i++) {
+        if (value[i] == '\0' || value[i] == '\n' || ends_word(value, i, len))
+            why = "a value is one word: no blanks, '#', '\"', '|', '<', '>', '=', '!' or '->'";
+    }
+    if (why == NULL)
+        return 0;
+    if (err != NULL && errsz > 0)
+        snprintf(err, errsz, "%s", why);
+    return -1;
+}
+
+const char *scenario_param_value(const struct scenario *sc, const char *name)
+{
+    for (size_t i = 0; i < sc->n_params; i++) {
+        if (strcmp(sc->params[i].name, name) == 0)
+            return sc->params[i].value;
+    }
+    return NULL;
 }
 
 int scenario_check_kinds(const struct scenario *sc, unsigned supported, char *err, size_t errsz)

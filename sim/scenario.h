@@ -15,6 +15,8 @@
 #define SCENARIO_DEFAULT_SEED       1u        /* seed when the file has no `seed` */
 #define SCENARIO_DEFAULT_TIMEOUT_MS 60000     /* timeout when the file has no `timeout` */
 #define SCENARIO_LOSS_SCALE         1000000u  /* loss is stored in parts per million */
+#define SCENARIO_MAX_PARAM_NAME     64        /* bytes in a parameter's name */
+#define SCENARIO_MAX_PARAM_VALUE    256       /* bytes in a parameter's value */
 
 enum scenario_topology {
     SCENARIO_TOPOLOGY_NONE = 0, /* no edges (the default) */
@@ -168,6 +170,22 @@ struct scenario_step {
     };
 };
 
+/* One `param NAME DEFAULT` header line and the value in force for this parse. */
+struct scenario_param {
+    char *name;          /* owned */
+    char *default_value; /* owned: as written on the param line */
+    char *value;         /* owned: the default, or the setting that overrides it */
+    char *origin;        /* owned: "default", or the setting's origin ("--set", "--sweep") */
+    unsigned line, col;  /* position of NAME on the param line */
+};
+
+/* A value given for a parameter from outside the file (the sim's --set and --sweep). */
+struct scenario_setting {
+    const char *name;   /* borrowed */
+    const char *value;  /* borrowed: one word (see scenario_check_value) */
+    const char *origin; /* borrowed: how it was given, named in messages ("--set") */
+};
+
 struct scenario {
     char *path;     /* owned copy of the path given to the parser */
     unsigned nodes; /* 1..SIM_MAX_NODES */
@@ -177,8 +195,13 @@ struct scenario {
     bool seed_given;       /* the file has a `seed` line (the sim's --seed still overrides) */
     int64_t timeout_ms;    /* > 0; SCENARIO_DEFAULT_TIMEOUT_MS unless `timeout` was given */
     bool links_direct;     /* `links direct`: no link layer (fault steps were rejected) */
-    char **node_args;      /* owned, NULL-terminated; raw words, {node} {port} {dir} untouched */
-    size_t n_node_args;
+    char ***node_args; /* owned: per node (nodes entries), a NULL-terminated list of the raw words
+                        * of every node-args line naming it, in file order; {node} {port} {dir}
+                        * untouched */
+    char **node_cmds;  /* owned: per node, the template of the node-cmd line naming it, or NULL
+                        * (the sim's --node-cmd, else its node program) */
+    struct scenario_param *params; /* owned: in file order */
+    size_t n_params;
     struct scenario_edge_op *edges; /* owned; link/unlink in file order */
     size_t n_edges;
     struct scenario_step *steps; /* owned; in file order */
@@ -190,8 +213,15 @@ struct scenario {
  * *out = NULL and err = "FILE:LINE:COL: message" (COL 1-based, at the offending token). */
 int scenario_parse(const char *path, const char *text, size_t len, struct scenario **out, char *err,
                    size_t errsz);
-/* Parse text (len bytes) as steps only, in the context of header (its node count and links mode
- * are copied): a header statement is an error, and so is text without a step. Positions count
+/* scenario_parse with values for the file's parameters: settings[i] overrides the default of
+ * `param NAME`. A setting that names no parameter of the file, a name given twice or a value that
+ * is not one word fails with err = "FILE: ORIGIN NAME=VALUE: reason" (no line). */
+int scenario_parse_with(const char *path, const char *text, size_t len,
+                        const struct scenario_setting *settings, size_t n_settings,
+                        struct scenario **out, char *err, size_t errsz);
+/* Parse text (len bytes) as steps only, in the context of header (its node count, links mode and
+ * parameters are copied, so `${NAME}` stands for the value in force; an unused parameter is no
+ * error): a header statement is an error, and so is text without a step. Positions count
  * within text: err = "LINE:COL: message". Returns 0 with *out, a scenario whose steps are those of
  * text (caller frees with scenario_free()), or -1 with *out = NULL. */
 int scenario_parse_steps(const struct scenario *header, const char *text, size_t len,
@@ -199,6 +229,18 @@ int scenario_parse_steps(const struct scenario *header, const char *text, size_t
 /* Read the file at path (at most SCENARIO_MAX_FILE_BYTES) and parse it. Returns as
  * scenario_parse; an unreadable file gives err = "FILE: cannot read: reason". */
 int scenario_load(const char *path, struct scenario **out, char *err, size_t errsz);
+/* scenario_load with settings, as scenario_parse_with. */
+int scenario_load_with(const char *path, const struct scenario_setting *settings, size_t n_settings,
+                       struct scenario **out, char *err, size_t errsz);
+/* Returns 0 when name is a parameter name (a letter or '_', then letters, digits and '_', at
+ * most SCENARIO_MAX_PARAM_NAME bytes), else -1 with a sentence in err. */
+int scenario_check_name(const char *name, size_t len, char *err, size_t errsz);
+/* Returns 0 when value can stand for a parameter: one word as the lexer reads it (no blanks,
+ * '#', '"', '|', '<', '>', '=', '!' or "->"), not empty, no "${", at most
+ * SCENARIO_MAX_PARAM_VALUE bytes; else -1 with a sentence in err. */
+int scenario_check_value(const char *value, size_t len, char *err, size_t errsz);
+/* The value in force of parameter name (borrowed), or NULL when the scenario declares none. */
+const char *scenario_param_value(const struct scenario *sc, const char *name);
 /* Free a scenario and everything it owns; NULL is a no-op. */
 void scenario_free(struct scenario *sc);
 

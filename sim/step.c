@@ -142,7 +142,7 @@ static int step_load(struct run *r, const struct scenario_step *st, struct buf *
                                  .ntargets = count,
                                  .per_s = (double)st->load.per_s,
                                  .duration_ms = st->load.duration_ms,
-                                 .timeout_ms = RUN_LOAD_MS,
+                                 .timeout_ms = r->o.request_ms > 0 ? r->o.request_ms : RUN_LOAD_MS,
                                  .prefix = l->prefix,
                                  .cancel = &r->stop_loads};
     l->start_s = run_now(r);
@@ -203,13 +203,24 @@ static bool step_append_one(struct run *r, unsigned node, const char *data, unsi
                                    RUN_REQUEST_MS, &rep);
     bool acked = ok && rep.status >= 200 && rep.status < 300;
     appends_record(r->appends, node, data, acked, at, ok ? rep.secs : 0);
-    json_int_t height = acked ? step_block_index(rep.body.data, rep.body.len) : -1;
+    /* One append on its own (with detail) asks GET /block for the height when the answer
+     * carries none (other implementations); a series of appends reads the answers only. */
+    json_int_t height = -1;
+    uint64_t h;
+    bool asked = false;
+    if (acked && detail &&
+        probe_height_after(r->probe, node, &rep, RUN_REQUEST_MS, &h, &asked) == 0)
+        height = (json_int_t)h;
+    else if (acked && !detail)
+        height = step_block_index(rep.body.data, rep.body.len);
     step_append_event(r, node, data, line, acked, height, ok ? rep.secs : 0, running, rep.status,
                       rep.err, rep.body.data, rep.body.len);
     if (detail) {
-        if (acked) {
-            buf_printf(detail, "acknowledged at height %" JSON_INTEGER_FORMAT " in %.1fms",
-                       height < 0 ? 0 : height, rep.secs * 1000);
+        if (acked && height >= 0) {
+            buf_printf(detail, "acknowledged at height %" JSON_INTEGER_FORMAT "%s in %.1fms",
+                       height, asked ? " (from GET /block)" : "", rep.secs * 1000);
+        } else if (acked) {
+            buf_printf(detail, "acknowledged in %.1fms (height unknown)", rep.secs * 1000);
         } else if (ok) {
             buf_printf(detail, "not acknowledged: HTTP %ld %.*s", rep.status,
                        (int)(rep.body.len > 120 ? 120 : rep.body.len), rep.body.data);
@@ -255,12 +266,19 @@ static int step_sync(struct run *r, const struct scenario_step *st, struct buf *
     for (size_t j = 0; j < k; j++) {
         struct probe_reply *rep = &reqs[j].reply;
         json_t *doc =
-            rep->status == 200 ? json_loadb(rep->body.data, rep->body.len, 0, NULL) : NULL;
-        if (doc) {
-            buf_printf(detail, "%sn%u %s %" JSON_INTEGER_FORMAT, detail->len ? ", " : "",
-                       reqs[j].node,
-                       json_is_true(json_object_get(doc, "replaced")) ? "replaced" : "kept",
-                       json_integer_value(json_object_get(doc, "height")));
+            probe_reply_ok(rep) ? json_loadb(rep->body.data, rep->body.len, 0, NULL) : NULL;
+        json_t *replaced = json_object_get(doc, "replaced");
+        uint64_t h;
+        bool asked;
+        if (probe_reply_ok(rep)) {
+            buf_printf(detail, "%sn%u %s", detail->len ? ", " : "", reqs[j].node,
+                       !json_is_boolean(replaced) ? "synced, height"
+                       : json_is_true(replaced)   ? "replaced"
+                                                  : "kept");
+            if (probe_height_after(r->probe, reqs[j].node, rep, RUN_REQUEST_MS, &h, &asked) == 0)
+                buf_printf(detail, " %" PRIu64, h);
+            else
+                buf_append_str(detail, " unknown");
         } else {
             char seen[200];
             snprintf(seen, sizeof(seen), "n%u answered %s", reqs[j].node,
@@ -286,7 +304,7 @@ static int step_peer(struct run *r, const struct scenario_step *st, struct buf *
     bool ok = probe_one(r->probe, a, add ? "POST" : "DELETE", "/peers", url, strlen(url),
                         RUN_REQUEST_MS, &rep);
     int rc = 0;
-    if (ok && rep.status == 200) {
+    if (ok && probe_reply_ok(&rep)) {
         if (add)
             pairset_put(&r->wired, a, b, 1);
         else
@@ -494,8 +512,9 @@ static int step_rewire(struct run *r, unsigned i, struct buf *detail)
         run_peer_url(r, i, b, url, sizeof(url));
         bool ok = probe_one(r->probe, i, "POST", "/peers", url, strlen(url), RUN_REQUEST_MS, &rep);
         long status = ok ? rep.status : 0;
+        bool done = ok && probe_reply_ok(&rep);
         probe_reply_clear(&rep); /* filled even without an answer */
-        if (status != 200)
+        if (!done)
             return run_fail(r, RUNNER_CLUSTER, "restarted n%u refused peer %s (HTTP %ld)", i, url,
                             status);
         count++;

@@ -270,6 +270,7 @@ def test_every_statement_is_supported(tmp_path):
     text = ALL_STATEMENTS.read_text()
     first_words = {l.split()[0] for l in text.splitlines() if l.strip() and l[0] != "#"}
     for stmt in ("nodes", "topology", "link", "unlink", "seed", "timeout", "node-args",
+                 "node-cmd", "param",
                  "append", "load", "sync", "peer", "partition", "cut", "heal", "latency", "loss",
                  "bandwidth", "reset", "clear", "kill", "stop", "restart", "pause", "resume",
                  "sleep", "await", "expect", "log"):
@@ -347,7 +348,8 @@ def test_version_and_help(tmp_path):
     assert res.returncode == 0 and res.stderr == ""
     assert res.stdout.startswith("usage: chainlab-sim")
     for opt in ("--node-bin", "--node-cmd", "--base-port", "--run-dir", "--seed", "--keep",
-                "--check", "--report", "--junit", "--jobs", "--quiet", "--verbose"):
+                "--check", "--report", "--junit", "--jobs", "--quiet", "--verbose", "--set",
+                "--sweep", "--repeat", "--request-timeout"):
         assert opt in res.stdout
     assert "Exit status" in res.stdout and "130 interrupted" in res.stdout
     assert run_sim(["-h"], tmp_path, timeout=QUICK_TIMEOUT).stdout == res.stdout

@@ -157,15 +157,62 @@ static void dump_step(struct buf *b, const struct scenario_step *st)
     }
 }
 
+static void dump_words(struct buf *b, char *const *words)
+{
+    for (size_t i = 0; words[i] != NULL; i++) {
+        buf_append_str(b, i ? " " : "");
+        dump_string(b, words[i]);
+    }
+}
+
+static bool same_words(char *const *a, char *const *b)
+{
+    size_t i = 0;
+    for (; a[i] != NULL && b[i] != NULL; i++) {
+        if (strcmp(a[i], b[i]) != 0)
+            return false;
+    }
+    return a[i] == NULL && b[i] == NULL;
+}
+
+/* The words of node 0 when every node has the same, else "n0:[...] n1:[...]"; then the node-cmd
+ * templates and the parameters, when there are any. */
+static void dump_node_args(struct buf *b, const struct scenario *sc)
+{
+    bool same = true;
+    bool cmds = false;
+
+    for (unsigned i = 0; i < sc->nodes; i++) {
+        same = same && same_words(sc->node_args[0], sc->node_args[i]);
+        cmds = cmds || sc->node_cmds[i] != NULL;
+    }
+    for (unsigned i = 0; i < (same ? 1 : sc->nodes); i++) {
+        if (!same)
+            buf_printf(b, "%sn%u:[", i ? " " : "", i);
+        dump_words(b, sc->node_args[i]);
+        if (!same)
+            buf_append_char(b, ']');
+    }
+    for (unsigned i = 0; cmds && i < sc->nodes; i++) {
+        buf_printf(b, "%sn%u=", i ? " " : "] cmds=[", i);
+        if (sc->node_cmds[i] != NULL)
+            dump_string(b, sc->node_cmds[i]);
+        else
+            buf_append_str(b, "-");
+    }
+    for (size_t i = 0; i < sc->n_params; i++) {
+        const struct scenario_param *pm = &sc->params[i];
+        buf_printf(b, "%s%s=%s(%s @%u:%u)", i ? " " : "] params=[", pm->name, pm->value, pm->origin,
+                   pm->line, pm->col);
+    }
+}
+
 static void dump_header(struct buf *b, const struct scenario *sc)
 {
     buf_printf(b, "nodes=%u topology=%s/%u seed=%llu%s timeout=%lldms direct=%d args=[", sc->nodes,
                scenario_topology_name(sc->topology), sc->topology_arg, (unsigned long long)sc->seed,
                sc->seed_given ? "(given)" : "", (long long)sc->timeout_ms, sc->links_direct);
-    for (size_t i = 0; i < sc->n_node_args; i++) {
-        buf_append_str(b, i ? " " : "");
-        dump_string(b, sc->node_args[i]);
-    }
+    dump_node_args(b, sc);
     buf_append_str(b, "] edges=[");
     for (size_t i = 0; i < sc->n_edges; i++) {
         const struct scenario_edge_op *e = &sc->edges[i];
@@ -339,6 +386,37 @@ static const struct {
                             "edges=[]"},
     {"timeout 1ms\nnodes 2", "nodes=2 topology=none/0 seed=1 timeout=1ms direct=0 args=[] "
                              "edges=[]"},
+    /* node-args with node sets, node-cmd */
+    {"nodes 3\nnode-args -v\nnode-args n1 --db {dir}/c.db\nnode-args n0,n2 x",
+     "nodes=3 topology=none/0 seed=1 timeout=60000ms direct=0 args=[n0:[\"-v\" \"x\"] "
+     "n1:[\"-v\" \"--db\" \"{dir}/c.db\"] n2:[\"-v\" \"x\"]] edges=[]"},
+    {"nodes 2\nnode-args all n1", "nodes=2 topology=none/0 seed=1 timeout=60000ms direct=0 "
+                                  "args=[\"n1\"] edges=[]"},
+    {"nodes 2\nnode-args \"n1\" -v", "nodes=2 topology=none/0 seed=1 timeout=60000ms direct=0 "
+                                     "args=[\"n1\" \"-v\"] edges=[]"},
+    {"nodes 3\nnode-args n1-n2 n0", "nodes=3 topology=none/0 seed=1 timeout=60000ms direct=0 "
+                                    "args=[n0:[] n1:[\"n0\"] n2:[\"n0\"]] edges=[]"},
+    {"node-args all -q\nnodes 2", "nodes=2 topology=none/0 seed=1 timeout=60000ms direct=0 "
+                                  "args=[\"-q\"] edges=[]"},
+    {"nodes 3\nnode-cmd n1 \"python3 node.py {port}\"",
+     "nodes=3 topology=none/0 seed=1 timeout=60000ms direct=0 args=[] cmds=[n0=- "
+     "n1=\"python3 node.py {port}\" n2=-] edges=[]"},
+    {"node-cmd \"x {port}\" # every node\nnodes 2",
+     "nodes=2 topology=none/0 seed=1 timeout=60000ms direct=0 args=[] cmds=[n0=\"x {port}\" "
+     "n1=\"x {port}\"] edges=[]"},
+    {"nodes 3\nnode-cmd n0 \"a\"\nnode-cmd n1-n2 \"b\"\nnode-args n2 --x",
+     "nodes=3 topology=none/0 seed=1 timeout=60000ms direct=0 args=[n0:[] n1:[] n2:[\"--x\"]] "
+     "cmds=[n0=\"a\" n1=\"b\" n2=\"b\"] edges=[]"},
+    /* parameters */
+    {"param N 3\nparam ARG --verbose\nnodes ${N}\nnode-args ${ARG} \"${ARG}\"",
+     "nodes=3 topology=none/0 seed=1 timeout=60000ms direct=0 args=[\"--verbose\" \"${ARG}\"] "
+     "params=[N=3(default @1:7) ARG=--verbose(default @2:7)] edges=[]"},
+    {"param S 7\nparam T ring\nparam TO 2s\nseed ${S}\ntimeout ${TO}\nnodes 4\ntopology ${T}",
+     "nodes=4 topology=ring/0 seed=7(given) timeout=2000ms direct=0 args=[] params=[S=7(default "
+     "@1:7) T=ring(default @2:7) TO=2s(default @3:7)] edges=[]"},
+    {"param K 1\nnodes 3\nnode-args n${K} -v\nlink n0 n${K}",
+     "nodes=3 topology=none/0 seed=1 timeout=60000ms direct=0 args=[n0:[] n1:[\"-v\"] n2:[]] "
+     "params=[K=1(default @1:7)] edges=[link n0 <-> n1 @4:1]"},
 };
 
 START_TEST(test_header)
@@ -353,7 +431,6 @@ START_TEST(test_header)
     dump_header(&got, sc);
     ck_assert_msg(strcmp(got.data, header_rows[_i].header) == 0, "row %d: got [%s], want [%s]", _i,
                   got.data, header_rows[_i].header);
-    ck_assert_ptr_null(sc->node_args[sc->n_node_args]);
     ck_assert_str_eq(sc->path, "h.scn");
     buf_free(&got);
     scenario_free(sc);
@@ -567,6 +644,61 @@ static const struct {
     {"nodes 6\nlink n0 -> ", 2, 11, "expected a node set after '->'"},
     {"nodes 6\nlink n0 n6", 2, 9, "unknown node 'n6'"},
     {"nodes 6\nlink n0 n1 n2", 2, 12, "unexpected 'n2'"},
+    /* parameters */
+    {"nodes ${N}", 1, 7, "unknown parameter 'N': declare it in the header with 'param N DEFAULT'"},
+    {"param NN 3\nnodes ${N}", 2, 7, "unknown parameter 'N' (did you mean 'NN'?)"},
+    {"nodes 3\nparam N x\nsleep ${N}s\nlog \"${N}\"", 3, 7, "bad duration 'xs'"},
+    {"param N 3\nparam N 4\nnodes ${N}", 2, 7,
+     "duplicate parameter 'N' (first declared on line "
+     "1)"},
+    {"param N 3\nnodes 3", 1, 7, "parameter 'N' is never used"},
+    {"param N 3\nnodes 3\nlog \"${N}\"", 1, 7, "(inside strings ${...} is plain text)"},
+    {"param N abc\nnodes ${N}", 2, 7,
+     "bad node count 'abc': expected a whole number from 1 to 16384 (where ${N} is 'abc', its "
+     "default on line 1)"},
+    {"param K 9\nnodes 6\nsync n0-n${K}", 3, 9,
+     "unknown node 'n9' (the scenario has 6 nodes: "
+     "n0..n5) (where ${K} is '9'"},
+    {"param A abc\nparam B 1\nnodes 3\nsync n${B},${A}", 4, 12, "bad node set 'abc'"},
+    {"param B 1\nnodes 3\nsync n${B},nx", 3, 12, "bad node set 'nx'"},
+    {"param B 1\nnodes 3\nsync n${B},n${B}-n0", 3, 12,
+     "reversed range 'n1-n0': write 'n0-n1' (where ${B} is '1', its default on line 1)"},
+    {"param D 5\nnodes 3\nsleep ${D}", 3, 7, "bad duration '5': missing unit"},
+    {"param R 0\nnodes 3\nload ${R}/s for 1s", 3, 6, "bad rate '0/s'"},
+    {"param P 200\nnodes 3\nloss all ${P}%", 3, 10, "bad loss '200%': expected a percentage"},
+    {"param P 200\nnodes 3\nloss all ${P}%", 3, 10, "(where ${P} is '200', its default on line 1)"},
+    {"nodes 3\nsleep ${D", 2, 7, "unterminated '${'"},
+    {"nodes 3\nsleep x${D-1}", 2, 8, "unterminated '${'"},
+    {"nodes 3\nsleep ${}", 2, 7, "bad parameter reference: '': the name is empty"},
+    {"nodes 3\nsleep ${1x}", 2, 7, "a name starts with a letter or '_'"},
+    {"param 1x 3\nnodes 3", 1, 7, "bad parameter name: '1x': a name starts with a letter or '_'"},
+    {"param N-1 3\nnodes 3", 1, 7, "a name holds only letters, digits and '_'"},
+    {"param N\nnodes 3", 1, 8, "expected the default value after 'param NAME'"},
+    {"param\nnodes 3", 1, 6, "expected a parameter name after 'param'"},
+    {"param N ${M}\nnodes 3", 1, 9, "a default cannot refer to a parameter"},
+    {"param N 3 4\nnodes ${N}", 1, 11, "unexpected '4' after a complete 'param' statement"},
+    {"param N \"3\"\nnodes ${N}", 1, 9, "expected the default value after 'param NAME'"},
+    {"nodes 3\nappend n0 1\nparam N 1", 3, 1, "'param' must come before the first step"},
+    {"nodes 3\nnode-args ${X}", 2, 11, "unknown parameter 'X'"},
+    /* node-args and node-cmd with node sets */
+    {"nodes 3\nnode-args n3 --x", 2, 11, "unknown node 'n3'"},
+    {"nodes 3\nnode-args n2-n0 -v", 2, 11, "reversed range 'n2-n0'"},
+    {"node-args n0 --x\nnodes 3", 1, 11, "'node-args n0' before 'nodes'"},
+    {"nodes 3\nnode-args n0", 2, 13, "expected at least one argument after 'node-args NODES'"},
+    {"nodes 3\nnode-args all", 2, 14, "expected at least one argument after 'node-args NODES'"},
+    {"nodes 3\nnode-cmd", 2, 9, "expected a node set or a command template after 'node-cmd'"},
+    {"nodes 3\nnode-cmd foo", 2, 10,
+     "expected a node set or a command template after "
+     "'node-cmd' (a double-quoted string), got 'foo'"},
+    {"nodes 3\nnode-cmd n0", 2, 12, "expected a command template after 'node-cmd NODES'"},
+    {"nodes 3\nnode-cmd n0 \"\"", 2, 13, "the command template is empty"},
+    {"nodes 3\nnode-cmd n0 \"a\" b", 2, 17, "unexpected 'b' after the template"},
+    {"nodes 3\nnode-cmd n0-n1 \"a\"\nnode-cmd n1 \"b\"", 3, 10,
+     "n1 already has a node-cmd (line 2)"},
+    {"node-cmd \"a\"\nnodes 3\nnode-cmd n2 \"b\"", 3, 10, "n2 already has a node-cmd (line 1)"},
+    {"node-cmd n1 \"a\"\nnodes 3", 1, 10, "'node-cmd n1' before 'nodes'"},
+    {"nodes 3\nnode-cmd n5 \"a\"", 2, 10, "unknown node 'n5'"},
+    {"nodes 3\nappend n0 1\nnode-cmd \"a\"", 3, 1, "'node-cmd' must come before the first step"},
     /* the position of the offending token on a line with CRLF and comments */
     {"nodes 3\r\n# x\r\n\r\nsleep 2x # y\r\n", 4, 7, "bad duration '2x'"},
 };
@@ -609,6 +741,11 @@ static const struct {
     {"nodes 3\n", "", false, 1, 1, "no step"},
     {"nodes 3\n", "# nothing\n", false, 1, 1, "no step"},
     {"nodes 3\n", "bogus", false, 1, 1, "unknown statement 'bogus'"},
+    /* the header's parameters stand in posted steps, with the value in force */
+    {"nodes 3\nparam K 1\nsync n${K}\n", "append n${K} \"x\"", true, 1, 1, "append n1 \"x\""},
+    {"nodes 3\nparam K 3\nsleep ${K}s\n", "cut n0 n${K}", false, 1, 8,
+     "(where ${K} is '3', its default on line 2 of h.scn)"},
+    {"nodes 3\nparam K 1\nsync n${K}\n", "sleep ${J}s", false, 1, 7, "unknown parameter 'J'"},
 };
 
 START_TEST(test_parse_steps)
@@ -635,6 +772,161 @@ START_TEST(test_parse_steps)
     }
     scenario_free(sc);
     scenario_free(header);
+}
+END_TEST
+
+/* ---- parameters with settings from outside (--set, --sweep) ---------------------------- */
+
+/* Split "A=1,B=x y" into settings with origin "--set" (pointers into buf, which is modified). */
+static size_t split_settings(char *buf, struct scenario_setting *out, size_t cap)
+{
+    size_t n = 0;
+    char *save = NULL;
+    for (char *item = strtok_r(buf, ",", &save); item != NULL && n < cap;
+         item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        *eq = '\0';
+        out[n++] = (struct scenario_setting){item, eq + 1, "--set"};
+    }
+    return n;
+}
+
+static const char param_file[] = "param N 4\n"
+                                 "param LAT 10ms\n"
+                                 "param K 2\n"
+                                 "nodes ${N}\n"
+                                 "latency all ${LAT}\n"
+                                 "partition n0-n${K} | n3\n"
+                                 "load ${N}0/s for ${LAT} # rate from a parameter\n"
+                                 "await height >= ${K} on n${K}   within 1s\n";
+
+static const struct {
+    const char *text;
+    const char *sets;
+    const char *steps; /* every step's dump, "; " between */
+    const char *last;  /* the last step's text */
+} param_rows[] = {
+    {param_file, "",
+     "nodes=4 params=N=4/default,LAT=10ms/default,K=2/default | latency links=all 10ms jitter=0ms; "
+     "partition groups n0-n2|n3; load 40/s 10ms nodes=all; await height >= 2 nodes=n2 "
+     "within=1000ms",
+     "await height >= 2 on n2   within 1s"},
+    {param_file, "N=6,K=1",
+     "nodes=6 params=N=6/--set,LAT=10ms/default,K=1/--set | latency links=all 10ms jitter=0ms; "
+     "partition groups n0-n1|n3; load 60/s 10ms nodes=all; await height >= 1 nodes=n1 "
+     "within=1000ms",
+     "await height >= 1 on n1   within 1s"},
+    {param_file, "LAT=1.5s,K=0,N=10",
+     "nodes=10 params=N=10/--set,LAT=1.5s/--set,K=0/--set | latency links=all 1500ms jitter=0ms; "
+     "partition groups n0|n3; load 100/s 1500ms nodes=all; await height >= 0 nodes=n0 "
+     "within=1000ms",
+     "await height >= 0 on n0   within 1s"},
+    {"param W n1\nparam S n0,n2\nnodes 3\nappend ${W} \"${W}\"\ncut ${S} -> ${W}\nsync ${S}",
+     "W=n2",
+     "nodes=3 params=W=n2/--set,S=n0,n2/default | append n2 \"${W}\"; cut n0,n2 -> n2; sync n0,n2",
+     "sync n0,n2"},
+};
+
+START_TEST(test_params)
+{
+    struct scenario_setting sets[8];
+    char buf[256];
+    struct buf got = BUF_INIT;
+    struct scenario *sc = NULL;
+    char err[ERR_SZ] = "";
+
+    snprintf(buf, sizeof(buf), "%s", param_rows[_i].sets);
+    size_t n = split_settings(buf, sets, 8);
+    int rc = scenario_parse_with("p.scn", param_rows[_i].text, strlen(param_rows[_i].text), sets, n,
+                                 &sc, err, sizeof(err));
+    ck_assert_msg(rc == 0, "row %d: %s", _i, err);
+    buf_printf(&got, "nodes=%u params=", sc->nodes);
+    for (size_t i = 0; i < sc->n_params; i++)
+        buf_printf(&got, "%s%s=%s/%s", i ? "," : "", sc->params[i].name, sc->params[i].value,
+                   sc->params[i].origin);
+    buf_append_str(&got, " | ");
+    for (size_t i = 0; i < sc->n_steps; i++) {
+        buf_append_str(&got, i ? "; " : "");
+        dump_step(&got, &sc->steps[i]);
+    }
+    ck_assert_msg(strcmp(got.data, param_rows[_i].steps) == 0, "row %d: got [%s], want [%s]", _i,
+                  got.data, param_rows[_i].steps);
+    ck_assert_str_eq(sc->steps[sc->n_steps - 1].text, param_rows[_i].last);
+    ck_assert_str_eq(scenario_param_value(sc, sc->params[0].name), sc->params[0].value);
+    ck_assert_ptr_null(scenario_param_value(sc, "NOPE"));
+    buf_free(&got);
+    scenario_free(sc);
+}
+END_TEST
+
+static const struct {
+    const char *text;
+    const char *sets;
+    const char *want; /* the whole message */
+} setting_error_rows[] = {
+    {"param N 3\nnodes ${N}", "M=4",
+     "x.scn: --set M=4: the scenario has no parameter 'M' (it has N)"},
+    {"param N 3\nparam M2 1\nnodes ${N}\nsleep ${M2}s", "M=4",
+     "x.scn: --set M=4: the scenario has no parameter 'M' (it has N, M2)"},
+    {"nodes 3", "M=4",
+     "x.scn: --set M=4: the scenario declares no parameters (write 'param M DEFAULT' in its "
+     "header)"},
+    {"param N 3\nnodes ${N}", "N=4,N=5",
+     "x.scn: --set N=5: 'N' is also given by --set N=4: give it once"},
+    {"param N 3\nnodes ${N}", "N=a b",
+     "x.scn: --set N=a b: a value is one word: no blanks, '#', '\"', '|', '<', '>', '=', '!' or "
+     "'->'"},
+    {"param N 3\nnodes ${N}", "N=a->b", "x.scn: --set N=a->b: a value is one word"},
+    {"param N 3\nnodes ${N}", "N=", "x.scn: --set N=: the value is empty"},
+    {"param N 3\nnodes ${N}", "N=${M}", "x.scn: --set N=${M}: a value cannot refer to a parameter"},
+    {"param N 3\nnodes ${N}", "1N=3",
+     "x.scn: --set 1N=3: '1N': a name starts with a letter or '_'"},
+    {"param N 3\nnodes ${N}", "N=0",
+     "x.scn:2:7: bad node count '0': expected a whole number from 1 to 16384 (where ${N} is '0', "
+     "from --set)"},
+    {"param N 3\nparam D 1s\nnodes ${N}\nsleep ${D}", "D=1x",
+     "x.scn:4:7: bad duration '1x': expected a number followed by ms, s or m (where ${D} is "
+     "'1x', from --set)"},
+    {"param N 3\nnodes 3", "N=4", "x.scn:1:7: parameter 'N' is never used"},
+};
+
+START_TEST(test_setting_error)
+{
+    struct scenario_setting sets[8];
+    char buf[256];
+    struct scenario *sc = (struct scenario *)1;
+    char err[ERR_SZ] = "";
+
+    snprintf(buf, sizeof(buf), "%s", setting_error_rows[_i].sets);
+    size_t n = split_settings(buf, sets, 8);
+    int rc =
+        scenario_parse_with("x.scn", setting_error_rows[_i].text,
+                            strlen(setting_error_rows[_i].text), sets, n, &sc, err, sizeof(err));
+    ck_assert_msg(rc == -1, "row %d parsed", _i);
+    ck_assert_ptr_null(sc);
+    ck_assert_msg(strncmp(err, setting_error_rows[_i].want, strlen(setting_error_rows[_i].want)) ==
+                      0,
+                  "row %d: got \"%s\", want \"%s\"", _i, err, setting_error_rows[_i].want);
+}
+END_TEST
+
+static const struct {
+    const char *text;
+    int ok;
+} value_rows[] = {
+    {"10", 1},   {"20ms", 1}, {"n0-n2", 1},    {"n0,n3-n5", 1}, {"50/s", 1}, {"--db={dir}/x", 0},
+    {"", 0},     {"a b", 0},  {"a#b", 0},      {"\"x\"", 0},    {"a|b", 0},  {"a<b", 0},
+    {"a>b", 0},  {"a=b", 0},  {"a!b", 0},      {"a->b", 0},     {"${X}", 0}, {"a\tb", 0},
+    {"a\nb", 0}, {"-x", 1},   {"\xc3\xa9", 1},
+};
+
+START_TEST(test_check_value)
+{
+    char err[128] = "";
+    int rc =
+        scenario_check_value(value_rows[_i].text, strlen(value_rows[_i].text), err, sizeof(err));
+    ck_assert_msg((rc == 0) == value_rows[_i].ok, "'%s': %d %s", value_rows[_i].text, rc, err);
+    ck_assert_int_eq(scenario_check_value(value_rows[_i].text, 0, NULL, 0), -1);
 }
 END_TEST
 
@@ -676,8 +968,9 @@ START_TEST(test_all_statements_file)
     ck_assert_str_eq(got.data,
                      "nodes=8 topology=tree/2 seed=42(given) timeout=120000ms direct=0 "
                      "args=[\"--db\" \"{dir}/chain.db\" \"--name\" \"node {node}\" "
-                     "\"--port={port}\"] edges=[link n0 <-> n7 @5:1; link n1 -> n6 @6:1; unlink "
-                     "n0-n1 <-> n2 @7:1]");
+                     "\"--port={port}\"] cmds=[n0=- n1=- n2=- n3=- n4=- n5=- n6=- "
+                     "n7=\"chainlab-node {port} --id {node}\"] params=[SEED=42(default @2:7)] "
+                     "edges=[link n0 <-> n7 @5:1; link n1 -> n6 @6:1; unlink n0-n1 <-> n2 @7:1]");
     ck_assert_uint_eq(sc->n_steps, ARRAY_LEN(all_steps));
     for (size_t i = 0; i < sc->n_steps; i++) {
         ck_assert_uint_eq(sc->steps[i].line, all_steps[i].line);
@@ -897,9 +1190,10 @@ START_TEST(test_many_steps)
         buf_printf(&text, "append n%d \"payload %d\"\nsync n0-n1023\n", i % 1024, i);
     ck_assert_int_eq(scenario_parse("m.scn", text.data, text.len, &sc, err, sizeof(err)), 0);
     ck_assert_uint_eq(sc->n_steps, 10000);
-    ck_assert_uint_eq(sc->n_node_args, 200);
-    ck_assert_str_eq(sc->node_args[199], "x 99");
-    ck_assert_ptr_null(sc->node_args[200]);
+    ck_assert_str_eq(sc->node_args[0][199], "x 99");
+    ck_assert_ptr_null(sc->node_args[0][200]);
+    ck_assert_str_eq(sc->node_args[1023][198], "--a99");
+    ck_assert_ptr_null(sc->node_args[1023][200]);
     ck_assert_uint_eq(nodeset_count(&sc->steps[1].nodes), 1024);
     ck_assert_uint_eq(sc->steps[9998].append.node, 4999 % 1024);
     scenario_free(sc);
@@ -917,6 +1211,12 @@ static Suite *scenario_suite(void)
     tcase_add_test(tc, test_all_statements_file);
     tcase_add_test(tc, test_step_text_and_positions);
     tcase_add_test(tc, test_many_steps);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("params");
+    tcase_add_loop_test(tc, test_params, 0, ARRAY_LEN(param_rows));
+    tcase_add_loop_test(tc, test_setting_error, 0, ARRAY_LEN(setting_error_rows));
+    tcase_add_loop_test(tc, test_check_value, 0, ARRAY_LEN(value_rows));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");
