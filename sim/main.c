@@ -407,15 +407,15 @@ static int main_serve(int nfiles, char **files, struct runner_opts *o, const cha
         goto out;
     }
     if (nfiles == 1 &&
-        (scenario_load_with(files[0], x->sets, x->n_sets, &sc, err, sizeof(err)) < 0 ||
+        (scenario_load_served(files[0], x->sets, x->n_sets, &sc, err, sizeof(err)) < 0 ||
          buf_read_file(&text, files[0]) < 0)) {
         fprintf(stderr, "%s\n", err[0] ? err : strerror(errno));
         goto out;
     }
     if (nfiles == 0) {
         buf_printf(&text, "nodes %s\n%s", nodes, header->data ? header->data : "");
-        if (scenario_parse_with("serve", text.data, text.len, x->sets, x->n_sets, &sc, err,
-                                sizeof(err)) < 0) {
+        if (scenario_parse_served("serve", text.data, text.len, x->sets, x->n_sets, &sc, err,
+                                  sizeof(err)) < 0) {
             fprintf(stderr, "chainlab-sim serve: %s\nthe header the flags make:\n%s", err,
                     text.data);
             goto out;

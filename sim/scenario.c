@@ -69,6 +69,7 @@ struct node_line {
 struct parser {
     const char *path; /* in messages; NULL: "LINE:COL: message" */
     bool steps_only;  /* scenario_parse_steps: the header is fixed, header statements are errors */
+    bool served;      /* scenario_parse_served: a parameter may be left for posted steps */
     struct scenario *sc;
     char *err;
     size_t errsz;
@@ -1912,7 +1913,8 @@ static int check_settings(struct parser *p)
     return 0;
 }
 
-/* After the last line: every setting names a parameter, every parameter is used. */
+/* After the last line: every setting names a parameter, every parameter is used (unless steps
+ * posted later may use it). */
 static int check_params(struct parser *p)
 {
     struct scenario *sc = p->sc;
@@ -1934,7 +1936,7 @@ static int check_params(struct parser *p)
             rc = fail_setting(p, st, "the scenario has no parameter '%s' (it has %s)", st->name,
                               names.data);
     }
-    for (size_t i = 0; i < sc->n_params && rc == 0; i++) {
+    for (size_t i = 0; i < sc->n_params && rc == 0 && !p->served; i++) {
         if (p->uses[i] > 0)
             continue;
         p->line = sc->params[i].line;
@@ -2029,14 +2031,30 @@ static int parser_parse(struct parser *p, const char *text, size_t len, struct s
     return rc;
 }
 
+/* Parse a whole scenario; served: for chainlab-sim serve (see scenario_parse_served). */
+static int parse_text(const char *path, const char *text, size_t len,
+                      const struct scenario_setting *settings, size_t n_settings, bool served,
+                      struct scenario **out, char *err, size_t errsz)
+{
+    struct parser p;
+    parser_init(&p, path != NULL ? path : "<input>", settings, n_settings, err, errsz);
+    p.served = served;
+    p.sc->path = xstrdup(p.path);
+    return parser_parse(&p, text, len, out);
+}
+
 int scenario_parse_with(const char *path, const char *text, size_t len,
                         const struct scenario_setting *settings, size_t n_settings,
                         struct scenario **out, char *err, size_t errsz)
 {
-    struct parser p;
-    parser_init(&p, path != NULL ? path : "<input>", settings, n_settings, err, errsz);
-    p.sc->path = xstrdup(p.path);
-    return parser_parse(&p, text, len, out);
+    return parse_text(path, text, len, settings, n_settings, false, out, err, errsz);
+}
+
+int scenario_parse_served(const char *path, const char *text, size_t len,
+                          const struct scenario_setting *settings, size_t n_settings,
+                          struct scenario **out, char *err, size_t errsz)
+{
+    return parse_text(path, text, len, settings, n_settings, true, out, err, errsz);
 }
 
 int scenario_parse(const char *path, const char *text, size_t len, struct scenario **out, char *err,
@@ -2085,8 +2103,9 @@ int scenario_load(const char *path, struct scenario **out, char *err, size_t err
     return scenario_load_with(path, NULL, 0, out, err, errsz);
 }
 
-int scenario_load_with(const char *path, const struct scenario_setting *settings, size_t n_settings,
-                       struct scenario **out, char *err, size_t errsz)
+/* Read the file at path and parse it as parse_text() does. */
+static int load_file(const char *path, const struct scenario_setting *settings, size_t n_settings,
+                     bool served, struct scenario **out, char *err, size_t errsz)
 {
     FILE *f = NULL;
     char *text = NULL;
@@ -2112,12 +2131,24 @@ int scenario_load_with(const char *path, const struct scenario_setting *settings
         load_fail(err, errsz, path, reason);
         goto out;
     }
-    rc = scenario_parse_with(path, text, len, settings, n_settings, out, err, errsz);
+    rc = parse_text(path, text, len, settings, n_settings, served, out, err, errsz);
 out:
     if (f != NULL)
         fclose(f);
     free(text);
     return rc;
+}
+
+int scenario_load_with(const char *path, const struct scenario_setting *settings, size_t n_settings,
+                       struct scenario **out, char *err, size_t errsz)
+{
+    return load_file(path, settings, n_settings, false, out, err, errsz);
+}
+
+int scenario_load_served(const char *path, const struct scenario_setting *settings,
+                         size_t n_settings, struct scenario **out, char *err, size_t errsz)
+{
+    return load_file(path, settings, n_settings, true, out, err, errsz);
 }
 
 void scenario_free(struct scenario *sc)

@@ -219,6 +219,11 @@ int scenario_parse(const char *path, const char *text, size_t len, struct scenar
 int scenario_parse_with(const char *path, const char *text, size_t len,
                         const struct scenario_setting *settings, size_t n_settings,
                         struct scenario **out, char *err, size_t errsz);
+/* scenario_parse_with for the scenario of chainlab-sim serve: a parameter that text does not use
+ * is no error (the steps posted later may use it). */
+int scenario_parse_served(const char *path, const char *text, size_t len,
+                          const struct scenario_setting *settings, size_t n_settings,
+                          struct scenario **out, char *err, size_t errsz);
 /* Parse text (len bytes) as steps only, in the context of header (its node count, links mode and
  * parameters are copied, so `${NAME}` stands for the value in force; an unused parameter is no
  * error): a header statement is an error, and so is text without a step. Positions count
@@ -232,6 +237,9 @@ int scenario_load(const char *path, struct scenario **out, char *err, size_t err
 /* scenario_load with settings, as scenario_parse_with. */
 int scenario_load_with(const char *path, const struct scenario_setting *settings, size_t n_settings,
                        struct scenario **out, char *err, size_t errsz);
+/* scenario_load with settings, as scenario_parse_served. */
+int scenario_load_served(const char *path, const struct scenario_setting *settings,
+                         size_t n_settings, struct scenario **out, char *err, size_t errsz);
 /* Returns 0 when name is a parameter name (a letter or '_', then letters, digits and '_', at
  * most SCENARIO_MAX_PARAM_NAME bytes), else -1 with a sentence in err. */
 int scenario_check_name(const char *name, size_t len, char *err, size_t errsz);

@@ -125,12 +125,31 @@ def test_node_args_and_node_cmd_per_node(tmp_path):
     assert log_ids(run_dir, 3) == ["cli-n0", "special-n1", "cmd-n2"]
 
 
+def test_a_node_cmd_for_any_node_picks_the_ports_layout(tmp_path):
+    """Another implementation cannot be told which address to connect from: with a node-cmd for
+    any node, every node listens on 127.0.0.1 at its own port. The chainlab nodes still come from
+    the spawner; the node with a node-cmd runs its template."""
+    scn = write_scn(tmp_path, "per-node.scn", PER_NODE.format(node=NODE))
+    run_dir = tmp_path / "run"
+    res = run_sim(["--run-dir", run_dir, scn], tmp_path)
+    assert res.returncode == EX_OK, describe(res)
+    assert f"{scn}: 3 nodes on ports " in res.stdout.splitlines()[0], describe(res)
+    assert (run_dir / "spawner.log").exists()
+    assert log_ids(run_dir, 3) == ["n0", "special-n1", "cmd-n2"]
+    # without any node-cmd: the addresses layout
+    plain = write_scn(tmp_path, "plain.scn", PER_NODE.format(node=NODE).replace("node-cmd", "# "))
+    res = run_sim(["--run-dir", tmp_path / "run-plain", plain], tmp_path)
+    assert res.returncode == EX_OK, describe(res)
+    assert f"{plain}: 3 nodes on 127.1.0.0-127.1.0.2 port " in res.stdout.splitlines()[0]
+
+
 def test_a_file_that_names_every_command_needs_no_node_program(tmp_path):
     scn = write_scn(tmp_path, "all-cmd.scn",
                     f'nodes 2\nnode-cmd "{NODE} {{port}}"\nexpect alive all\n')
     res = run_sim(["--node-bin", tmp_path / "missing", "--run-dir", tmp_path / "run", scn],
                   tmp_path)
     assert res.returncode == EX_OK, describe(res)
+    assert not (tmp_path / "run" / "spawner.log").exists()  # every node was started by exec
     scn = write_scn(tmp_path, "one-cmd.scn",
                     f'nodes 2\nnode-cmd n1 "{NODE} {{port}}"\nexpect alive all\n')
     res = run_sim(["--node-bin", tmp_path / "missing", scn], tmp_path, timeout=QUICK_TIMEOUT)
@@ -268,7 +287,7 @@ def test_sweep_goes_on_when_a_run_cannot_start(tmp_path):
                                            "swept twice"),
     (["--sweep", "X=1,2"], "{scn}: --sweep X=1: the scenario has no parameter 'X' (it has N, H)"),
     (["--sweep", "N=2,0"], "{scn}:5:7: bad node count '0': expected a whole number from 1 to "
-                           "1024 (where ${{N}} is '0', from --sweep)"),
+                           "16384 (where ${{N}} is '0', from --sweep)"),
     (["--set", "N=2", "--sweep", "N=3"], "{scn}: --sweep N=3: 'N' is also given by --set N=2"),
     (["--repeat", "0"], "chainlab-sim: bad value for --repeat: '0'"),
     (["--sweep", "N=2", "{scn}"], "chainlab-sim: --sweep and --repeat take one scenario file"),

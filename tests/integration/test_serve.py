@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from chainlab import StepFailed
+from chainlab import StepFailed, StepsRejected
 from conftest import NODE_BIN, REPO, SIM_BIN, SIM_EXIT_GRACE, WAIT_S, HTTP_TIMEOUT, pids_with, wait_until
 
 FAST = ("--timeout", "1000", "--connect-timeout", "300", "--broadcast-wait", "300")
@@ -336,6 +336,34 @@ def test_serve_a_file_runs_its_steps_first(chainlab_cluster, tmp_path):
     c.expect('contains "from the file"')
     assert [s["line"] for s in c.report()["steps"]] == [3, 4, 6]  # line 5: "# request 1 at ..." 
     assert (c.run_dir / "serve.scn").read_text().startswith(scn.read_text())
+
+
+def test_posted_steps_use_the_headers_parameters(chainlab_cluster, tmp_path):
+    scn = tmp_path / "param.scn"
+    # K is used by no line of the file: the posted steps may use it
+    scn.write_text('param WHO n0\nparam K 1\nnodes 3\ntopology star\nappend ${WHO} "first"\n')
+    c = chainlab_cluster(scenario=scn, sim_args=("--set", "K=2"))
+    # ${K} is its value from --set; inside a string it is plain text
+    s = c.steps('append n${K} "x${K}"\nawait converged within ' + WITHIN)
+    assert s[0]["text"] == 'append n2 "x${K}"' and "acknowledged" in s[0]["detail"]
+    c.expect('contains "x${K}" on ${WHO}')
+    with pytest.raises(StepsRejected) as e:
+        c.steps("sleep ${J}s")
+    assert (e.value.line, e.value.col) == (1, 7) and "unknown parameter 'J'" in str(e.value)
+    # a value that makes a posted line wrong names the value and where it came from
+    with pytest.raises(StepsRejected) as e:
+        c.steps("kill n${K}0")
+    assert "(where ${K} is '2', from --set)" in str(e.value), str(e.value)
+
+
+def test_a_header_from_flags_may_declare_parameters(chainlab_cluster):
+    c = chainlab_cluster(nodes=2, topology="line", sim_args=("--header", "param D 10ms"))
+    assert c.step("sleep ${D}")["text"] == "sleep 10ms"
+
+
+def test_serve_refuses_sweeps(tmp_path):
+    r = run_serve(["--nodes", "2", "--sweep", "N=1,2"], tmp_path)
+    assert r.returncode == 2 and "--sweep and --repeat go with scenario runs" in r.stderr, r.stderr
 
 
 # ---- the pytest plugin ------------------------------------------------------------------------

@@ -775,6 +775,28 @@ START_TEST(test_parse_steps)
 }
 END_TEST
 
+/* The scenario of chainlab-sim serve may leave a parameter to the steps posted later. */
+START_TEST(test_parse_served)
+{
+    static const char text[] = "param K 2\nnodes 3\n";
+    struct scenario_setting set = {"K", "5", "--set"};
+    struct scenario *sc = NULL;
+    char err[ERR_SZ] = "";
+
+    ck_assert_int_eq(scenario_parse("s.scn", text, strlen(text), &sc, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "s.scn:1:7: parameter 'K' is never used") == err, "%s", err);
+    ck_assert_int_eq(
+        scenario_parse_served("s.scn", text, strlen(text), &set, 1, &sc, err, sizeof(err)), 0);
+    ck_assert_str_eq(scenario_param_value(sc, "K"), "5");
+    scenario_free(sc);
+    set.name = "J"; /* a setting still names a parameter */
+    ck_assert_int_eq(
+        scenario_parse_served("s.scn", text, strlen(text), &set, 1, &sc, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "s.scn: --set J=5: the scenario has no parameter 'J'") == err, "%s",
+                  err);
+}
+END_TEST
+
 /* ---- parameters with settings from outside (--set, --sweep) ---------------------------- */
 
 /* Split "A=1,B=x y" into settings with origin "--set" (pointers into buf, which is modified). */
@@ -1227,6 +1249,7 @@ static Suite *scenario_suite(void)
     tcase_add_test(tc, test_nul_byte);
     tcase_add_test(tc, test_load_missing_file);
     tcase_add_loop_test(tc, test_parse_steps, 0, ARRAY_LEN(steps_rows));
+    tcase_add_test(tc, test_parse_served);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("api");
