@@ -166,7 +166,11 @@ def test_big_block_over_the_body_limit_splits_the_network(tmp_path):
     res = run_sim(["-q", "--run-dir", run_dir, scn], tmp_path)
     assert res.returncode == EX_FAILED, describe(res)[:3000]
     assert f"FAIL {scn}:7: await converged within 20s" in res.stdout
-    assert "HTTP Error 413" in (run_dir / "n2.log").read_text()
+    # The chainlab nodes answer 413 before reading the body and close: the stand-in reads the 413,
+    # or, when the close (with the body unread) reset the connection first, the reset.
+    log = (run_dir / "n2.log").read_text()
+    assert "broadcast of block 1 to" in log, log
+    assert "HTTP Error 413" in log or "Connection reset by peer" in log, log
 
 
 def call(node, method, path, body=None):
