@@ -83,7 +83,8 @@ struct logs_names *logs_names_load(const char *run_dir)
         logs_names_add(m, lh, (unsigned)lp, name);
     }
     json_decref(links);
-    qsort(m->v, m->n, sizeof(*m->v), logs_name_cmp);
+    if (m->n > 0) /* no qsort on a NULL array (UBSan) */
+        qsort(m->v, m->n, sizeof(*m->v), logs_name_cmp);
     m->sorted = true;
     return m;
 }
@@ -115,6 +116,8 @@ void logs_names_add(struct logs_names *m, const char *host, unsigned port, const
 /* The name of "host:port", or NULL. */
 static const char *logs_names_find(const struct logs_names *m, const char *addr)
 {
+    if (m->n == 0) /* no bsearch on a NULL array (UBSan) */
+        return NULL;
     if (m->sorted) {
         struct logs_name key = {(char *)addr, NULL};
         const struct logs_name *e = bsearch(&key, m->v, m->n, sizeof(*m->v), logs_name_cmp);

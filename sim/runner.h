@@ -37,7 +37,7 @@ enum runner_layout {
 };
 
 struct runner_opts {
-    const char *node_bin;  /* chainlab-node to start (used when node_cmd is NULL) */
+    const char *node_bin;  /* chainlab-node, for the nodes that run no template */
     const char *node_cmd;  /* shell template for nodes without a node-cmd line, or NULL */
     uint16_t base_port;    /* first port to try (0: search from PORTS_LOW) */
     bool base_port_fixed;  /* --base-port: use exactly that range */
