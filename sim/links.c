@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "limits.h"
 #include "log.h"
 #include "pairset.h"
 #include "xalloc.h"
@@ -625,7 +626,7 @@ int links_relay_main(int fd)
     signal(SIGPIPE, SIG_IGN);
     close_range(LINKS_RELAY_FD + 1, ~0U, 0);
     char err[256];
-    if (relay_raise_fd_limit(err, sizeof(err)) < 0)
+    if (limits_raise_nofile(err, sizeof(err)) < 0)
         log_warn("links: %s", err);
     struct relay_server sv = {.relay = relay_new()};
     char *buf = xmalloc(LINKS_MSG_MAX);

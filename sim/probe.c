@@ -25,6 +25,11 @@ void probe_set_limit(struct probe *p, size_t max)
     p->limit = max > 0 ? max : 1;
 }
 
+void probe_set_connections(struct probe *p, size_t max)
+{
+    curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)(max > 0 ? max : 1));
+}
+
 void probe_set_cancel(struct probe *p, volatile sig_atomic_t *flag)
 {
     p->cancel = flag;

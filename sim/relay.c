@@ -57,9 +57,8 @@
 #include "log.h"
 #include "xalloc.h"
 
-#define RELAY_EVENTS      256     /* epoll events handled per loop turn */
-#define RELAY_PUMP_PASSES 4       /* read/write rounds per connection per event, for fairness */
-#define RELAY_NOFILE_CAP  1048576 /* soft fd limit used when the hard limit is unlimited */
+#define RELAY_EVENTS      256 /* epoll events handled per loop turn */
+#define RELAY_PUMP_PASSES 4   /* read/write rounds per connection per event, for fairness */
 
 enum conn_side {
     SIDE_SOURCE = 0, /* the socket accepted from node A */
@@ -1649,24 +1648,4 @@ size_t relay_count(struct relay *ls)
     size_t n = ls->nlinks;
     pthread_mutex_unlock(&ls->mu);
     return n;
-}
-
-int relay_raise_fd_limit(char *err, size_t errsz)
-{
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
-        relay_set_err(err, errsz, "cannot read the open-file limit: %s", strerror(errno));
-        return -1;
-    }
-    rlim_t want = rl.rlim_max == RLIM_INFINITY ? RELAY_NOFILE_CAP : rl.rlim_max;
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= want)
-        return 0;
-    rl.rlim_cur = want;
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
-        relay_set_err(err, errsz, "cannot raise the open-file limit to %llu: %s",
-                      (unsigned long long)want, strerror(errno));
-        return -1;
-    }
-    return 0;
 }

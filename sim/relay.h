@@ -129,8 +129,4 @@ int relay_link_stats(struct relay *ls, int from, int to, struct link_stats *out)
 /* Number of links. Thread-safe. */
 size_t relay_count(struct relay *ls);
 
-/* Raise this process's RLIMIT_NOFILE soft limit to its hard limit (hundreds of links need
- * thousands of descriptors). Returns 0, or -1 with err when the limit cannot be read or set. */
-int relay_raise_fd_limit(char *err, size_t errsz);
-
 #endif

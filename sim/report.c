@@ -189,8 +189,7 @@ void report_failure_text(json_t *failure, json_t *diagnosis, struct buf *out)
                json_string_value(json_object_get(failure, "file")),
                json_integer_value(json_object_get(failure, "line")),
                json_string_value(json_object_get(failure, "text")),
-               json_string_value(json_object_get(failure, "expected")),
-               seen.data ? seen.data : "");
+               json_string_value(json_object_get(failure, "expected")), seen.data ? seen.data : "");
     buf_free(&seen);
     if (diagnosis) {
         buf_append_str(out, "  diagnosis (at the failure):\n");

@@ -297,8 +297,9 @@ json_t *run_faults_json(const struct run *r)
 static bool run_compress_values(const char *detail, size_t min_items, struct buf *out)
 {
     const char *tail = detail;
-    while (tail && *tail && !(tail[0] == 'n' && tail[1] >= '0' && tail[1] <= '9' &&
-                              (tail == detail || tail[-1] == ' ')))
+    while (tail && *tail &&
+           !(tail[0] == 'n' && tail[1] >= '0' && tail[1] <= '9' &&
+             (tail == detail || tail[-1] == ' ')))
         tail++;
     if (tail == NULL || *tail == '\0')
         return false;

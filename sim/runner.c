@@ -28,11 +28,13 @@
 #include "tool.h"
 #include "xalloc.h"
 
-#define RUNNER_PRIVATE_NET    1       /* nodes listen on 127.1.0.0/16 (the addresses layout) */
-#define RUNNER_PUBLIC_NET     2       /* the link layer listens for them on 127.2.0.0/16 */
-#define RUNNER_MAX_ADDRESSED  65536   /* nodes one /16 holds */
-#define RUNNER_TASKS_PER_NODE 5       /* a chainlab node's threads, with slack */
-#define RUNNER_BYTES_PER_NODE 1048576 /* a spawned chainlab node's memory, with slack (make bench) */
+#define RUNNER_PRIVATE_NET       1     /* nodes listen on 127.1.0.0/16 (the addresses layout) */
+#define RUNNER_PUBLIC_NET        2     /* the link layer listens for them on 127.2.0.0/16 */
+#define RUNNER_MAX_ADDRESSED     65536 /* nodes one /16 holds */
+#define RUNNER_TASKS_PER_NODE    5     /* a chainlab node's threads, with slack */
+#define RUNNER_PROBE_CONNECTIONS 12000 /* the main client's kept connections, at most */
+#define RUNNER_BYTES_PER_NODE                                                                      \
+    1048576 /* a spawned chainlab node's memory, with slack (make bench) */
 
 /* ---- set-up ---- */
 
@@ -301,6 +303,10 @@ static int runner_setup(struct run *r)
     struct sockaddr_in *node_addr = run_node_addrs(r);
     r->probe = probe_new(node_addr, r->n);
     probe_set_cancel(r->probe, r->o.interrupted);
+    /* One kept connection per node, up to what the descriptors allow: wiring sends several
+     * requests to each node, and every await asks every node. */
+    probe_set_connections(r->probe,
+                          r->n < RUNNER_PROBE_CONNECTIONS ? r->n : RUNNER_PROBE_CONNECTIONS);
     int rc = 0;
     if (!sc->links_direct) {
         char *log = xasprintf("%s/links.log", r->run_dir);
