@@ -188,7 +188,7 @@ FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototype
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -Inode -Isim $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 FUZZ_LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
-FUZZ_BASE    := node/buf.c node/xalloc.c node/log.c node/pyjson.c
+FUZZ_BASE    := node/buf.c node/xalloc.c node/log.c node/pyjson.c node/err.c
 FUZZ_SRC_fuzz_block    := node/block.c
 FUZZ_SRC_fuzz_chain    := node/block.c node/chain.c node/store.c node/parsepool.c \
                           node/forkchoice.c

@@ -121,6 +121,8 @@ int relay_clear_faults(struct relay *ls, int from, int to);
  * Thread-safe. */
 void relay_set_seed(struct relay *ls, uint64_t seed);
 
+/* Add the counters of s to *sum (the gauge `open` too). */
+void link_stats_add(struct link_stats *sum, const struct link_stats *s);
 /* Sum of the counters of every link into *total. Thread-safe. */
 void relay_stats(struct relay *ls, struct link_stats *total);
 /* Counters of link from -> to into *out. Returns 0, or -1 when there is no such link (*out is
