@@ -42,7 +42,7 @@ TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(B)/tools/%)
 PROGS    := $(B)/chainlab-node $(if $(wildcard sim/main.c),$(B)/chainlab-sim)
 
-.PHONY: all deps check check-under-load unit unit-bins integration sanitize tsan bench soak demo clean format \
+.PHONY: all deps check check-large check-under-load unit unit-bins integration sanitize tsan bench soak demo clean format \
         format-check fuzz
 .DEFAULT_GOAL := all
 .SECONDARY:
@@ -87,6 +87,13 @@ deps:
 check: deps
 	$(Q)$(MAKE) --no-print-directory all $(TEST_BIN)
 	$(Q)$(MAKE) --no-print-directory unit integration
+
+# A 2,000-node scenario through the link layer (tests/integration/test_large.py): not in `make
+# check`; CI runs it once.
+check-large: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)CHAINLAB_BUILD=$(abspath $(B)) CHAINLAB_LARGE=1 $(PYTHON) -m pytest $(PYTEST_FLAGS) -s \
+	    --basetemp=$(abspath $(B))/test-runs-large tests/integration/test_large.py $(PYTEST_ARGS)
 
 # make check 5 times, make sanitize and make tsan 3 times each, on a clean clone of HEAD while two
 # CPU hogs run (tools/check_under_load.sh; CHECK_RUNS, SANITIZER_RUNS and HOGS change the counts).
@@ -181,7 +188,7 @@ FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototype
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -Inode -Isim $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 FUZZ_LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
-FUZZ_BASE    := node/buf.c node/xalloc.c node/log.c node/pyjson.c
+FUZZ_BASE    := node/buf.c node/xalloc.c node/log.c node/pyjson.c node/err.c
 FUZZ_SRC_fuzz_block    := node/block.c
 FUZZ_SRC_fuzz_chain    := node/block.c node/chain.c node/store.c node/parsepool.c \
                           node/forkchoice.c

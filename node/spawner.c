@@ -58,8 +58,7 @@ static int64_t spawner_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Default signal handling and an empty mask, as after a fresh exec. */
-static void spawner_reset_signals(void)
+void spawner_reset_signals(void)
 {
     sigset_t none;
     sigemptyset(&none);

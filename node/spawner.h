@@ -35,6 +35,10 @@ int spawner_serve(int fd, spawner_main_fn node_main, char *title, size_t title_l
 
 struct spawner;
 
+/* The signal state of a fresh process (an empty mask, default SIGINT, SIGTERM, SIGPIPE and
+ * SIGCHLD), for any child forked to run something else. */
+void spawner_reset_signals(void);
+
 /* Start `node_bin --spawner 3` with its log in log_path, as a child of the caller, in the
  * caller's process group, dying with it (PR_SET_PDEATHSIG). The caller must have set
  * PR_SET_CHILD_SUBREAPER (spawner_new does it). Returns NULL with err set when it cannot start. */

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "err.h"
 #include "ports.h"
 #include "xalloc.h"
 
@@ -246,10 +247,10 @@ int batch_run(struct batch_item *items, size_t n, const struct runner_opts *base
     if (jobs > n)
         jobs = n > 0 ? (unsigned)n : 1;
     if (jobs > 1 && base->base_port_fixed && base->base_port + ports > 65536ul) {
-        snprintf(err, errsz,
-                 "--base-port %u with -j leaves no room for the %lu ports of these runs (the "
-                 "last would be %lu): pick a lower port, or leave the choice to the sim",
-                 base->base_port, ports, base->base_port + ports - 1);
+        err_set(err, errsz,
+                "--base-port %u with -j leaves no room for the %lu ports of these runs (the "
+                "last would be %lu): pick a lower port, or leave the choice to the sim",
+                base->base_port, ports, base->base_port + ports - 1);
         return RUNNER_BAD;
     }
     int worst = jobs <= 1 ? run_serial(items, n, base, done, arg)

@@ -247,12 +247,7 @@ int cluster_start(struct cluster *c, unsigned i, char *err, size_t errsz)
         return -1;
     case 0: {
         /* The child: its own process group, dies with the sim, output to its log. */
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGPIPE, SIG_DFL);
+        spawner_reset_signals();
         setpgid(0, 0);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)

@@ -115,13 +115,32 @@ static int limits_write(const char *path, const char *name, uint64_t value, char
     return rc;
 }
 
+int limits_raise_nofile(char *err, size_t errsz)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        snprintf(err, errsz, "cannot read the open-files limit: %s", strerror(errno));
+        return -1;
+    }
+    rlim_t want = rl.rlim_max == RLIM_INFINITY ? LIMITS_NOFILE_CAP : rl.rlim_max;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= want)
+        return 0;
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        snprintf(err, errsz, "cannot raise the open-files limit to %llu: %s",
+                 (unsigned long long)want, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int limits_prepare(const struct limits_need *need, char *done, size_t donesz, char *err,
                    size_t errsz)
 {
     struct limits_have have;
     uint64_t pid_max, threads_max, nproc;
     done[0] = '\0';
-    if (limits_read(&have, err, errsz) < 0 ||
+    if (limits_raise_nofile(err, errsz) < 0 || limits_read(&have, err, errsz) < 0 ||
         limits_plan(need, &have, &pid_max, &threads_max, &nproc, err, errsz) < 0)
         return -1;
     if (pid_max && limits_write(LIMITS_PID_MAX_PATH, "kernel.pid_max", pid_max, err, errsz) < 0)

@@ -13,6 +13,7 @@
 
 #define LIMITS_TASK_SLACK 2000    /* tasks kept free for everything else */
 #define LIMITS_PID_MAX    4194304 /* the kernel's largest pid_max on 64-bit */
+#define LIMITS_NOFILE_CAP 1048576 /* open-files soft limit taken when the hard one is unlimited */
 
 struct limits_need {
     unsigned nodes;
@@ -39,6 +40,9 @@ int limits_plan(const struct limits_need *need, const struct limits_have *have,
                 size_t errsz);
 /* Read have from /proc and getrlimit. Returns 0, or -1 with err. */
 int limits_read(struct limits_have *have, char *err, size_t errsz);
+/* Raise this process's open-files soft limit to its hard limit (LIMITS_NOFILE_CAP when that is
+ * unlimited). Returns 0, or -1 with err. */
+int limits_raise_nofile(char *err, size_t errsz);
 /* Read, plan and apply: raise the kernel limits (root only) and RLIMIT_NPROC as planned. Writes
  * what was changed into done ("" when nothing). Returns 0, or -1 with err (what is short, the
  * value needed and the command that would change it) and nothing changed. */

@@ -16,8 +16,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "err.h"
+#include "limits.h"
 #include "log.h"
 #include "pairset.h"
+#include "spawner.h"
 #include "xalloc.h"
 
 #define LINKS_RELAY_FD  3     /* the socket's number in a relay process */
@@ -76,19 +79,6 @@ struct links {
     unsigned nshards;
     struct pairset added; /* links added: (from, to) -> listen port (per edge) or 0 */
 };
-
-static void links_set_err(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void links_set_err(char *err, size_t errsz, const char *fmt, ...)
-{
-    if (err == NULL || errsz == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
 
 /* --- messages --- */
 
@@ -149,7 +139,7 @@ static int links_send_nodes(struct links *ls, uint32_t op, const void *a, size_t
                 .op = op, .count = (uint32_t)k, .a = (int64_t)first, .b = ls->nodes};
             struct links_reply r;
             if (links_call(ls, s, &m, buf, k * (a_elem + b_elem), &r) < 0) {
-                links_set_err(err, errsz, "%s", r.err);
+                err_set(err, errsz, "%s", r.err);
                 rc = -1;
             }
         }
@@ -164,15 +154,15 @@ unsigned links_plan_shards(const struct links_spec *spec, char *err, size_t errs
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
-        links_set_err(err, errsz, "cannot read the open-files limit: %s", strerror(errno));
+        err_set(err, errsz, "cannot read the open-files limit: %s", strerror(errno));
         return 0;
     }
     uint64_t per_process = rl.rlim_max == RLIM_INFINITY ? 1048576 : (uint64_t)rl.rlim_max;
     if (per_process <= 2 * LINKS_FD_RESERVE) {
-        links_set_err(err, errsz,
-                      "the open-files hard limit (ulimit -Hn) is %llu; the link layer needs at "
-                      "least %d: raise it",
-                      (unsigned long long)per_process, 2 * LINKS_FD_RESERVE);
+        err_set(err, errsz,
+                "the open-files hard limit (ulimit -Hn) is %llu; the link layer needs at "
+                "least %d: raise it",
+                (unsigned long long)per_process, 2 * LINKS_FD_RESERVE);
         return 0;
     }
     uint64_t usable = per_process - LINKS_FD_RESERVE;
@@ -185,12 +175,12 @@ unsigned links_plan_shards(const struct links_spec *spec, char *err, size_t errs
     if (shards > spec->nodes && spec->nodes > 0)
         shards = spec->nodes;
     if (shards > LINKS_MAX_SHARDS) {
-        links_set_err(err, errsz,
-                      "%zu links need about %llu descriptors, over %d relay processes at the "
-                      "open-files hard limit of %llu (ulimit -Hn): raise that limit, or use fewer "
-                      "nodes or a smaller degree",
-                      spec->expected_links, (unsigned long long)need, LINKS_MAX_SHARDS,
-                      (unsigned long long)per_process);
+        err_set(err, errsz,
+                "%zu links need about %llu descriptors, over %d relay processes at the "
+                "open-files hard limit of %llu (ulimit -Hn): raise that limit, or use fewer "
+                "nodes or a smaller degree",
+                spec->expected_links, (unsigned long long)need, LINKS_MAX_SHARDS,
+                (unsigned long long)per_process);
         return 0;
     }
     return (unsigned)shards;
@@ -201,21 +191,19 @@ static int links_spawn(struct shard *sh, const char *log_path, char *err, size_t
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-        links_set_err(err, errsz, "socketpair: %s", strerror(errno));
+        err_set(err, errsz, "socketpair: %s", strerror(errno));
         return -1;
     }
     pid_t parent = getpid();
     pid_t pid;
     switch (pid = fork()) {
     case -1:
-        links_set_err(err, errsz, "fork: %s", strerror(errno));
+        err_set(err, errsz, "fork: %s", strerror(errno));
         close(sv[0]);
         close(sv[1]);
         return -1;
     case 0: {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
+        spawner_reset_signals();
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
@@ -292,7 +280,7 @@ int links_new(const struct links_spec *spec, struct links **out, char *err, size
     *out = ls;
     return 0;
 fail_reply:
-    links_set_err(err, errsz, "%s", r.err);
+    err_set(err, errsz, "%s", r.err);
 fail:
     links_free(ls);
     return -1;
@@ -332,12 +320,11 @@ pid_t links_shard_pid(const struct links *ls, unsigned s)
 int links_add(struct links *ls, unsigned from, unsigned to, char *err, size_t errsz)
 {
     if (from >= ls->nodes || to >= ls->nodes || from == to) {
-        links_set_err(err, errsz, "link n%u -> n%u needs two different nodes of %u", from, to,
-                      ls->nodes);
+        err_set(err, errsz, "link n%u -> n%u needs two different nodes of %u", from, to, ls->nodes);
         return -1;
     }
     if (pairset_get(&ls->added, from, to, NULL)) {
-        links_set_err(err, errsz, "link n%u -> n%u already exists", from, to);
+        err_set(err, errsz, "link n%u -> n%u already exists", from, to);
         return -1;
     }
     struct links_msg m = {.from = (int32_t)from, .to = (int32_t)to};
@@ -349,7 +336,7 @@ int links_add(struct links *ls, unsigned from, unsigned to, char *err, size_t er
     }
     struct links_reply r;
     if (links_call(ls, links_shard_of(ls, to), &m, NULL, 0, &r) < 0) {
-        links_set_err(err, errsz, "%s", r.err);
+        err_set(err, errsz, "%s", r.err);
         return -1;
     }
     pairset_put(&ls->added, from, to, r.port);
@@ -445,22 +432,6 @@ int links_clear_faults(struct links *ls, unsigned from, unsigned to)
     return links_link_call(ls, LINKS_OP_CLEAR, from, to, 0, 0);
 }
 
-static void links_stats_add(struct link_stats *sum, const struct link_stats *s)
-{
-    sum->accepted += s->accepted;
-    sum->messages += s->messages;
-    sum->bytes_to_target += s->bytes_to_target;
-    sum->bytes_to_source += s->bytes_to_source;
-    sum->connect_errors += s->connect_errors;
-    sum->dropped += s->dropped;
-    sum->open += s->open;
-    sum->lost += s->lost;
-    sum->reset += s->reset;
-    sum->bytes_delayed += s->bytes_delayed;
-    sum->throttled += s->throttled;
-    sum->refused += s->refused;
-}
-
 void links_stats(struct links *ls, struct link_stats *total)
 {
     memset(total, 0, sizeof(*total));
@@ -468,7 +439,7 @@ void links_stats(struct links *ls, struct link_stats *total)
         struct links_msg m = {.op = LINKS_OP_STATS};
         struct links_reply r;
         if (links_call(ls, s, &m, NULL, 0, &r) == 0)
-            links_stats_add(total, &r.stats);
+            link_stats_add(total, &r.stats);
     }
 }
 
@@ -625,7 +596,7 @@ int links_relay_main(int fd)
     signal(SIGPIPE, SIG_IGN);
     close_range(LINKS_RELAY_FD + 1, ~0U, 0);
     char err[256];
-    if (relay_raise_fd_limit(err, sizeof(err)) < 0)
+    if (limits_raise_nofile(err, sizeof(err)) < 0)
         log_warn("links: %s", err);
     struct relay_server sv = {.relay = relay_new()};
     char *buf = xmalloc(LINKS_MSG_MAX);

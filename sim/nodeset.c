@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "err.h"
 #include "log.h"
 
 #define NODESET_QUOTE_MAX 40 /* bytes of user text echoed in an error message */
@@ -101,19 +102,6 @@ void nodeset_resolve(const struct nodeset *s, const struct nodeset *running, str
 }
 
 /* Write "message 'text'" style errors: printf into err, safely. */
-static void set_err(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errsz, const char *fmt, ...)
-{
-    va_list ap;
-    if (err == NULL || errsz == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
-
 /* Escape user text for an error message into out. */
 static const char *quote(const char *s, size_t len, char *out, size_t outsz)
 {
@@ -166,18 +154,18 @@ static int parse_known_name(const char *s, size_t len, unsigned n_nodes, unsigne
     case NAME_OK:
         if (*out < n_nodes)
             return 0;
-        set_err(err, errsz, "unknown node '%s' (%s)", q, have);
+        err_set(err, errsz, "unknown node '%s' (%s)", q, have);
         return -1;
     case NAME_TOO_BIG:
-        set_err(err, errsz, "unknown node '%s' (%s)", q, have);
+        err_set(err, errsz, "unknown node '%s' (%s)", q, have);
         return -1;
     case NAME_ZEROS:
-        set_err(err, errsz, "bad node name '%s': no leading zeros, write 'n%u'", q, *out);
+        err_set(err, errsz, "bad node name '%s': no leading zeros, write 'n%u'", q, *out);
         return -1;
     case NAME_BAD:
         break;
     }
-    set_err(err, errsz,
+    err_set(err, errsz,
             "bad node set '%s': expected a node like n3, a range like n2-n5, a comma list of "
             "those, or all",
             q);
@@ -195,7 +183,7 @@ static int parse_element(const char *s, size_t len, unsigned n_nodes, struct nod
 
     if (len == 3 && memcmp(s, "all", 3) == 0) {
         *err_off = 0;
-        set_err(err, errsz, "'all' cannot be part of a node list");
+        err_set(err, errsz, "'all' cannot be part of a node list");
         return -1;
     }
     if (dash == NULL) {
@@ -208,7 +196,7 @@ static int parse_element(const char *s, size_t len, unsigned n_nodes, struct nod
     lo_len = (size_t)(dash - s);
     *err_off = 0;
     if (lo_len == 0 || lo_len + 1 == len) {
-        set_err(err, errsz, "incomplete range '%s': expected a range like n2-n5",
+        err_set(err, errsz, "incomplete range '%s': expected a range like n2-n5",
                 quote(s, len, q, sizeof(q)));
         return -1;
     }
@@ -219,7 +207,7 @@ static int parse_element(const char *s, size_t len, unsigned n_nodes, struct nod
         return -1;
     if (hi < lo) {
         *err_off = 0;
-        set_err(err, errsz, "reversed range '%s': write 'n%u-n%u'", quote(s, len, q, sizeof(q)), hi,
+        err_set(err, errsz, "reversed range '%s': write 'n%u-n%u'", quote(s, len, q, sizeof(q)), hi,
                 lo);
         return -1;
     }
@@ -242,7 +230,7 @@ int nodeset_parse(const char *text, size_t len, unsigned n_nodes, struct nodeset
         goto out;
     }
     if (len == 0) {
-        set_err(err, errsz, "expected a node set (n3, n2-n5, n0,n3-n5 or all)");
+        err_set(err, errsz, "expected a node set (n3, n2-n5, n0,n3-n5 or all)");
         goto out;
     }
     for (;;) {
@@ -251,7 +239,7 @@ int nodeset_parse(const char *text, size_t len, unsigned n_nodes, struct nodeset
         size_t eoff = 0;
         if (elen == 0) {
             off = pos;
-            set_err(err, errsz, "empty element in node list: expected a node like n3 %s",
+            err_set(err, errsz, "empty element in node list: expected a node like n3 %s",
                     pos == 0 ? "before ','" : "after ','");
             goto out;
         }
@@ -279,7 +267,7 @@ int nodeset_parse_node(const char *text, size_t len, unsigned n_nodes, unsigned 
     if ((len == 3 && memcmp(text, "all", 3) == 0) || memchr(text, ',', len) != NULL ||
         memchr(text, '-', len) != NULL) {
         char q[NODESET_QUOTE_SZ];
-        set_err(err, errsz, "expected a single node like n3, got '%s'",
+        err_set(err, errsz, "expected a single node like n3, got '%s'",
                 quote(text, len, q, sizeof(q)));
         return -1;
     }

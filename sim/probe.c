@@ -66,6 +66,11 @@ int probe_height_after(struct probe *p, unsigned node, const struct probe_reply 
     return rc;
 }
 
+void probe_set_connections(struct probe *p, size_t max)
+{
+    curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)(max > 0 ? max : 1));
+}
+
 void probe_set_cancel(struct probe *p, volatile sig_atomic_t *flag)
 {
     p->cancel = flag;

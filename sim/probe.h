@@ -14,7 +14,7 @@
 
 #define PROBE_MAX_BODY         (512u * 1024 * 1024) /* bytes read from one answer */
 #define PROBE_IN_FLIGHT        256 /* requests at once by default (probe_set_limit) */
-#define PROBE_KEEP_CONNECTIONS 512 /* idle connections kept for reuse */
+#define PROBE_KEEP_CONNECTIONS 512 /* idle connections kept for reuse by default */
 
 struct probe;
 
@@ -42,6 +42,10 @@ void probe_free(struct probe *p);
 void probe_set_cancel(struct probe *p, volatile sig_atomic_t *flag);
 /* Run at most max (>= 1) requests at once in probe_run() (default PROBE_IN_FLIGHT). */
 void probe_set_limit(struct probe *p, size_t max);
+/* Keep at most max idle connections for reuse (default PROBE_KEEP_CONNECTIONS): with one per
+ * node, every request after the first reuses its connection; with fewer, the least recently used
+ * are closed. Each costs a descriptor. */
+void probe_set_connections(struct probe *p, size_t max);
 /* Change node i's address. */
 void probe_set_addr(struct probe *p, unsigned node, const struct sockaddr_in *addr);
 /* Run every request of reqs in parallel (at most one per node at a time; requests to the same

@@ -53,13 +53,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "err.h"
 #include "fault.h"
 #include "log.h"
 #include "xalloc.h"
 
-#define RELAY_EVENTS      256     /* epoll events handled per loop turn */
-#define RELAY_PUMP_PASSES 4       /* read/write rounds per connection per event, for fairness */
-#define RELAY_NOFILE_CAP  1048576 /* soft fd limit used when the hard limit is unlimited */
+#define RELAY_EVENTS      256 /* epoll events handled per loop turn */
+#define RELAY_PUMP_PASSES 4   /* read/write rounds per connection per event, for fairness */
 
 enum conn_side {
     SIDE_SOURCE = 0, /* the socket accepted from node A */
@@ -200,19 +200,6 @@ static int64_t relay_now_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * FAULT_US_PER_S + ts.tv_nsec / 1000;
-}
-
-static void relay_set_err(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void relay_set_err(char *err, size_t errsz, const char *fmt, ...)
-{
-    if (err == NULL || errsz == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
 }
 
 /* --- rings --- */
@@ -1207,22 +1194,22 @@ static int relay_listen(struct sockaddr_in *addr, char *err, size_t errsz)
     inet_ntop(AF_INET, &addr->sin_addr, text, sizeof(text));
     fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        relay_set_err(err, errsz, "cannot create a link socket: %s", strerror(errno));
+        err_set(err, errsz, "cannot create a link socket: %s", strerror(errno));
         goto fail;
     }
     /* A port in TIME_WAIT from an earlier run on the same address is free to use. */
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (bind(fd, (struct sockaddr *)addr, sizeof(*addr)) < 0) {
-        relay_set_err(err, errsz, "cannot bind a link socket on %s:%u: %s", text,
-                      ntohs(addr->sin_port), strerror(errno));
+        err_set(err, errsz, "cannot bind a link socket on %s:%u: %s", text, ntohs(addr->sin_port),
+                strerror(errno));
         goto fail;
     }
     if (listen(fd, RELAY_BACKLOG) < 0) {
-        relay_set_err(err, errsz, "cannot listen on a link socket: %s", strerror(errno));
+        err_set(err, errsz, "cannot listen on a link socket: %s", strerror(errno));
         goto fail;
     }
     if (getsockname(fd, (struct sockaddr *)addr, &len) < 0) {
-        relay_set_err(err, errsz, "cannot read a link socket's port: %s", strerror(errno));
+        err_set(err, errsz, "cannot read a link socket's port: %s", strerror(errno));
         goto fail;
     }
     return fd;
@@ -1245,7 +1232,7 @@ static struct listener *relay_listener_new(struct relay *ls, const struct sockad
     li->w.fd = relay_listen(&li->addr, err, errsz);
     if (li->w.fd < 0 || (ls->started && watch_set(ls, &li->w, EPOLLIN) < 0)) {
         if (li->w.fd >= 0)
-            relay_set_err(err, errsz, "cannot add a link socket to the epoll set");
+            err_set(err, errsz, "cannot add a link socket to the epoll set");
         watch_close(ls, &li->w, false);
         free(li);
         return NULL;
@@ -1278,11 +1265,11 @@ static struct link *relay_link_make(struct relay *ls, int from, int to,
 static int relay_check_pair(struct relay *ls, int from, int to, char *err, size_t errsz)
 {
     if (from < 0 || to < 0 || from == to) {
-        relay_set_err(err, errsz, "link n%d -> n%d needs two different nodes", from, to);
+        err_set(err, errsz, "link n%d -> n%d needs two different nodes", from, to);
         return -1;
     }
     if (relay_find(ls, from, to) != NULL) {
-        relay_set_err(err, errsz, "link n%d -> n%d already exists", from, to);
+        err_set(err, errsz, "link n%d -> n%d already exists", from, to);
         return -1;
     }
     return 0;
@@ -1297,7 +1284,7 @@ int relay_add(struct relay *ls, int from, int to, uint16_t target_port, uint16_t
     if (relay_check_pair(ls, from, to, err, errsz) < 0)
         goto out;
     if (target_port == 0) {
-        relay_set_err(err, errsz, "link n%d -> n%d needs a target port", from, to);
+        err_set(err, errsz, "link n%d -> n%d needs a target port", from, to);
         goto out;
     }
     struct sockaddr_in any = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -1324,7 +1311,7 @@ int relay_add_target(struct relay *ls, int to, struct sockaddr_in *listen,
 
     pthread_mutex_lock(&ls->mu);
     if (to < 0 || ((size_t)to < ls->ntargets && ls->targets[to] != NULL)) {
-        relay_set_err(err, errsz, "n%d cannot have a second listener", to);
+        err_set(err, errsz, "n%d cannot have a second listener", to);
         goto out;
     }
     struct listener *li = relay_listener_new(ls, listen, err, errsz);
@@ -1354,7 +1341,7 @@ int relay_add_link(struct relay *ls, int from, int to, char *err, size_t errsz)
     if (relay_check_pair(ls, from, to, err, errsz) < 0)
         goto out;
     if ((size_t)to >= ls->ntargets || ls->targets[to] == NULL) {
-        relay_set_err(err, errsz, "link n%d -> n%d: n%d has no listener", from, to, to);
+        err_set(err, errsz, "link n%d -> n%d: n%d has no listener", from, to, to);
         goto out;
     }
     relay_link_make(ls, from, to, &ls->targets[to]->forward, NULL);
@@ -1457,27 +1444,27 @@ int relay_start(struct relay *ls, char *err, size_t errsz)
 
     pthread_mutex_lock(&ls->mu);
     if (ls->started) {
-        relay_set_err(err, errsz, "the link layer is already running");
+        err_set(err, errsz, "the link layer is already running");
         goto out;
     }
     undo = true;
     ls->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (ls->epfd < 0) {
-        relay_set_err(err, errsz, "cannot create the link layer's epoll: %s", strerror(errno));
+        err_set(err, errsz, "cannot create the link layer's epoll: %s", strerror(errno));
         goto out;
     }
     ls->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (ls->wake.fd < 0) {
-        relay_set_err(err, errsz, "cannot create the link layer's eventfd: %s", strerror(errno));
+        err_set(err, errsz, "cannot create the link layer's eventfd: %s", strerror(errno));
         goto out;
     }
     if (watch_set(ls, &ls->wake, EPOLLIN) < 0) {
-        relay_set_err(err, errsz, "cannot add the link layer's eventfd to its epoll set");
+        err_set(err, errsz, "cannot add the link layer's eventfd to its epoll set");
         goto out;
     }
     for (size_t i = 0; i < ls->nlisteners; i++) {
         if (watch_set(ls, &ls->listeners[i]->w, EPOLLIN) < 0) {
-            relay_set_err(err, errsz, "cannot add a link socket to the epoll set");
+            err_set(err, errsz, "cannot add a link socket to the epoll set");
             goto out;
         }
     }
@@ -1487,7 +1474,7 @@ int relay_start(struct relay *ls, char *err, size_t errsz)
     error = pthread_create(&ls->thread, NULL, relay_loop, ls);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (error != 0) {
-        relay_set_err(err, errsz, "cannot start the link layer's thread: %s", strerror(error));
+        err_set(err, errsz, "cannot start the link layer's thread: %s", strerror(error));
         goto out;
     }
     ls->started = true;
@@ -1606,7 +1593,7 @@ void relay_set_seed(struct relay *ls, uint64_t seed)
     pthread_mutex_unlock(&ls->mu);
 }
 
-static void relay_stats_add(struct link_stats *sum, const struct link_stats *s)
+void link_stats_add(struct link_stats *sum, const struct link_stats *s)
 {
     sum->accepted += s->accepted;
     sum->messages += s->messages;
@@ -1627,7 +1614,7 @@ void relay_stats(struct relay *ls, struct link_stats *total)
     memset(total, 0, sizeof(*total));
     pthread_mutex_lock(&ls->mu);
     for (size_t i = 0; i < ls->nlinks; i++)
-        relay_stats_add(total, &ls->all[i]->stats);
+        link_stats_add(total, &ls->all[i]->stats);
     total->refused += ls->unknown_source;
     pthread_mutex_unlock(&ls->mu);
 }
@@ -1649,24 +1636,4 @@ size_t relay_count(struct relay *ls)
     size_t n = ls->nlinks;
     pthread_mutex_unlock(&ls->mu);
     return n;
-}
-
-int relay_raise_fd_limit(char *err, size_t errsz)
-{
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
-        relay_set_err(err, errsz, "cannot read the open-file limit: %s", strerror(errno));
-        return -1;
-    }
-    rlim_t want = rl.rlim_max == RLIM_INFINITY ? RELAY_NOFILE_CAP : rl.rlim_max;
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= want)
-        return 0;
-    rl.rlim_cur = want;
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
-        relay_set_err(err, errsz, "cannot raise the open-file limit to %llu: %s",
-                      (unsigned long long)want, strerror(errno));
-        return -1;
-    }
-    return 0;
 }

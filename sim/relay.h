@@ -121,6 +121,8 @@ int relay_clear_faults(struct relay *ls, int from, int to);
  * Thread-safe. */
 void relay_set_seed(struct relay *ls, uint64_t seed);
 
+/* Add the counters of s to *sum (the gauge `open` too). */
+void link_stats_add(struct link_stats *sum, const struct link_stats *s);
 /* Sum of the counters of every link into *total. Thread-safe. */
 void relay_stats(struct relay *ls, struct link_stats *total);
 /* Counters of link from -> to into *out. Returns 0, or -1 when there is no such link (*out is
@@ -128,9 +130,5 @@ void relay_stats(struct relay *ls, struct link_stats *total);
 int relay_link_stats(struct relay *ls, int from, int to, struct link_stats *out);
 /* Number of links. Thread-safe. */
 size_t relay_count(struct relay *ls);
-
-/* Raise this process's RLIMIT_NOFILE soft limit to its hard limit (hundreds of links need
- * thousands of descriptors). Returns 0, or -1 with err when the limit cannot be read or set. */
-int relay_raise_fd_limit(char *err, size_t errsz);
 
 #endif

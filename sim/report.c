@@ -183,12 +183,14 @@ static void report_print_measures(struct run *r, json_t *res, int level)
 
 void report_failure_text(json_t *failure, json_t *diagnosis, struct buf *out)
 {
+    struct buf seen = BUF_INIT; /* at scale, per-node values as ranges (full in the report) */
+    run_compress_long(json_string_value(json_object_get(failure, "seen")), &seen);
     buf_printf(out, "FAIL %s:%" JSON_INTEGER_FORMAT ": %s\n  expected: %s\n  saw:      %s\n",
                json_string_value(json_object_get(failure, "file")),
                json_integer_value(json_object_get(failure, "line")),
                json_string_value(json_object_get(failure, "text")),
-               json_string_value(json_object_get(failure, "expected")),
-               json_string_value(json_object_get(failure, "seen")));
+               json_string_value(json_object_get(failure, "expected")), seen.data ? seen.data : "");
+    buf_free(&seen);
     if (diagnosis) {
         buf_append_str(out, "  diagnosis (at the failure):\n");
         observe_diagnosis_text(diagnosis, out);

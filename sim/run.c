@@ -291,8 +291,68 @@ json_t *run_faults_json(const struct run *r)
     return arr;
 }
 
+/* The "nA=V nB=W ..." tail of detail (from its first " nK=" or its start) grouped by value into
+ * out: "held: n0=1 n1=1 n2=2" becomes "held: n0-n1=1 n2=2". Returns false (out untouched) when
+ * there is no such tail, an item of it is something else, or it has fewer than min_items. */
+static bool run_compress_values(const char *detail, size_t min_items, struct buf *out)
+{
+    const char *tail = detail;
+    while (tail && *tail &&
+           !(tail[0] == 'n' && tail[1] >= '0' && tail[1] <= '9' &&
+             (tail == detail || tail[-1] == ' ')))
+        tail++;
+    if (tail == NULL || *tail == '\0')
+        return false;
+    struct group {
+        char *value;
+        struct nodeset set;
+    } *groups = NULL;
+    size_t ngroups = 0, items = 0;
+    bool ok = true;
+    char *copy = xstrdup(tail), *save = NULL;
+    for (char *item = strtok_r(copy, " ", &save); ok && item; item = strtok_r(NULL, " ", &save)) {
+        unsigned node = 0;
+        int used = 0;
+        ok = sscanf(item, "n%u=%n", &node, &used) == 1 && used > 0 && node < SIM_MAX_NODES &&
+             item[used] != '\0';
+        if (!ok)
+            break;
+        size_t g = 0;
+        while (g < ngroups && strcmp(groups[g].value, item + used) != 0)
+            g++;
+        if (g == ngroups) {
+            groups = xrealloc(groups, (ngroups + 1) * sizeof(*groups));
+            groups[g].value = item + used;
+            nodeset_clear(&groups[g].set);
+            ngroups++;
+        }
+        nodeset_add(&groups[g].set, node);
+        items++;
+    }
+    ok = ok && items >= min_items && items > 0;
+    if (ok) {
+        buf_append(out, detail, (size_t)(tail - detail));
+        for (size_t g = 0; g < ngroups; g++) {
+            buf_append_str(out, g ? " " : "");
+            nodeset_format(&groups[g].set, out);
+            buf_printf(out, "=%s", groups[g].value);
+        }
+    }
+    free(groups);
+    free(copy);
+    return ok;
+}
+
+void run_compress_long(const char *detail, struct buf *out)
+{
+    if (!run_compress_values(detail, RUN_COMPRESS_NODES, out))
+        buf_append_str(out, detail ? detail : "");
+}
+
 void run_compress(const char *detail, struct buf *out)
 {
+    if (run_compress_values(detail, 0, out))
+        return;
     struct group {
         char *rest;
         struct nodeset set;

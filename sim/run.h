@@ -92,9 +92,13 @@ struct run {
 double run_now(const struct run *r);
 /* Print a line at verbosity level (to the output, and always to sim.log). */
 void run_say(struct run *r, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Append detail to out, grouped when it is a comma list of "nK WORDS" items: "n0 kept 2, n1 kept
- * 2, n2 kept 1" becomes "n0-n1 kept 2; n2 kept 1". Anything else is appended as it is. */
+/* Append detail to out, grouped when it is a comma list of "nK WORDS" items ("n0 kept 2, n1 kept
+ * 2, n2 kept 1" becomes "n0-n1 kept 2; n2 kept 1") or ends in "nK=VALUE" items ("held: n0=1 n1=1
+ * n2=2" becomes "held: n0-n1=1 n2=2"). Anything else is appended as it is. */
 void run_compress(const char *detail, struct buf *out);
+/* The same for the "nK=VALUE" form only, and only with RUN_COMPRESS_NODES items or more: for
+ * texts whose length grows with the cluster (a failure's "saw"). */
+void run_compress_long(const char *detail, struct buf *out);
 /* Record an assertion failure of st (the run's failure is the first one; the step's, this one).
  * Returns -1. */
 int run_fail_step(struct run *r, const struct scenario_step *st, const char *expected,

@@ -28,11 +28,13 @@
 #include "tool.h"
 #include "xalloc.h"
 
-#define RUNNER_PRIVATE_NET    1       /* nodes listen on 127.1.0.0/16 (the addresses layout) */
-#define RUNNER_PUBLIC_NET     2       /* the link layer listens for them on 127.2.0.0/16 */
-#define RUNNER_MAX_ADDRESSED  65536   /* nodes one /16 holds */
-#define RUNNER_TASKS_PER_NODE 5       /* a chainlab node's threads, with slack */
-#define RUNNER_BYTES_PER_NODE 4194304 /* a chainlab node's memory when idle, with slack */
+#define RUNNER_PRIVATE_NET       1     /* nodes listen on 127.1.0.0/16 (the addresses layout) */
+#define RUNNER_PUBLIC_NET        2     /* the link layer listens for them on 127.2.0.0/16 */
+#define RUNNER_MAX_ADDRESSED     65536 /* nodes one /16 holds */
+#define RUNNER_TASKS_PER_NODE    5     /* a chainlab node's threads, with slack */
+#define RUNNER_PROBE_CONNECTIONS 12000 /* the main client's kept connections, at most */
+#define RUNNER_BYTES_PER_NODE                                                                      \
+    1048576 /* a spawned chainlab node's memory, with slack (make bench) */
 
 /* ---- set-up ---- */
 
@@ -284,6 +286,7 @@ static int runner_setup(struct run *r)
     char err[4096];
     if (runner_make_run_dir(r) < 0 || runner_build_topology(r) < 0)
         return -1;
+    runner_write_dot(r); /* the topology itself, also when the run cannot start */
     if (runner_check_limits(r) < 0)
         return -1;
     /* Without --base-port, start the search at a place of our own, so that sims started
@@ -335,6 +338,10 @@ static int runner_setup(struct run *r)
     r->probe = probe_new(node_addr, r->n);
     probe_set_cancel(r->probe, r->o.interrupted);
     probe_set_timeout(r->probe, r->o.request_ms);
+    /* One kept connection per node, up to what the descriptors allow: wiring sends several
+     * requests to each node, and every await asks every node. */
+    probe_set_connections(r->probe,
+                          r->n < RUNNER_PROBE_CONNECTIONS ? r->n : RUNNER_PROBE_CONNECTIONS);
     int rc = 0;
     if (!sc->links_direct) {
         char *log = xasprintf("%s/links.log", r->run_dir);
@@ -371,7 +378,6 @@ static int runner_setup(struct run *r)
     if (runner_wire(r) < 0)
         return -1;
     runner_write_links(r);
-    runner_write_dot(r);
     r->ready_rss_kib = xcalloc(r->n, sizeof(long));
     for (unsigned i = 0; i < r->n; i++) {
         long peak;

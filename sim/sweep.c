@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "err.h"
 #include "log.h"
 #include "rng.h"
 #include "xalloc.h"
@@ -28,8 +29,7 @@ static int axis_fail(char *err, size_t errsz, const char *arg, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    if (err != NULL && errsz > 0)
-        snprintf(err, errsz, "'%s': %s", arg, why);
+    err_set(err, errsz, "'%s': %s", arg, why);
     return -1;
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
 #include "xalloc.h"
 
 struct topology {
@@ -25,19 +26,6 @@ static const char *const topology_kind_names[] = {
 };
 
 #define TOPOLOGY_KINDS (sizeof(topology_kind_names) / sizeof(topology_kind_names[0]))
-
-static void topology_set_err(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void topology_set_err(char *err, size_t errsz, const char *fmt, ...)
-{
-    if (err == NULL || errsz == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
 
 static bool topology_valid_node(const struct topology *t, int i)
 {
@@ -89,8 +77,7 @@ int topology_new(int n, struct topology **out, char *err, size_t errsz)
 {
     *out = NULL;
     if (n < 1 || n > TOPOLOGY_MAX_NODES) {
-        topology_set_err(err, errsz, "a topology needs 1 to %d nodes, not %d", TOPOLOGY_MAX_NODES,
-                         n);
+        err_set(err, errsz, "a topology needs 1 to %d nodes, not %d", TOPOLOGY_MAX_NODES, n);
         return -1;
     }
     struct topology *t = xcalloc(1, sizeof(*t));
@@ -137,7 +124,7 @@ bool topology_kind_has_arg(enum topology_kind kind)
 static int topology_whole_arg(double arg, const char *what, int *out, char *err, size_t errsz)
 {
     if (!(arg >= -2147483648.0 && arg <= 2147483647.0) || arg != floor(arg)) {
-        topology_set_err(err, errsz, "the %s must be a whole number, not %g", what, arg);
+        err_set(err, errsz, "the %s must be a whole number, not %g", what, arg);
         return -1;
     }
     *out = (int)arg;
@@ -179,14 +166,14 @@ int topology_generate(struct topology *t, enum topology_kind kind, double arg, s
         break;
     case TOPOLOGY_RANDOM:
         if (rng == NULL) {
-            topology_set_err(err, errsz, "a random topology needs a seeded generator");
+            err_set(err, errsz, "a random topology needs a seeded generator");
             rc = -1;
             break;
         }
         rc = topology_add_random(t, arg, rng, err, errsz);
         break;
     default:
-        topology_set_err(err, errsz, "unknown topology kind %d", (int)kind);
+        err_set(err, errsz, "unknown topology kind %d", (int)kind);
         rc = -1;
         break;
     }
@@ -217,7 +204,7 @@ void topology_add_mesh(struct topology *t)
 int topology_add_star(struct topology *t, int centre, char *err, size_t errsz)
 {
     if (!topology_valid_node(t, centre)) {
-        topology_set_err(err, errsz, "star centre n%d is not one of the %d nodes", centre, t->n);
+        err_set(err, errsz, "star centre n%d is not one of the %d nodes", centre, t->n);
         return -1;
     }
     for (int i = 0; i < t->n; i++) {
@@ -230,7 +217,7 @@ int topology_add_star(struct topology *t, int centre, char *err, size_t errsz)
 int topology_add_tree(struct topology *t, int fanout, char *err, size_t errsz)
 {
     if (fanout < 1) {
-        topology_set_err(err, errsz, "tree fanout must be at least 1, not %d", fanout);
+        err_set(err, errsz, "tree fanout must be at least 1, not %d", fanout);
         return -1;
     }
     for (int i = 1; i < t->n; i++)
@@ -241,7 +228,7 @@ int topology_add_tree(struct topology *t, int fanout, char *err, size_t errsz)
 int topology_add_grid(struct topology *t, int columns, char *err, size_t errsz)
 {
     if (columns < 1) {
-        topology_set_err(err, errsz, "grid needs at least 1 column, not %d", columns);
+        err_set(err, errsz, "grid needs at least 1 column, not %d", columns);
         return -1;
     }
     for (int i = 0; i < t->n; i++) {
@@ -261,7 +248,7 @@ int topology_add_random(struct topology *t, double degree, struct rng *rng, char
     int rc = -1;
 
     if (!(degree >= 0)) {
-        topology_set_err(err, errsz, "random degree must be a number >= 0, not %g", degree);
+        err_set(err, errsz, "random degree must be a number >= 0, not %g", degree);
         goto out;
     }
 
@@ -331,8 +318,7 @@ out:
 static int topology_check_pair(const struct topology *t, int a, int b, char *err, size_t errsz)
 {
     if (!topology_valid_node(t, a) || !topology_valid_node(t, b)) {
-        topology_set_err(err, errsz, "edge n%d -> n%d names a node outside n0..n%d", a, b,
-                         t->n - 1);
+        err_set(err, errsz, "edge n%d -> n%d names a node outside n0..n%d", a, b, t->n - 1);
         return -1;
     }
     return 0;
@@ -343,7 +329,7 @@ int topology_link(struct topology *t, int a, int b, bool both_ways, char *err, s
     if (topology_check_pair(t, a, b, err, errsz) < 0)
         return -1;
     if (a == b) {
-        topology_set_err(err, errsz, "n%d cannot be linked to itself", a);
+        err_set(err, errsz, "n%d cannot be linked to itself", a);
         return -1;
     }
     topology_set(t, a, b);

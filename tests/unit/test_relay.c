@@ -3,6 +3,7 @@
  * with sources told apart by address, sides. */
 #include "capture.h"
 #include "echo.h"
+#include "limits.h"
 #include "log.h"
 #include "relay.h"
 
@@ -286,7 +287,7 @@ START_TEST(test_300_links)
     int fds[NLINKS];
     char msg[16];
 
-    ck_assert_msg(relay_raise_fd_limit(err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(limits_raise_nofile(err, sizeof(err)) == 0, "%s", err);
     /* Half added before the start, half after. */
     for (int i = 0; i < NLINKS; i++) {
         if (i == NLINKS / 2)

@@ -19,6 +19,12 @@ static const struct compress_row compress_rows[] = {
      "started: 10/s for 1.000s over 3 nodes, in the background"}, /* not a node list: as is */
     {"every link released", "every link released"},
     {"", ""},
+    /* a tail of per-node values, as awaits and expects say them */
+    {"held after 1.689s (2 polls): n0=1 n1=1 n2=1 n3=2 n5=1",
+     "held after 1.689s (2 polls): n0-n2,n5=1 n3=2"},
+    {"held: lost 0 on n2", "held: lost 0 on n2"},
+    {"n0=3 n1=3", "n0-n1=3"},
+    {"held: n0=3 n1", "held: n0=3 n1"}, /* an item of another shape: as is */
 };
 
 START_TEST(test_compress)

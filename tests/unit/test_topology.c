@@ -66,7 +66,7 @@ static const struct kind_row kind_rows[] = {
     {TOPOLOGY_RANDOM, 100, 10, 90, 9, 9, true, NULL},
     {TOPOLOGY_RANDOM, 6, 1024, 6144, 1, NO_DEGREE, true, NULL},
     /* above TOPOLOGY_ENUMERATE_NODES: pairs drawn, not listed; still connected, same count */
-    {TOPOLOGY_RANDOM, 4, 10000, 40000, 1, NO_DEGREE, true, NULL},
+    {TOPOLOGY_RANDOM, 4, 2000, 8000, 1, NO_DEGREE, true, NULL},
 };
 
 static struct topology *make(enum topology_kind kind, double arg, int n, uint64_t seed)
