@@ -513,6 +513,38 @@ START_TEST(test_mutation)
 }
 END_TEST
 
+/* Formattings of the vector chain other than json.dumps': every one is a valid chain, and the
+ * node keeps and serves it as json.dumps writes it (CHAIN_JSON), never as received. */
+static const struct {
+    const char *name;
+    size_t flags; /* json_dumps() flags */
+} formatting_rows[] = {
+    {"jansson's default (raw UTF-8 in block 3)", 0},
+    {"uppercase \\u escapes", JSON_ENSURE_ASCII},
+    {"compact", JSON_COMPACT | JSON_ENSURE_ASCII},
+    {"indented", JSON_INDENT(2) | JSON_ENSURE_ASCII},
+    {"keys sorted", JSON_SORT_KEYS | JSON_ENSURE_ASCII},
+};
+
+START_TEST(test_parse_reencodes)
+{
+    json_t *array = vectors_chain();
+    char err[ERR_SZ] = "";
+    char *text = json_dumps(array, formatting_rows[_i].flags);
+
+    ck_assert_ptr_nonnull(text);
+    ck_assert_str_ne(text, CHAIN_JSON);
+    struct chain *c = chain_parse(text, strlen(text), err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s: %s", formatting_rows[_i].name, err);
+    char *served = chain_text(c);
+    ck_assert_str_eq(served, CHAIN_JSON);
+    free(served);
+    chain_free(c);
+    free(text);
+    json_decref(array);
+}
+END_TEST
+
 START_TEST(test_from_json_not_array)
 {
     char err[ERR_SZ] = "";
@@ -1159,6 +1191,7 @@ static Suite *chain_suite(void)
     tcase_add_loop_test(tc, test_parse_invalid, 0, ARRAY_LEN(invalid_text_rows));
     tcase_add_loop_test(tc, test_mutation, 0, ARRAY_LEN(mutation_rows));
     tcase_add_test(tc, test_from_json_not_array);
+    tcase_add_loop_test(tc, test_parse_reencodes, 0, ARRAY_LEN(formatting_rows));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("serve");
