@@ -229,9 +229,10 @@ out:
 /* The segment in text (len bytes) when it is exactly "[" b0 ", " b1 ... "]" with every block as
  * block_encode() writes it (as json.dumps does), each valid (block_match_encoded()) and chained as
  * chain_parse_segment() requires. Such a text is the segment's wire encoding as it stands: it is
- * kept, not decoded into a tree and written again. Returns a new unshared segment, or NULL when
- * the text is anything else (it may be valid in another formatting: the full decoding decides). */
-static struct chain *segment_match(const char *text, size_t len, uint64_t from)
+ * kept, not decoded into a tree and written again; when owner is not NULL (it holds text), its
+ * memory is taken rather than copied. Returns a new unshared segment, or NULL when the text is
+ * anything else (it may be valid in another formatting: the full decoding decides). */
+static struct chain *segment_match(const char *text, size_t len, uint64_t from, struct buf *owner)
 {
     struct chain *c = NULL;
     struct buf scratch = BUF_INIT;
@@ -260,7 +261,15 @@ static struct chain *segment_match(const char *text, size_t len, uint64_t from)
             goto fail;
         pos += 2;
     }
-    buf_append(&c->json, text + 1, end - 1); /* after the "[" chain_alloc() wrote */
+    if (owner != NULL) { /* "[" b0 ", " ... as it is, less the closing "]" */
+        buf_free(&c->json);
+        c->json = *owner;
+        *owner = (struct buf)BUF_INIT;
+        c->json.len = end;
+        c->json.data[end] = '\0';
+    } else {
+        buf_append(&c->json, text + 1, end - 1); /* after the "[" chain_alloc() wrote */
+    }
     goto out;
 fail:
     chain_free(c);
@@ -275,10 +284,11 @@ struct chain *chain_from_json(const json_t *array, char *err, size_t errsz)
     return segment_from_json(array, 0, 0, err, errsz);
 }
 
-struct chain *chain_parse_segment(const char *text, size_t len, uint64_t from, char *err,
-                                  size_t errsz)
+/* chain_parse_segment() of text (len bytes), held by owner when owner is not NULL. */
+static struct chain *parse_segment(const char *text, size_t len, uint64_t from, struct buf *owner,
+                                   char *err, size_t errsz)
 {
-    struct chain *c = segment_match(text, len, from);
+    struct chain *c = segment_match(text, len, from, owner);
     if (c != NULL)
         return c;
     json_error_t jerr;
@@ -291,6 +301,17 @@ struct chain *chain_parse_segment(const char *text, size_t len, uint64_t from, c
     c = segment_from_json(root, from, len, err, errsz);
     json_decref(root);
     return c;
+}
+
+struct chain *chain_parse_segment(const char *text, size_t len, uint64_t from, char *err,
+                                  size_t errsz)
+{
+    return parse_segment(text, len, from, NULL, err, errsz);
+}
+
+struct chain *chain_parse_segment_buf(struct buf *text, uint64_t from, char *err, size_t errsz)
+{
+    return parse_segment(text->data ? text->data : "", text->len, from, text, err, errsz);
 }
 
 struct chain *chain_parse(const char *text, size_t len, char *err, size_t errsz)
@@ -593,7 +614,7 @@ static void load_part_run(void *arg)
     buf_append_char(&piece, '[');
     buf_append(&piece, l->text->data + l->off[first], end - l->off[first]);
     buf_append_char(&piece, ']');
-    part->seg = chain_parse_segment(piece.data, piece.len, first, part->err, sizeof(part->err));
+    part->seg = chain_parse_segment_buf(&piece, first, part->err, sizeof(part->err));
     buf_free(&piece);
 }
 

@@ -50,6 +50,10 @@ struct chain *chain_parse(const char *text, size_t len, char *err, size_t errsz)
  * chain_free()), or NULL with err set. Thread-safe: touches nothing shared. */
 struct chain *chain_parse_segment(const char *text, size_t len, uint64_t from, char *err,
                                   size_t errsz);
+/* chain_parse_segment() of text's bytes. A segment kept as received (the text is exactly what
+ * json.dumps writes) takes text's memory rather than a copy: text is then empty. Otherwise text is
+ * left as it was. */
+struct chain *chain_parse_segment_buf(struct buf *text, uint64_t from, char *err, size_t errsz);
 /* Append segment b to a (both unshared): b must start at a's next index and its first block's
  * prev_hash must be a's tip hash. Returns 0, or -1 with err set (a is then unchanged). b is
  * consumed in both cases (freed; the caller must not use it again). */
