@@ -81,6 +81,9 @@ void block_make_next(uint64_t prev_index, const char *prev_hash, const char *dat
     block_hash_compute(out->index, out->data, len, out->prev_hash, out->hash);
 }
 
+#define ENCODE_HEAD_MAX 40 /* bytes of '{"index": N, "data": ' at most (N: 20 digits) */
+#define ENCODE_TAIL_MAX (15 + 2 + BLOCK_HASH_HEX + 10 + 2 + BLOCK_HASH_HEX + 2) /* after data */
+
 /* Append '{"index": N, "data": ' (what comes before a block's data). */
 static void encode_head(uint64_t index, struct buf *out)
 {
@@ -93,7 +96,7 @@ static void encode_head(uint64_t index, struct buf *out)
 /* Append ', "prev_hash": P, "hash": "H"}' (what follows a block's data); P is null for NULL. */
 static void encode_tail(const char *prev_hash, const char *hash, struct buf *out)
 {
-    buf_reserve(out, 15 + 2 + BLOCK_HASH_HEX + 11 + BLOCK_HASH_HEX + 2);
+    buf_reserve(out, ENCODE_TAIL_MAX);
     buf_append(out, ", \"prev_hash\": ", 15);
     if (prev_hash) {
         buf_append_char(out, '"');
@@ -120,6 +123,7 @@ void block_encode(const struct block *b, struct buf *out)
 void block_encode_fields(uint64_t index, const char *data_json, size_t data_json_len,
                          const char *prev_hash, const char *hash, struct buf *out)
 {
+    buf_reserve(out, ENCODE_HEAD_MAX + data_json_len + ENCODE_TAIL_MAX); /* one allocation */
     encode_head(index, out);
     buf_append(out, data_json, data_json_len);
     encode_tail(prev_hash, hash, out);

@@ -1,14 +1,24 @@
 #!/usr/bin/python3
 """chainlab benchmarks: prints tables of measured figures (make bench).
 
-Measures, on this machine, with nothing else tuned:
-  node: appends/s (one node, no peers, 8 keep-alive clients via wrk), GET /blocks latency at
-        10k and 100k blocks, time for a fresh node to sync a 100k-block chain, RSS idle and at
-        100k blocks;
-  sim:  time from an append on n0 until all N nodes hold it, N = 10, 50, 100 on `random 4`,
-        through the link layer and direct.
+usage: tools/bench.py [-h] [--rounds N] [--seconds S] [PART ...]
+
+Parts (default: node sim):
+  node:     one node against yardsticks measured in turns in the same run: appends/s of a node
+            with no peers against build/tools/bare_server (the node's libmicrohttpd set-up with
+            nothing behind it), node, bare, node, bare...; a fresh node syncing a 100,000-block
+            chain against downloading the same chain with one GET /blocks, download, sync,
+            download, sync...; each as the median ratio of the rounds with its spread. Then
+            appends/s with --db, GET /blocks latency at 10k and 100k blocks, the sync with --db,
+            --db start-up, RSS idle and at 100k blocks.
+  sim:      time from an append on n0 until all N nodes hold it, N = 10, 50, 100 on `random 4`,
+            through the link layer and direct; then the sampling part.
+  sampling: what --sample costs (BENCH_SAMPLE_NODES nodes, default 100).
 Targets are printed beside the figures; nothing here asserts: machines are shared and noisy.
+An unknown part is an error (exit 2).
 """
+import argparse
+import http.client
 import json
 import os
 import shutil
@@ -27,6 +37,7 @@ NODE = os.path.join(BUILD, "chainlab-node")
 SIM = os.path.join(BUILD, "chainlab-sim")
 LUA = os.path.join(ROOT, "tools", "wrk-append.lua")
 LOADGEN = os.path.join(BUILD, "tools", "loadgen")
+BARE = os.path.join(BUILD, "tools", "bare_server")
 
 
 def free_port():
@@ -79,6 +90,71 @@ class Node:
             self.proc.wait()
 
 
+class Bare:
+    """build/tools/bare_server on a free port, up once it prints "ready"."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.proc = subprocess.Popen([BARE, str(self.port)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
+        if self.proc.stdout.readline().strip() != "ready":
+            self.stop()
+            raise RuntimeError("bare_server did not start")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def spread(values, fmt, unit=""):
+    """"median<unit> (min-max)" of values, each number written with fmt."""
+    return ("%s%s (%s-%s)" % (fmt, unit, fmt, fmt)) % (statistics.median(values), min(values),
+                                                       max(values))
+
+
+def in_turns(rounds, measure_a, measure_b):
+    """Run measure_a then measure_b, rounds times; returns the lists of a, b and a/b."""
+    a, b, ratio = [], [], []
+    for _ in range(rounds):
+        a.append(measure_a())
+        b.append(measure_b())
+        ratio.append(a[-1] / b[-1])
+    return a, b, ratio
+
+
+def download_ms(node):
+    """One GET /blocks of node's whole chain, read to its end on a new connection, in ms."""
+    t = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", node.port, timeout=60)
+    conn.request("GET", "/blocks")
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    if resp.status != 200 or not body.startswith(b"["):
+        raise RuntimeError("GET /blocks answered %d" % resp.status)
+    return (time.perf_counter() - t) * 1000
+
+
+def fresh_sync_ms(peer, *args):
+    """A node started empty syncs peer's chain (POST /peers, then POST /sync timed), in ms."""
+    fresh = Node(*args)
+    try:
+        fresh.post("/peers", peer.url.encode())
+        t = time.perf_counter()
+        fresh.post("/sync")
+        took = (time.perf_counter() - t) * 1000
+        if fresh.height() != peer.height():
+            raise RuntimeError("the fresh node did not reach the peer's height")
+    finally:
+        fresh.stop()
+    return took
+
+
 def wrk(url, seconds):
     out = subprocess.run(["wrk", "-t2", "-c8", "-d%ds" % seconds, "-s", LUA, url],
                          capture_output=True, text=True, check=True).stdout
@@ -113,18 +189,27 @@ def table(title, rows):
             print("  " + "  ".join("-" * w for w in widths))
 
 
-def bench_node():
-    rows = [("measure", "result", "target")]
-    n = Node()
-    idle = n.rss_kib()
-    idle_anon, idle_file = n.rss_kib("RssAnon"), n.rss_kib("RssFile")
-    rate = wrk(n.url, 5)
-    rows.append(("appends/s, 1 node, no peers, 8 clients (wrk, 5 s)", "%.0f" % rate, ">= 35000"))
-    n.stop()
+def bench_node(args):
+    rows = [("measure", "result: median (min-max)", "target")]
+    n, bare = Node(), Bare()
+    try:
+        idle = n.rss_kib()
+        idle_anon, idle_file = n.rss_kib("RssAnon"), n.rss_kib("RssFile")
+        rates, bare_rates, ratios = in_turns(args.rounds, lambda: wrk(n.url, args.seconds),
+                                             lambda: wrk(bare.url, args.seconds))
+    finally:
+        n.stop()
+        bare.stop()
+    rows.append(("appends/s, 1 node, no peers, 8 clients (wrk -t2 -c8, %d s), %d rounds"
+                 % (args.seconds, args.rounds), spread(rates, "%.0f"), ">= 35000"))
+    rows.append(("appends/s, bare_server, the same load, in turns with the node",
+                 spread(bare_rates, "%.0f"), "-"))
+    rows.append(("  node / bare_server, round by round", spread(ratios, "%.2f"), ">= 0.8"))
     db_dir = tempfile.mkdtemp(prefix="chainlab-bench-db-")
     for mode in ("full", "normal"):
         n = Node("--db", os.path.join(db_dir, mode + ".db"), "--db-sync", mode)
-        rows.append(("appends/s, --db --db-sync %s, same load" % mode, "%.0f" % wrk(n.url, 5), "-"))
+        rows.append(("appends/s, --db --db-sync %s, same load" % mode,
+                     "%.0f" % wrk(n.url, args.seconds), "-"))
         n.stop()
 
     n = Node()
@@ -135,34 +220,22 @@ def bench_node():
                  "-"))
     for size in (10000, 100000):
         fill(n, size)
-        med, worst = timed(lambda: n.get("/blocks"), 20)
+        times = [timed(lambda: n.get("/blocks"), 1)[0] for _ in range(20)]
         nbytes = len(n.get("/blocks"))
-        rows.append(("GET /blocks at %d blocks (%.1f MB), median of 20" % (n.height(), nbytes / 1e6),
-                     "%.1f ms (max %.1f)" % (med, worst), "<= 50 ms at 100k"))
+        rows.append(("GET /blocks at %d blocks (%.1f MB), 20 times" % (n.height(), nbytes / 1e6),
+                     spread(times, "%.1f", " ms"), "<= 50 ms at 100k"))
     rows.append(("RSS at %d blocks" % n.height(), "%.1f MiB" % (n.rss_kib() / 1024), "-"))
 
-    syncs = []
-    for _ in range(5):
-        fresh = Node("--peer", n.url)
-        # The fresh node syncs at start; measure an explicit sync on a node that starts empty.
-        fresh.stop()
-        fresh = Node()
-        fresh.post("/peers", n.url.encode())
-        t = time.perf_counter()
-        fresh.post("/sync")
-        syncs.append((time.perf_counter() - t) * 1000)
-        assert fresh.height() == n.height()
-        fresh.stop()
-    rows.append(("fresh node syncs %d blocks from one peer, median of 5" % n.height(),
-                 "%.0f ms (max %.0f)" % (statistics.median(syncs), max(syncs)), "<= 400 ms"))
+    syncs, downloads, ratios = in_turns(args.rounds, lambda: fresh_sync_ms(n),
+                                        lambda: download_ms(n))
+    rows.append(("fresh node syncs %d blocks from one peer, %d rounds" % (n.height(), args.rounds),
+                 spread(syncs, "%.0f", " ms"), "<= 400 ms"))
+    rows.append(("GET /blocks of the same chain, read whole, in turns with the syncs",
+                 spread(downloads, "%.1f", " ms"), "-"))
+    rows.append(("  sync / download, round by round", spread(ratios, "%.1f", "x"), "<= 4x"))
     db = os.path.join(db_dir, "big.db")
-    fresh = Node("--db", db)
-    fresh.post("/peers", n.url.encode())
-    t = time.perf_counter()
-    fresh.post("/sync")
-    adopt = (time.perf_counter() - t) * 1000
-    fresh.stop()
-    rows.append(("  the same with --db (adopted in one transaction)", "%.0f ms" % adopt, "-"))
+    rows.append(("  the same sync with --db (adopted in one transaction)",
+                 "%.0f ms" % fresh_sync_ms(n, "--db", db), "-"))
     loads = []
     for _ in range(3):
         t = time.perf_counter()
@@ -170,14 +243,14 @@ def bench_node():
         loads.append((time.perf_counter() - t) * 1000)
         assert fresh.height() == n.height()
         fresh.stop()
-    rows.append(("--db start-up with %d blocks stored (fully validated), median of 3" % n.height(),
-                 "%.0f ms (max %.0f)" % (statistics.median(loads), max(loads)), "-"))
+    rows.append(("--db start-up with %d blocks stored (fully validated), 3 times" % n.height(),
+                 spread(loads, "%.0f", " ms"), "-"))
     shutil.rmtree(db_dir, ignore_errors=True)
     n.stop()
     table("chainlab-node (this machine, %d cores)" % os.cpu_count(), rows)
 
 
-def bench_sim():
+def bench_sim(args):
     rows = [("nodes", "topology", "links", "append on n0 until all hold it", "sim total")]
     tmp = tempfile.mkdtemp(prefix="chainlab-bench-")
     try:
@@ -209,7 +282,7 @@ def bench_sim():
     table("chainlab-sim propagation (append answered + await contains on every node)", rows)
 
 
-def bench_sampling():
+def bench_sampling(args):
     """What --sample costs: one scenario (a load, a partition, a heal, convergence) run with
     sampling off, every 100 ms (the default) and every 10 ms; the outcome must not change."""
     nodes = int(os.environ.get("BENCH_SAMPLE_NODES", "100"))
@@ -246,11 +319,44 @@ def bench_sampling():
     table("chainlab-sim sampling cost (BENCH_SAMPLE_NODES=%d)" % nodes, rows)
 
 
+# Each part: the functions it runs, in order. A function shared by parts runs once.
+PARTS = {
+    "node": (bench_node,),
+    "sim": (bench_sim, bench_sampling),
+    "sampling": (bench_sampling,),
+}
+DEFAULT_PARTS = ("node", "sim")
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        prog="tools/bench.py", description="chainlab benchmarks (make bench BENCH='PART ...').",
+        epilog="parts: %s (default: %s). Nothing is asserted; figures are printed with their "
+        "targets." % (", ".join(PARTS), " ".join(DEFAULT_PARTS)))
+    ap.add_argument("parts", nargs="*", metavar="PART", help="which parts to run")
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="rounds of each in-turns comparison (node part; default 5)")
+    ap.add_argument("--seconds", type=int, default=2,
+                    help="seconds of each wrk run (node part; default 2)")
+    args = ap.parse_args(argv)
+    unknown = [p for p in args.parts if p not in PARTS]
+    if unknown:
+        ap.error("unknown part %s; the parts are: %s" % (", ".join(unknown), ", ".join(PARTS)))
+    if args.rounds < 1 or args.seconds < 1:
+        ap.error("--rounds and --seconds must be at least 1")
+    return args
+
+
+def main(argv):
+    args = parse_args(argv)
+    done = set()
+    for part in args.parts or DEFAULT_PARTS:
+        for fn in PARTS[part]:
+            if fn not in done:
+                done.add(fn)
+                fn(args)
+    return 0
+
+
 if __name__ == "__main__":
-    which = sys.argv[1:] or ["node", "sim"]
-    if "node" in which:
-        bench_node()
-    if "sim" in which:
-        bench_sim()
-    if "sim" in which or "sampling" in which:
-        bench_sampling()
+    sys.exit(main(sys.argv[1:]))

@@ -545,6 +545,48 @@ START_TEST(test_parse_reencodes)
 }
 END_TEST
 
+/* chain_parse_segment_buf(): json.dumps' text is taken as it is (the buffer is left empty);
+ * another formatting is decoded and leaves the buffer as it was; an invalid one too. */
+START_TEST(test_parse_segment_buf)
+{
+    json_t *array = vectors_chain();
+    char *compact = json_dumps(array, JSON_COMPACT);
+    char *slice = vector_slice(3, 4);
+    char err[ERR_SZ] = "";
+    struct buf text = BUF_INIT;
+
+    buf_append_str(&text, slice);
+    struct chain *c = chain_parse_segment_buf(&text, 3, err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_ptr_null(text.data);
+    ck_assert_uint_eq(text.len, 0);
+    struct buf served = BUF_INIT;
+    chain_write_json(c, 0, UINT64_MAX, &served);
+    ck_assert_str_eq(served.data, slice);
+    buf_free(&served);
+    chain_free(c);
+
+    buf_append_str(&text, compact);
+    c = chain_parse_segment_buf(&text, 0, err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_str_eq(text.data, compact);
+    char *whole = chain_text(c);
+    ck_assert_str_eq(whole, CHAIN_JSON);
+    free(whole);
+    chain_free(c);
+
+    buf_clear(&text);
+    buf_append_str(&text, slice);
+    ck_assert_ptr_null(chain_parse_segment_buf(&text, 4, err, sizeof(err)));
+    ck_assert_str_eq(text.data, slice);
+
+    buf_free(&text);
+    free(slice);
+    free(compact);
+    json_decref(array);
+}
+END_TEST
+
 START_TEST(test_from_json_not_array)
 {
     char err[ERR_SZ] = "";
@@ -1192,6 +1234,7 @@ static Suite *chain_suite(void)
     tcase_add_loop_test(tc, test_mutation, 0, ARRAY_LEN(mutation_rows));
     tcase_add_test(tc, test_from_json_not_array);
     tcase_add_loop_test(tc, test_parse_reencodes, 0, ARRAY_LEN(formatting_rows));
+    tcase_add_test(tc, test_parse_segment_buf);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("serve");
