@@ -47,13 +47,16 @@ def free_port():
 
 
 class Node:
-    def __init__(self, *args):
+    """A chainlab-node on a free port, up once it answers GET /block. prefix: a command the node
+    runs under (tools/profile.py: perf record), which must end the node when it gets SIGTERM."""
+
+    def __init__(self, *args, prefix=()):
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([NODE, str(self.port), *args], stdout=self.log,
+        self.proc = subprocess.Popen([*prefix, NODE, str(self.port), *args], stdout=self.log,
                                      stderr=self.log)
-        deadline = time.time() + 10
+        deadline = time.time() + 20
         while True:
             try:
                 urllib.request.urlopen(self.url + "/block", timeout=1).read()
