@@ -2,7 +2,8 @@
  *
  * Design: the node serves its chain far more often than it inspects it, so the chain is stored as
  * the JSON text of GET /blocks ("[b0, b1, ...") plus the offset of every block in that text and
- * the tip's hash. Serving a slice is one memcpy; validation happens on the way in.
+ * the tip's hash. Serving a slice is one memcpy; validation happens on the way in, and a page
+ * received in exactly this encoding (json.dumps') is validated in place and kept as it came.
  *
  * A struct chain may also hold a segment: the consecutive blocks base, base+1, ... of a chain
  * whose earlier blocks are elsewhere (a page of GET /blocks?from=&limit=). A segment knows the

@@ -1,16 +1,17 @@
 #!/usr/bin/python3
 """chainlab benchmarks: prints tables of measured figures (make bench).
 
-usage: tools/bench.py [-h] [--rounds N] [--seconds S] [PART ...]
+usage: tools/bench.py [-h] [--rounds N] [--seconds S] [--no-pin] [PART ...]
 
 Parts (default: node sim):
   node:     one node against yardsticks measured in turns in the same run: appends/s of a node
             with no peers against build/tools/bare_server (the node's libmicrohttpd set-up with
-            nothing behind it), node, bare, node, bare...; a fresh node syncing a 100,000-block
-            chain against downloading the same chain with one GET /blocks, download, sync,
-            download, sync...; each as the median ratio of the rounds with its spread. Then
-            appends/s with --db, GET /blocks latency at 10k and 100k blocks, the sync with --db,
-            --db start-up, RSS idle and at 100k blocks.
+            nothing behind it), node, bare, node, bare... (each server on CPU 1 and wrk on CPU 0
+            unless --no-pin); a fresh node syncing a 100,000-block chain against downloading the
+            same chain with one GET /blocks, sync, download, sync, download...; each as the median
+            of the rounds' ratios with their spread. Then appends/s with --db, GET /blocks
+            latency at 10k and 100k blocks, the sync with --db, --db start-up, RSS idle and at
+            100k blocks.
   sim:      time from an append on n0 until all N nodes hold it, N = 10, 50, 100 on `random 4`,
             through the link layer and direct; then the sampling part.
   sampling: what --sample costs (BENCH_SAMPLE_NODES nodes, default 100).
@@ -46,16 +47,33 @@ def free_port():
         return s.getsockname()[1]
 
 
+def on_cpus(cpus):
+    """A preexec_fn that keeps the child on the CPUs in cpus (None: wherever the kernel likes)."""
+    if not cpus:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def pinning(args):
+    """CPUs for (the server, wrk) in the appends comparison: with --pin on a machine of two
+    CPUs or more, the server on CPU 1 and wrk on CPU 0, so that each server's rate is what its
+    own work allows and not where the scheduler put five threads on two cores; else (None, None)."""
+    if not args.pin or len(os.sched_getaffinity(0)) < 2:
+        return None, None
+    cpus = sorted(os.sched_getaffinity(0))
+    return {cpus[1]}, {cpus[0]}
+
+
 class Node:
     """A chainlab-node on a free port, up once it answers GET /block. prefix: a command the node
     runs under (tools/profile.py: perf record), which must end the node when it gets SIGTERM."""
 
-    def __init__(self, *args, prefix=()):
+    def __init__(self, *args, prefix=(), cpus=None):
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([*prefix, NODE, str(self.port), *args], stdout=self.log,
-                                     stderr=self.log)
+                                     stderr=self.log, preexec_fn=on_cpus(cpus))
         deadline = time.time() + 20
         while True:
             try:
@@ -96,11 +114,12 @@ class Node:
 class Bare:
     """build/tools/bare_server on a free port, up once it prints "ready"."""
 
-    def __init__(self):
+    def __init__(self, cpus=None):
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.proc = subprocess.Popen([BARE, str(self.port)], stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True)
+                                     stderr=subprocess.DEVNULL, text=True,
+                                     preexec_fn=on_cpus(cpus))
         if self.proc.stdout.readline().strip() != "ready":
             self.stop()
             raise RuntimeError("bare_server did not start")
@@ -158,9 +177,10 @@ def fresh_sync_ms(peer, *args):
     return took
 
 
-def wrk(url, seconds):
+def wrk(url, seconds, cpus=None):
     out = subprocess.run(["wrk", "-t2", "-c8", "-d%ds" % seconds, "-s", LUA, url],
-                         capture_output=True, text=True, check=True).stdout
+                         capture_output=True, text=True, check=True,
+                         preexec_fn=on_cpus(cpus)).stdout
     for line in out.splitlines():
         if line.startswith("Requests/sec:"):
             return float(line.split()[1])
@@ -194,17 +214,21 @@ def table(title, rows):
 
 def bench_node(args):
     rows = [("measure", "result: median (min-max)", "target")]
-    n, bare = Node(), Bare()
+    server_cpus, client_cpus = pinning(args)
+    n, bare = Node(cpus=server_cpus), Bare(cpus=server_cpus)
     try:
         idle = n.rss_kib()
         idle_anon, idle_file = n.rss_kib("RssAnon"), n.rss_kib("RssFile")
-        rates, bare_rates, ratios = in_turns(args.rounds, lambda: wrk(n.url, args.seconds),
-                                             lambda: wrk(bare.url, args.seconds))
+        rates, bare_rates, ratios = in_turns(
+            args.rounds, lambda: wrk(n.url, args.seconds, client_cpus),
+            lambda: wrk(bare.url, args.seconds, client_cpus))
     finally:
         n.stop()
         bare.stop()
-    rows.append(("appends/s, 1 node, no peers, 8 clients (wrk -t2 -c8, %d s), %d rounds"
-                 % (args.seconds, args.rounds), spread(rates, "%.0f"), ">= 35000"))
+    where = ("server on CPU %d, wrk on CPU %d" % (min(server_cpus), min(client_cpus))
+             if server_cpus else "not pinned")
+    rows.append(("appends/s, 1 node, no peers, 8 clients (wrk -t2 -c8, %d s), %d rounds, %s"
+                 % (args.seconds, args.rounds, where), spread(rates, "%.0f"), ">= 35000"))
     rows.append(("appends/s, bare_server, the same load, in turns with the node",
                  spread(bare_rates, "%.0f"), "-"))
     rows.append(("  node / bare_server, round by round", spread(ratios, "%.2f"), ">= 0.8"))
@@ -337,10 +361,13 @@ def parse_args(argv):
         epilog="parts: %s (default: %s). Nothing is asserted; figures are printed with their "
         "targets." % (", ".join(PARTS), " ".join(DEFAULT_PARTS)))
     ap.add_argument("parts", nargs="*", metavar="PART", help="which parts to run")
-    ap.add_argument("--rounds", type=int, default=5,
-                    help="rounds of each in-turns comparison (node part; default 5)")
+    ap.add_argument("--rounds", type=int, default=7,
+                    help="rounds of each in-turns comparison (node part; default 7)")
     ap.add_argument("--seconds", type=int, default=2,
                     help="seconds of each wrk run (node part; default 2)")
+    ap.add_argument("--no-pin", dest="pin", action="store_false",
+                    help="node part: do not pin the appends comparison (by default, with two "
+                    "CPUs or more, the server runs on CPU 1 and wrk on CPU 0)")
     args = ap.parse_args(argv)
     unknown = [p for p in args.parts if p not in PARTS]
     if unknown:

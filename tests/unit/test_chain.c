@@ -5,6 +5,7 @@
  * json.dumps(chain) is exactly "[" + ", ".join(json.dumps(b) for b in chain) + "]". */
 #include <check.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,6 +259,69 @@ START_TEST(test_append_many)
                   slice.data);
     assert_consistent(c);
     buf_free(&slice);
+    chain_free(c);
+}
+END_TEST
+
+#define APPENDERS    4   /* threads appending at once */
+#define APPENDS_EACH 500 /* blocks each */
+
+struct appender {
+    struct chain *c;
+    int id;
+    struct buf answers; /* every answer's JSON, one a line */
+    int failed;         /* appends that returned an error (checked on the main thread) */
+};
+
+static void *appender_main(void *arg)
+{
+    struct appender *a = arg;
+    char data[32];
+    for (int i = 0; i < APPENDS_EACH; i++) {
+        int n = snprintf(data, sizeof(data), "t%d-%d", a->id, i);
+        if (chain_append_data(a->c, data, (size_t)n, &a->answers) < 0)
+            a->failed++;
+        buf_append_char(&a->answers, '\n');
+    }
+    return NULL;
+}
+
+/* Threads appending at once (the HTTP threads): every append lands once, in a valid chain, and
+ * each answer is exactly the block the chain serves at its index. */
+START_TEST(test_append_concurrent)
+{
+    struct chain *c = chain_new();
+    struct appender a[APPENDERS];
+    pthread_t tid[APPENDERS];
+    char err[ERR_SZ] = "";
+
+    for (int t = 0; t < APPENDERS; t++) {
+        a[t] = (struct appender){.c = c, .id = t};
+        ck_assert_int_eq(pthread_create(&tid[t], NULL, appender_main, &a[t]), 0);
+    }
+    for (int t = 0; t < APPENDERS; t++) {
+        pthread_join(tid[t], NULL);
+        ck_assert_int_eq(a[t].failed, 0);
+    }
+    ck_assert_uint_eq(chain_tip(c, NULL), APPENDERS * APPENDS_EACH);
+    assert_consistent(c);
+    for (int t = 0; t < APPENDERS; t++) {
+        char *line = a[t].answers.data, *end;
+        for (int i = 0; i < APPENDS_EACH; i++, line = end + 1) {
+            struct block b;
+            struct buf served = BUF_INIT;
+            end = strchr(line, '\n');
+            ck_assert_ptr_nonnull(end);
+            ck_assert_msg(block_parse(line, (size_t)(end - line), &b, err, sizeof(err)) == 0, "%s",
+                          err);
+            chain_write_json(c, b.index, 1, &served);
+            ck_assert_uint_eq(served.len, (size_t)(end - line) + 2);
+            ck_assert_mem_eq(served.data + 1, line, (size_t)(end - line));
+            block_clear(&b);
+            buf_free(&served);
+        }
+        buf_free(&a[t].answers);
+    }
     chain_free(c);
 }
 END_TEST
@@ -1226,6 +1290,7 @@ static Suite *chain_suite(void)
     tcase_add_test(tc, test_append_rebuilds_vectors);
     tcase_add_test(tc, test_append_nul_data);
     tcase_add_test(tc, test_append_many);
+    tcase_add_test(tc, test_append_concurrent);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("validate");
