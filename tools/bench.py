@@ -1,17 +1,17 @@
 #!/usr/bin/python3
 """chainlab benchmarks: prints tables of measured figures (make bench).
 
-usage: tools/bench.py [-h] [--rounds N] [--seconds S] [--no-pin] [PART ...]
+usage: tools/bench.py [-h] [--rounds N] [--seconds S] [--pin] [PART ...]
 
 Parts (default: node sim):
   node:     one node against yardsticks measured in turns in the same run: appends/s of a node
             with no peers against build/tools/bare_server (the node's libmicrohttpd set-up with
-            nothing behind it), node, bare, node, bare... (each server on CPU 1 and wrk on CPU 0
-            unless --no-pin); a fresh node syncing a 100,000-block chain against downloading the
-            same chain with one GET /blocks, sync, download, sync, download...; each as the median
-            of the rounds' ratios with their spread. Then appends/s with --db, GET /blocks
-            latency at 10k and 100k blocks, the sync with --db, --db start-up, RSS idle and at
-            100k blocks.
+            nothing behind it), node, bare, node, bare... (--pin: each server on CPU 1, wrk on
+            CPU 0), with each server's CPU time per append; a fresh node syncing a 100,000-block
+            chain against downloading the same chain with one GET /blocks, sync, download, sync,
+            download...; each as the median of the rounds' ratios with their spread. Then
+            appends/s with --db, GET /blocks latency at 10k and 100k blocks, the sync with --db,
+            --db start-up, RSS idle and at 100k blocks.
   sim:      time from an append on n0 until all N nodes hold it, N = 10, 50, 100 on `random 4`,
             through the link layer and direct; then the sampling part.
   sampling: what --sample costs (BENCH_SAMPLE_NODES nodes, default 100).
@@ -56,8 +56,8 @@ def on_cpus(cpus):
 
 def pinning(args):
     """CPUs for (the server, wrk) in the appends comparison: with --pin on a machine of two
-    CPUs or more, the server on CPU 1 and wrk on CPU 0, so that each server's rate is what its
-    own work allows and not where the scheduler put five threads on two cores; else (None, None)."""
+    CPUs or more, the server on CPU 1 and wrk on CPU 0; else (None, None): the scheduler places
+    them."""
     if not args.pin or len(os.sched_getaffinity(0)) < 2:
         return None, None
     cpus = sorted(os.sched_getaffinity(0))
@@ -140,12 +140,14 @@ def spread(values, fmt, unit=""):
 
 
 def in_turns(rounds, measure_a, measure_b):
-    """Run measure_a then measure_b, rounds times; returns the lists of a, b and a/b."""
+    """Run measure_a then measure_b, rounds times; returns the lists of a, b and a/b (when they
+    are numbers)."""
     a, b, ratio = [], [], []
     for _ in range(rounds):
         a.append(measure_a())
         b.append(measure_b())
-        ratio.append(a[-1] / b[-1])
+        if isinstance(a[-1], (int, float)):
+            ratio.append(a[-1] / b[-1])
     return a, b, ratio
 
 
@@ -177,14 +179,38 @@ def fresh_sync_ms(peer, *args):
     return took
 
 
-def wrk(url, seconds, cpus=None):
+def wrk_run(url, seconds, cpus=None):
+    """wrk -t2 -c8 with unique /append bodies: (requests/s, requests)."""
     out = subprocess.run(["wrk", "-t2", "-c8", "-d%ds" % seconds, "-s", LUA, url],
                          capture_output=True, text=True, check=True,
                          preexec_fn=on_cpus(cpus)).stdout
+    rate = done = None
     for line in out.splitlines():
         if line.startswith("Requests/sec:"):
-            return float(line.split()[1])
-    raise RuntimeError("wrk printed no rate:\n" + out)
+            rate = float(line.split()[1])
+        elif "requests in" in line:
+            done = int(line.split()[0])
+    if rate is None or not done:
+        raise RuntimeError("wrk printed no rate:\n" + out)
+    return rate, done
+
+
+def wrk(url, seconds, cpus=None):
+    return wrk_run(url, seconds, cpus)[0]
+
+
+def cpu_seconds(pid):
+    """User and system CPU time of process pid so far, all threads, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_server(url, pid, seconds, cpus):
+    """One wrk run against a server: (appends/s, the server's CPU microseconds per append)."""
+    before = cpu_seconds(pid)
+    rate, done = wrk_run(url, seconds, cpus)
+    return rate, (cpu_seconds(pid) - before) * 1e6 / done
 
 
 def fill(node, blocks):
@@ -219,19 +245,24 @@ def bench_node(args):
     try:
         idle = n.rss_kib()
         idle_anon, idle_file = n.rss_kib("RssAnon"), n.rss_kib("RssFile")
-        rates, bare_rates, ratios = in_turns(
-            args.rounds, lambda: wrk(n.url, args.seconds, client_cpus),
-            lambda: wrk(bare.url, args.seconds, client_cpus))
+        node_runs, bare_runs, _ = in_turns(
+            args.rounds, lambda: load_server(n.url, n.proc.pid, args.seconds, client_cpus),
+            lambda: load_server(bare.url, bare.proc.pid, args.seconds, client_cpus))
     finally:
         n.stop()
         bare.stop()
     where = ("server on CPU %d, wrk on CPU %d" % (min(server_cpus), min(client_cpus))
              if server_cpus else "not pinned")
     rows.append(("appends/s, 1 node, no peers, 8 clients (wrk -t2 -c8, %d s), %d rounds, %s"
-                 % (args.seconds, args.rounds, where), spread(rates, "%.0f"), ">= 35000"))
+                 % (args.seconds, args.rounds, where), spread([r for r, _ in node_runs], "%.0f"),
+                 ">= 35000"))
     rows.append(("appends/s, bare_server, the same load, in turns with the node",
-                 spread(bare_rates, "%.0f"), "-"))
-    rows.append(("  node / bare_server, round by round", spread(ratios, "%.2f"), ">= 0.8"))
+                 spread([r for r, _ in bare_runs], "%.0f"), "-"))
+    rows.append(("  node / bare_server, round by round",
+                 spread([a[0] / b[0] for a, b in zip(node_runs, bare_runs)], "%.2f"), ">= 0.8"))
+    rows.append(("server CPU per append (user + system), node / bare_server",
+                 "%s / %s" % (spread([c for _, c in node_runs], "%.1f", " us"),
+                              spread([c for _, c in bare_runs], "%.1f", " us")), "-"))
     db_dir = tempfile.mkdtemp(prefix="chainlab-bench-db-")
     for mode in ("full", "normal"):
         n = Node("--db", os.path.join(db_dir, mode + ".db"), "--db-sync", mode)
@@ -365,9 +396,9 @@ def parse_args(argv):
                     help="rounds of each in-turns comparison (node part; default 7)")
     ap.add_argument("--seconds", type=int, default=2,
                     help="seconds of each wrk run (node part; default 2)")
-    ap.add_argument("--no-pin", dest="pin", action="store_false",
-                    help="node part: do not pin the appends comparison (by default, with two "
-                    "CPUs or more, the server runs on CPU 1 and wrk on CPU 0)")
+    ap.add_argument("--pin", action="store_true",
+                    help="node part: in the appends comparison, run each server on CPU 1 and wrk "
+                    "on CPU 0 (two CPUs or more) instead of where the scheduler puts them")
     args = ap.parse_args(argv)
     unknown = [p for p in args.parts if p not in PARTS]
     if unknown:
