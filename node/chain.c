@@ -52,17 +52,24 @@ static void chain_wrlock(struct chain *c)
     pthread_rwlock_wrlock(&c->lock);
 }
 
-/* Start block n of c's text: room in off, the ", " separator, its offset (caller holds the write
- * lock or owns c alone). The caller then appends the block's JSON and sets tip_hash. */
-static void push_start(struct chain *c)
+/* Count one more block, its JSON starting at byte at of c's text (caller holds the write lock or
+ * owns c alone). */
+static void push_offset(struct chain *c, size_t at)
 {
     if (c->n == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 64;
         c->off = xrealloc(c->off, c->cap * sizeof(*c->off));
     }
+    c->off[c->n++] = at;
+}
+
+/* Start block n of c's text: the ", " separator and its offset (caller holds the write lock or
+ * owns c alone). The caller then appends the block's JSON and sets tip_hash. */
+static void push_start(struct chain *c)
+{
     if (c->n > 0)
         buf_append(&c->json, ", ", 2);
-    c->off[c->n++] = c->json.len;
+    push_offset(c, c->json.len);
 }
 
 /* Add an encoded block to an unlocked chain (caller holds the write lock or owns c alone). */
@@ -247,13 +254,9 @@ static struct chain *segment_match(const char *text, size_t len, uint64_t from, 
                                        c->n > 0 ? c->tip_hash : NULL, prev, c->tip_hash, &scratch);
         if (n == 0)
             goto fail;
-        if (c->n == c->cap) {
-            c->cap = c->cap ? c->cap * 2 : 64;
-            c->off = xrealloc(c->off, c->cap * sizeof(*c->off));
-        }
         if (c->n == 0 && from > 0)
             memcpy(c->base_prev, prev, sizeof(c->base_prev));
-        c->off[c->n++] = pos;
+        push_offset(c, pos);
         pos += n;
         if (pos == end)
             break;
