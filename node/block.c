@@ -81,27 +81,52 @@ void block_make_next(uint64_t prev_index, const char *prev_hash, const char *dat
     block_hash_compute(out->index, out->data, len, out->prev_hash, out->hash);
 }
 
-void block_encode(const struct block *b, struct buf *out)
+#define ENCODE_HEAD_MAX 40 /* bytes of '{"index": N, "data": ' at most (N: 20 digits) */
+#define ENCODE_TAIL_MAX (15 + 2 + BLOCK_HASH_HEX + 10 + 2 + BLOCK_HASH_HEX + 2) /* after data */
+
+/* Append '{"index": N, "data": ' (what comes before a block's data). */
+static void encode_head(uint64_t index, struct buf *out)
 {
     char num[24];
     buf_append(out, "{\"index\": ", 10);
-    buf_append(out, num, format_u64(b->index, num));
+    buf_append(out, num, format_u64(index, num));
     buf_append(out, ", \"data\": ", 10);
-    if (b->data)
-        pyjson_write_string(out, b->data, b->data_len);
-    else
-        buf_append(out, "null", 4);
-    buf_append_str(out, ", \"prev_hash\": ");
-    if (b->has_prev) {
+}
+
+/* Append ', "prev_hash": P, "hash": "H"}' (what follows a block's data); P is null for NULL. */
+static void encode_tail(const char *prev_hash, const char *hash, struct buf *out)
+{
+    buf_reserve(out, ENCODE_TAIL_MAX);
+    buf_append(out, ", \"prev_hash\": ", 15);
+    if (prev_hash) {
         buf_append_char(out, '"');
-        buf_append(out, b->prev_hash, BLOCK_HASH_HEX);
+        buf_append(out, prev_hash, BLOCK_HASH_HEX);
         buf_append_char(out, '"');
     } else {
         buf_append(out, "null", 4);
     }
-    buf_append_str(out, ", \"hash\": \"");
-    buf_append(out, b->hash, BLOCK_HASH_HEX);
-    buf_append_str(out, "\"}");
+    buf_append(out, ", \"hash\": \"", 11);
+    buf_append(out, hash, BLOCK_HASH_HEX);
+    buf_append(out, "\"}", 2);
+}
+
+void block_encode(const struct block *b, struct buf *out)
+{
+    encode_head(b->index, out);
+    if (b->data)
+        pyjson_write_string(out, b->data, b->data_len);
+    else
+        buf_append(out, "null", 4);
+    encode_tail(b->has_prev ? b->prev_hash : NULL, b->hash, out);
+}
+
+void block_encode_fields(uint64_t index, const char *data_json, size_t data_json_len,
+                         const char *prev_hash, const char *hash, struct buf *out)
+{
+    buf_reserve(out, ENCODE_HEAD_MAX + data_json_len + ENCODE_TAIL_MAX); /* one allocation */
+    encode_head(index, out);
+    buf_append(out, data_json, data_json_len);
+    encode_tail(prev_hash, hash, out);
 }
 
 bool block_hash_is_hex(const char *s, size_t len)
@@ -218,6 +243,94 @@ int block_parse(const char *text, size_t len, struct block *out, char *err, size
     int rc = block_from_json(root, out, err, errsz);
     json_decref(root);
     return rc;
+}
+
+/* The genesis block as block_encode() writes it. */
+#define GENESIS_TEXT                                                                               \
+    "{\"index\": 0, \"data\": null, \"prev_hash\": null, \"hash\": \"" BLOCK_GENESIS_HASH "\"}"
+
+/* Whether text (len bytes) begins with the n bytes of lit; advances *pos past them if so. */
+static bool match_bytes(const char *text, size_t len, size_t *pos, const char *lit, size_t n)
+{
+    if (len - *pos < n || memcmp(text + *pos, lit, n) != 0)
+        return false;
+    *pos += n;
+    return true;
+}
+
+/* Match the JSON string at text[*pos] when it is exactly what pyjson_write_string() writes for
+ * the string jansson decodes from it. Returns the decoded string (new reference) and advances
+ * *pos past it, or NULL. scratch: working space. */
+static json_t *match_data(const char *text, size_t len, size_t *pos, struct buf *scratch)
+{
+    json_error_t jerr;
+    if (*pos >= len || text[*pos] != '"')
+        return NULL;
+    /* one value, read up to its closing quote; position then says how many bytes that was (an
+     * int: were it ever cut, the length compared below would differ) */
+    json_t *v = json_loadb(text + *pos, len - *pos,
+                           JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &jerr);
+    if (v == NULL || !json_is_string(v) || jerr.position <= 0 || (size_t)jerr.position > len - *pos)
+        goto fail;
+    size_t n = (size_t)jerr.position;
+    buf_clear(scratch);
+    pyjson_write_string(scratch, json_string_value(v), json_string_length(v));
+    if (scratch->len != n || memcmp(scratch->data, text + *pos, n) != 0)
+        goto fail;
+    *pos += n;
+    return v;
+fail:
+    json_decref(v);
+    return NULL;
+}
+
+/* Match '"<64 lowercase hex>"' at text[*pos], equal to want when want is not NULL; copy the hex
+ * into out. */
+static bool match_hash(const char *text, size_t len, size_t *pos, const char *want,
+                       char out[BLOCK_HASH_HEX + 1])
+{
+    size_t at = *pos;
+    if (len - at < BLOCK_HASH_HEX + 2 || text[at] != '"' || text[at + 1 + BLOCK_HASH_HEX] != '"')
+        return false;
+    const char *h = text + at + 1;
+    if (want ? memcmp(h, want, BLOCK_HASH_HEX) != 0 : !block_hash_is_hex(h, BLOCK_HASH_HEX))
+        return false;
+    memcpy(out, h, BLOCK_HASH_HEX);
+    out[BLOCK_HASH_HEX] = '\0';
+    *pos = at + BLOCK_HASH_HEX + 2;
+    return true;
+}
+
+size_t block_match_encoded(const char *text, size_t len, uint64_t index, const char *prev,
+                           char prev_out[BLOCK_HASH_HEX + 1], char hash[BLOCK_HASH_HEX + 1],
+                           struct buf *scratch)
+{
+    size_t pos = 0;
+    char num[24], want[BLOCK_HASH_HEX + 1];
+    json_t *data = NULL;
+    if (index == 0) {
+        if (prev != NULL || !match_bytes(text, len, &pos, GENESIS_TEXT, sizeof(GENESIS_TEXT) - 1))
+            return 0;
+        prev_out[0] = '\0';
+        memcpy(hash, BLOCK_GENESIS_HASH, BLOCK_HASH_HEX + 1);
+        return pos;
+    }
+    if (index > BLOCK_INDEX_MAX || !match_bytes(text, len, &pos, "{\"index\": ", 10) ||
+        !match_bytes(text, len, &pos, num, format_u64(index, num)) ||
+        !match_bytes(text, len, &pos, ", \"data\": ", 10) ||
+        (data = match_data(text, len, &pos, scratch)) == NULL ||
+        !match_bytes(text, len, &pos, ", \"prev_hash\": ", 15) ||
+        !match_hash(text, len, &pos, prev, prev_out) ||
+        !match_bytes(text, len, &pos, ", \"hash\": ", 10))
+        goto fail;
+    block_hash_compute(index, json_string_value(data), json_string_length(data), prev_out, want);
+    if (!match_hash(text, len, &pos, want, hash) || !match_bytes(text, len, &pos, "}", 1))
+        goto fail;
+    json_decref(data);
+    return pos;
+fail:
+    json_decref(data);
+    return 0;
 }
 
 void block_clear(struct block *b)

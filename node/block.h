@@ -33,6 +33,11 @@ void block_make_next(uint64_t prev_index, const char *prev_hash, const char *dat
                      struct block *out);
 /* Append the block as Python's json.dumps writes it: keys index, data, prev_hash, hash. */
 void block_encode(const struct block *b, struct buf *out);
+/* Append a block as block_encode() writes it, from its fields with its data already written as
+ * JSON (data_json, data_json_len bytes: what pyjson_write_string() writes, or "null"); prev_hash
+ * NULL is written as null; hash and a non-NULL prev_hash are BLOCK_HASH_HEX characters. */
+void block_encode_fields(uint64_t index, const char *data_json, size_t data_json_len,
+                         const char *prev_hash, const char *hash, struct buf *out);
 /* Validate a decoded JSON value as a block: an object with exactly the four keys, the types and
  * ranges of DESIGN.md, genesis exactly when index is 0, and a hash that verifies.
  * Returns 0 and fills out (caller frees with block_clear()), or -1 with err set. obj is borrowed.
@@ -40,6 +45,16 @@ void block_encode(const struct block *b, struct buf *out);
 int block_from_json(const json_t *obj, struct block *out, char *err, size_t errsz);
 /* Parse text (len bytes) as one JSON block and validate it as block_from_json() does. */
 int block_parse(const char *text, size_t len, struct block *out, char *err, size_t errsz);
+/* Whether text (len bytes) begins with a block exactly as block_encode() writes it (json.dumps)
+ * that block_from_json() accepts, with index `index` and, when prev is not NULL, prev_hash prev
+ * (BLOCK_HASH_HEX characters): its data decoded by jansson, its hash verified, index 0 only as
+ * genesis (prev NULL). Returns the length of that block's text and copies its prev_hash ("" for
+ * genesis) and hash into prev_out and hash; returns 0 when text does not begin with such a block
+ * (it may still be valid in another formatting: block_parse() decides and says why not).
+ * scratch is working space, reused across calls (caller frees). Thread-safe. */
+size_t block_match_encoded(const char *text, size_t len, uint64_t index, const char *prev,
+                           char prev_out[BLOCK_HASH_HEX + 1], char hash[BLOCK_HASH_HEX + 1],
+                           struct buf *scratch);
 /* Read the index and hash of a block's JSON as block_encode() writes it (index first, hash
  * last) without parsing the rest: json (len bytes) must come from block_encode(). Returns 0, or
  * -1 when it does not look like such a block. */

@@ -12,6 +12,7 @@
 #include "xalloc.h"
 
 #define CHAIN_LOAD_PART 5000 /* blocks parsed at a time when loading a stored chain */
+#define CHAIN_SPIN      100  /* tries of a taken write lock before sleeping on it */
 
 struct chain {
     pthread_rwlock_t lock;
@@ -35,16 +36,46 @@ static struct chain *chain_alloc(void)
     return c;
 }
 
-/* Add an encoded block to an unlocked chain (caller holds the write lock or owns c alone). */
-static void push_block(struct chain *c, const struct block *b)
+/* Take c's write lock. Appends hold it for a hash and a copy, well under a microsecond, so a
+ * writer that finds it taken tries again CHAIN_SPIN times before it sleeps: two HTTP threads
+ * appending at once would otherwise put each other to sleep and wake each other through the
+ * kernel on most collisions. */
+static void chain_wrlock(struct chain *c)
+{
+    for (int i = 0; i < CHAIN_SPIN; i++) {
+        if (pthread_rwlock_trywrlock(&c->lock) == 0)
+            return;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    pthread_rwlock_wrlock(&c->lock);
+}
+
+/* Count one more block, its JSON starting at byte at of c's text (caller holds the write lock or
+ * owns c alone). */
+static void push_offset(struct chain *c, size_t at)
 {
     if (c->n == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 64;
         c->off = xrealloc(c->off, c->cap * sizeof(*c->off));
     }
+    c->off[c->n++] = at;
+}
+
+/* Start block n of c's text: the ", " separator and its offset (caller holds the write lock or
+ * owns c alone). The caller then appends the block's JSON and sets tip_hash. */
+static void push_start(struct chain *c)
+{
     if (c->n > 0)
         buf_append(&c->json, ", ", 2);
-    c->off[c->n++] = c->json.len;
+    push_offset(c, c->json.len);
+}
+
+/* Add an encoded block to an unlocked chain (caller holds the write lock or owns c alone). */
+static void push_block(struct chain *c, const struct block *b)
+{
+    push_start(c);
     block_encode(b, &c->json);
     memcpy(c->tip_hash, b->hash, sizeof(c->tip_hash));
 }
@@ -202,14 +233,67 @@ out:
     return c;
 }
 
+/* The segment in text (len bytes) when it is exactly "[" b0 ", " b1 ... "]" with every block as
+ * block_encode() writes it (as json.dumps does), each valid (block_match_encoded()) and chained as
+ * chain_parse_segment() requires. Such a text is the segment's wire encoding as it stands: it is
+ * kept, not decoded into a tree and written again; when owner is not NULL (it holds text), its
+ * memory is taken rather than copied. Returns a new unshared segment, or NULL when the text is
+ * anything else (it may be valid in another formatting: the full decoding decides). */
+static struct chain *segment_match(const char *text, size_t len, uint64_t from, struct buf *owner)
+{
+    struct chain *c = NULL;
+    struct buf scratch = BUF_INIT;
+    size_t pos = 1, end = len - 1; /* blocks lie in [1, end); text[end] is the closing ']' */
+    if (len < 2 || text[0] != '[' || text[end] != ']')
+        goto out;
+    c = chain_alloc();
+    c->base = from;
+    for (;;) {
+        char prev[BLOCK_HASH_HEX + 1];
+        size_t n = block_match_encoded(text + pos, end - pos, from + c->n,
+                                       c->n > 0 ? c->tip_hash : NULL, prev, c->tip_hash, &scratch);
+        if (n == 0)
+            goto fail;
+        if (c->n == 0 && from > 0)
+            memcpy(c->base_prev, prev, sizeof(c->base_prev));
+        push_offset(c, pos);
+        pos += n;
+        if (pos == end)
+            break;
+        if (end - pos < 2 || text[pos] != ',' || text[pos + 1] != ' ')
+            goto fail;
+        pos += 2;
+    }
+    if (owner != NULL) { /* "[" b0 ", " ... as it is, less the closing "]" */
+        buf_free(&c->json);
+        c->json = *owner;
+        *owner = (struct buf)BUF_INIT;
+        c->json.len = end;
+        c->json.data[end] = '\0';
+    } else {
+        buf_append(&c->json, text + 1, end - 1); /* after the "[" chain_alloc() wrote */
+    }
+    goto out;
+fail:
+    chain_free(c);
+    c = NULL;
+out:
+    buf_free(&scratch);
+    return c;
+}
+
 struct chain *chain_from_json(const json_t *array, char *err, size_t errsz)
 {
     return segment_from_json(array, 0, 0, err, errsz);
 }
 
-struct chain *chain_parse_segment(const char *text, size_t len, uint64_t from, char *err,
-                                  size_t errsz)
+/* chain_parse_segment() of text (len bytes), held by owner when owner is not NULL. */
+static struct chain *parse_segment(const char *text, size_t len, uint64_t from, struct buf *owner,
+                                   char *err, size_t errsz)
 {
+    struct chain *c = segment_match(text, len, from, owner);
+    if (c != NULL)
+        return c;
     json_error_t jerr;
     json_t *root =
         json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
@@ -217,9 +301,20 @@ struct chain *chain_parse_segment(const char *text, size_t len, uint64_t from, c
         snprintf(err, errsz, "malformed JSON at byte %d: %s", jerr.position, jerr.text);
         return NULL;
     }
-    struct chain *c = segment_from_json(root, from, len, err, errsz);
+    c = segment_from_json(root, from, len, err, errsz);
     json_decref(root);
     return c;
+}
+
+struct chain *chain_parse_segment(const char *text, size_t len, uint64_t from, char *err,
+                                  size_t errsz)
+{
+    return parse_segment(text, len, from, NULL, err, errsz);
+}
+
+struct chain *chain_parse_segment_buf(struct buf *text, uint64_t from, char *err, size_t errsz)
+{
+    return parse_segment(text->data ? text->data : "", text->len, from, text, err, errsz);
 }
 
 struct chain *chain_parse(const char *text, size_t len, char *err, size_t errsz)
@@ -269,17 +364,24 @@ static void write_tip_locked(struct chain *c, struct buf *out)
 
 int chain_append_data(struct chain *c, const char *data, size_t len, struct buf *block_json)
 {
-    struct block b;
+    struct buf data_json = BUF_INIT;
+    char prev[BLOCK_HASH_HEX + 1], hash[BLOCK_HASH_HEX + 1];
+    uint64_t index;
     int rc = 0;
-    pthread_rwlock_wrlock(&c->lock);
-    block_make_next(c->base + c->n - 1, c->tip_hash, data, len, &b);
-    push_block(c, &b);
+    pyjson_write_string(&data_json, data, len); /* the part that grows with data: unlocked */
+    chain_wrlock(c);
+    index = c->base + c->n;
+    memcpy(prev, c->tip_hash, sizeof(prev));
+    block_hash_compute(index, data, len, prev, hash);
+    push_start(c);
+    block_encode_fields(index, data_json.data, data_json.len, prev, hash, &c->json);
+    memcpy(c->tip_hash, hash, sizeof(c->tip_hash));
     if (c->store != NULL)
-        rc = store_tip_locked(c, b.prev_hash);
-    if (rc == 0 && block_json)
-        write_tip_locked(c, block_json);
+        rc = store_tip_locked(c, prev);
     pthread_rwlock_unlock(&c->lock);
-    block_clear(&b);
+    if (rc == 0 && block_json) /* the same bytes, written again rather than read back locked */
+        block_encode_fields(index, data_json.data, data_json.len, prev, hash, block_json);
+    buf_free(&data_json);
     return rc;
 }
 
@@ -293,7 +395,7 @@ void chain_set_fork_choice(struct chain *c, enum forkchoice rule)
 enum chain_offer chain_offer_block(struct chain *c, const struct block *b, struct buf *block_json)
 {
     enum chain_offer r;
-    pthread_rwlock_wrlock(&c->lock);
+    chain_wrlock(c);
     uint64_t tip = c->base + c->n - 1;
     if (b->index == tip && forkchoice_wins(c->fork, b->index, b->hash, tip, c->tip_hash)) {
         r = CHAIN_NEEDS_SYNC; /* a tie the sender's chain wins */
@@ -515,7 +617,7 @@ static void load_part_run(void *arg)
     buf_append_char(&piece, '[');
     buf_append(&piece, l->text->data + l->off[first], end - l->off[first]);
     buf_append_char(&piece, ']');
-    part->seg = chain_parse_segment(piece.data, piece.len, first, part->err, sizeof(part->err));
+    part->seg = chain_parse_segment_buf(&piece, first, part->err, sizeof(part->err));
     buf_free(&piece);
 }
 

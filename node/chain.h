@@ -2,7 +2,8 @@
  *
  * Design: the node serves its chain far more often than it inspects it, so the chain is stored as
  * the JSON text of GET /blocks ("[b0, b1, ...") plus the offset of every block in that text and
- * the tip's hash. Serving a slice is one memcpy; validation happens on the way in.
+ * the tip's hash. Serving a slice is one memcpy; validation happens on the way in, and a page
+ * received in exactly this encoding (json.dumps') is validated in place and kept as it came.
  *
  * A struct chain may also hold a segment: the consecutive blocks base, base+1, ... of a chain
  * whose earlier blocks are elsewhere (a page of GET /blocks?from=&limit=). A segment knows the
@@ -50,6 +51,10 @@ struct chain *chain_parse(const char *text, size_t len, char *err, size_t errsz)
  * chain_free()), or NULL with err set. Thread-safe: touches nothing shared. */
 struct chain *chain_parse_segment(const char *text, size_t len, uint64_t from, char *err,
                                   size_t errsz);
+/* chain_parse_segment() of text's bytes. A segment kept as received (the text is exactly what
+ * json.dumps writes) takes text's memory rather than a copy: text is then empty. Otherwise text is
+ * left as it was. */
+struct chain *chain_parse_segment_buf(struct buf *text, uint64_t from, char *err, size_t errsz);
 /* Append segment b to a (both unshared): b must start at a's next index and its first block's
  * prev_hash must be a's tip hash. Returns 0, or -1 with err set (a is then unchanged). b is
  * consumed in both cases (freed; the caller must not use it again). */

@@ -188,14 +188,13 @@ static void job_run_cb(void *arg)
     struct job *j = arg;
     struct sync *s = j->f->s;
     int cancel = __atomic_load_n(&j->f->cancel, __ATOMIC_ACQUIRE);
-    const char *text = j->text.data ? j->text.data : "";
     if (cancel == CANCEL_ALL || (cancel == CANCEL_LATER_PAGES && j->page > 0)) {
         j->skipped = true;
-    } else {
-        j->seg = chain_parse_segment(text, j->text.len, j->from, j->err, sizeof(j->err));
+    } else { /* a page kept as received takes j->text's memory */
+        j->seg = chain_parse_segment_buf(&j->text, j->from, j->err, sizeof(j->err));
         if (j->seg == NULL && j->or_chain) {
             char err[sizeof(j->err)];
-            j->seg = chain_parse_segment(text, j->text.len, 0, err, sizeof(err));
+            j->seg = chain_parse_segment_buf(&j->text, 0, err, sizeof(err));
         }
     }
     buf_free(&j->text);

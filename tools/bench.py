@@ -1,14 +1,25 @@
 #!/usr/bin/python3
 """chainlab benchmarks: prints tables of measured figures (make bench).
 
-Measures, on this machine, with nothing else tuned:
-  node: appends/s (one node, no peers, 8 keep-alive clients via wrk), GET /blocks latency at
-        10k and 100k blocks, time for a fresh node to sync a 100k-block chain, RSS idle and at
-        100k blocks;
-  sim:  time from an append on n0 until all N nodes hold it, N = 10, 50, 100 on `random 4`,
-        through the link layer and direct.
+usage: tools/bench.py [-h] [--rounds N] [--seconds S] [--pin] [PART ...]
+
+Parts (default: node sim):
+  node:     one node against yardsticks measured in turns in the same run: appends/s of a node
+            with no peers against build/tools/bare_server (the node's libmicrohttpd set-up with
+            nothing behind it), node, bare, node, bare... (--pin: each server on CPU 1, wrk on
+            CPU 0), with each server's CPU time per append; a fresh node syncing a 100,000-block
+            chain against downloading the same chain with one GET /blocks, sync, download, sync,
+            download...; each as the median of the rounds' ratios with their spread. Then
+            appends/s with --db, GET /blocks latency at 10k and 100k blocks, the sync with --db,
+            --db start-up, RSS idle and at 100k blocks.
+  sim:      time from an append on n0 until all N nodes hold it, N = 10, 50, 100 on `random 4`,
+            through the link layer and direct; then the sampling part.
+  sampling: what --sample costs (BENCH_SAMPLE_NODES nodes, default 100).
 Targets are printed beside the figures; nothing here asserts: machines are shared and noisy.
+An unknown part is an error (exit 2).
 """
+import argparse
+import http.client
 import json
 import os
 import shutil
@@ -27,6 +38,7 @@ NODE = os.path.join(BUILD, "chainlab-node")
 SIM = os.path.join(BUILD, "chainlab-sim")
 LUA = os.path.join(ROOT, "tools", "wrk-append.lua")
 LOADGEN = os.path.join(BUILD, "tools", "loadgen")
+BARE = os.path.join(BUILD, "tools", "bare_server")
 
 
 def free_port():
@@ -35,14 +47,34 @@ def free_port():
         return s.getsockname()[1]
 
 
+def on_cpus(cpus):
+    """A preexec_fn that keeps the child on the CPUs in cpus (None: wherever the kernel likes)."""
+    if not cpus:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def pinning(args):
+    """CPUs for (the server, wrk) in the appends comparison: with --pin on a machine of two
+    CPUs or more, the server on CPU 1 and wrk on CPU 0; else (None, None): the scheduler places
+    them."""
+    if not args.pin or len(os.sched_getaffinity(0)) < 2:
+        return None, None
+    cpus = sorted(os.sched_getaffinity(0))
+    return {cpus[1]}, {cpus[0]}
+
+
 class Node:
-    def __init__(self, *args):
+    """A chainlab-node on a free port, up once it answers GET /block. prefix: a command the node
+    runs under (tools/profile.py: perf record), which must end the node when it gets SIGTERM."""
+
+    def __init__(self, *args, prefix=(), cpus=None):
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([NODE, str(self.port), *args], stdout=self.log,
-                                     stderr=self.log)
-        deadline = time.time() + 10
+        self.proc = subprocess.Popen([*prefix, NODE, str(self.port), *args], stdout=self.log,
+                                     stderr=self.log, preexec_fn=on_cpus(cpus))
+        deadline = time.time() + 20
         while True:
             try:
                 urllib.request.urlopen(self.url + "/block", timeout=1).read()
@@ -79,13 +111,106 @@ class Node:
             self.proc.wait()
 
 
-def wrk(url, seconds):
+class Bare:
+    """build/tools/bare_server on a free port, up once it prints "ready"."""
+
+    def __init__(self, cpus=None):
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.proc = subprocess.Popen([BARE, str(self.port)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True,
+                                     preexec_fn=on_cpus(cpus))
+        if self.proc.stdout.readline().strip() != "ready":
+            self.stop()
+            raise RuntimeError("bare_server did not start")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def spread(values, fmt, unit=""):
+    """"median<unit> (min-max)" of values, each number written with fmt."""
+    return ("%s%s (%s-%s)" % (fmt, unit, fmt, fmt)) % (statistics.median(values), min(values),
+                                                       max(values))
+
+
+def in_turns(rounds, measure_a, measure_b):
+    """Run measure_a then measure_b, rounds times; returns the lists of a, b and a/b (when they
+    are numbers)."""
+    a, b, ratio = [], [], []
+    for _ in range(rounds):
+        a.append(measure_a())
+        b.append(measure_b())
+        if isinstance(a[-1], (int, float)):
+            ratio.append(a[-1] / b[-1])
+    return a, b, ratio
+
+
+def download_ms(node):
+    """One GET /blocks of node's whole chain, read to its end on a new connection, in ms."""
+    t = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", node.port, timeout=60)
+    conn.request("GET", "/blocks")
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    if resp.status != 200 or not body.startswith(b"["):
+        raise RuntimeError("GET /blocks answered %d" % resp.status)
+    return (time.perf_counter() - t) * 1000
+
+
+def fresh_sync_ms(peer, *args):
+    """A node started empty syncs peer's chain (POST /peers, then POST /sync timed), in ms."""
+    fresh = Node(*args)
+    try:
+        fresh.post("/peers", peer.url.encode())
+        t = time.perf_counter()
+        fresh.post("/sync")
+        took = (time.perf_counter() - t) * 1000
+        if fresh.height() != peer.height():
+            raise RuntimeError("the fresh node did not reach the peer's height")
+    finally:
+        fresh.stop()
+    return took
+
+
+def wrk_run(url, seconds, cpus=None):
+    """wrk -t2 -c8 with unique /append bodies: (requests/s, requests)."""
     out = subprocess.run(["wrk", "-t2", "-c8", "-d%ds" % seconds, "-s", LUA, url],
-                         capture_output=True, text=True, check=True).stdout
+                         capture_output=True, text=True, check=True,
+                         preexec_fn=on_cpus(cpus)).stdout
+    rate = done = None
     for line in out.splitlines():
         if line.startswith("Requests/sec:"):
-            return float(line.split()[1])
-    raise RuntimeError("wrk printed no rate:\n" + out)
+            rate = float(line.split()[1])
+        elif "requests in" in line:
+            done = int(line.split()[0])
+    if rate is None or not done:
+        raise RuntimeError("wrk printed no rate:\n" + out)
+    return rate, done
+
+
+def wrk(url, seconds, cpus=None):
+    return wrk_run(url, seconds, cpus)[0]
+
+
+def cpu_seconds(pid):
+    """User and system CPU time of process pid so far, all threads, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_server(url, pid, seconds, cpus):
+    """One wrk run against a server: (appends/s, the server's CPU microseconds per append)."""
+    before = cpu_seconds(pid)
+    rate, done = wrk_run(url, seconds, cpus)
+    return rate, (cpu_seconds(pid) - before) * 1e6 / done
 
 
 def fill(node, blocks):
@@ -113,18 +238,36 @@ def table(title, rows):
             print("  " + "  ".join("-" * w for w in widths))
 
 
-def bench_node():
-    rows = [("measure", "result", "target")]
-    n = Node()
-    idle = n.rss_kib()
-    idle_anon, idle_file = n.rss_kib("RssAnon"), n.rss_kib("RssFile")
-    rate = wrk(n.url, 5)
-    rows.append(("appends/s, 1 node, no peers, 8 clients (wrk, 5 s)", "%.0f" % rate, ">= 35000"))
-    n.stop()
+def bench_node(args):
+    rows = [("measure", "result: median (min-max)", "target")]
+    server_cpus, client_cpus = pinning(args)
+    n, bare = Node(cpus=server_cpus), Bare(cpus=server_cpus)
+    try:
+        idle = n.rss_kib()
+        idle_anon, idle_file = n.rss_kib("RssAnon"), n.rss_kib("RssFile")
+        node_runs, bare_runs, _ = in_turns(
+            args.rounds, lambda: load_server(n.url, n.proc.pid, args.seconds, client_cpus),
+            lambda: load_server(bare.url, bare.proc.pid, args.seconds, client_cpus))
+    finally:
+        n.stop()
+        bare.stop()
+    where = ("server on CPU %d, wrk on CPU %d" % (min(server_cpus), min(client_cpus))
+             if server_cpus else "not pinned")
+    rows.append(("appends/s, 1 node, no peers, 8 clients (wrk -t2 -c8, %d s), %d rounds, %s"
+                 % (args.seconds, args.rounds, where), spread([r for r, _ in node_runs], "%.0f"),
+                 ">= 35000"))
+    rows.append(("appends/s, bare_server, the same load, in turns with the node",
+                 spread([r for r, _ in bare_runs], "%.0f"), "-"))
+    rows.append(("  node / bare_server, round by round",
+                 spread([a[0] / b[0] for a, b in zip(node_runs, bare_runs)], "%.2f"), ">= 0.8"))
+    rows.append(("server CPU per append (user + system), node / bare_server",
+                 "%s / %s" % (spread([c for _, c in node_runs], "%.1f", " us"),
+                              spread([c for _, c in bare_runs], "%.1f", " us")), "-"))
     db_dir = tempfile.mkdtemp(prefix="chainlab-bench-db-")
     for mode in ("full", "normal"):
         n = Node("--db", os.path.join(db_dir, mode + ".db"), "--db-sync", mode)
-        rows.append(("appends/s, --db --db-sync %s, same load" % mode, "%.0f" % wrk(n.url, 5), "-"))
+        rows.append(("appends/s, --db --db-sync %s, same load" % mode,
+                     "%.0f" % wrk(n.url, args.seconds), "-"))
         n.stop()
 
     n = Node()
@@ -135,34 +278,22 @@ def bench_node():
                  "-"))
     for size in (10000, 100000):
         fill(n, size)
-        med, worst = timed(lambda: n.get("/blocks"), 20)
+        times = [timed(lambda: n.get("/blocks"), 1)[0] for _ in range(20)]
         nbytes = len(n.get("/blocks"))
-        rows.append(("GET /blocks at %d blocks (%.1f MB), median of 20" % (n.height(), nbytes / 1e6),
-                     "%.1f ms (max %.1f)" % (med, worst), "<= 50 ms at 100k"))
+        rows.append(("GET /blocks at %d blocks (%.1f MB), 20 times" % (n.height(), nbytes / 1e6),
+                     spread(times, "%.1f", " ms"), "<= 50 ms at 100k"))
     rows.append(("RSS at %d blocks" % n.height(), "%.1f MiB" % (n.rss_kib() / 1024), "-"))
 
-    syncs = []
-    for _ in range(5):
-        fresh = Node("--peer", n.url)
-        # The fresh node syncs at start; measure an explicit sync on a node that starts empty.
-        fresh.stop()
-        fresh = Node()
-        fresh.post("/peers", n.url.encode())
-        t = time.perf_counter()
-        fresh.post("/sync")
-        syncs.append((time.perf_counter() - t) * 1000)
-        assert fresh.height() == n.height()
-        fresh.stop()
-    rows.append(("fresh node syncs %d blocks from one peer, median of 5" % n.height(),
-                 "%.0f ms (max %.0f)" % (statistics.median(syncs), max(syncs)), "<= 400 ms"))
+    syncs, downloads, ratios = in_turns(args.rounds, lambda: fresh_sync_ms(n),
+                                        lambda: download_ms(n))
+    rows.append(("fresh node syncs %d blocks from one peer, %d rounds" % (n.height(), args.rounds),
+                 spread(syncs, "%.0f", " ms"), "<= 400 ms"))
+    rows.append(("GET /blocks of the same chain, read whole, in turns with the syncs",
+                 spread(downloads, "%.1f", " ms"), "-"))
+    rows.append(("  sync / download, round by round", spread(ratios, "%.1f", "x"), "<= 4x"))
     db = os.path.join(db_dir, "big.db")
-    fresh = Node("--db", db)
-    fresh.post("/peers", n.url.encode())
-    t = time.perf_counter()
-    fresh.post("/sync")
-    adopt = (time.perf_counter() - t) * 1000
-    fresh.stop()
-    rows.append(("  the same with --db (adopted in one transaction)", "%.0f ms" % adopt, "-"))
+    rows.append(("  the same sync with --db (adopted in one transaction)",
+                 "%.0f ms" % fresh_sync_ms(n, "--db", db), "-"))
     loads = []
     for _ in range(3):
         t = time.perf_counter()
@@ -170,14 +301,14 @@ def bench_node():
         loads.append((time.perf_counter() - t) * 1000)
         assert fresh.height() == n.height()
         fresh.stop()
-    rows.append(("--db start-up with %d blocks stored (fully validated), median of 3" % n.height(),
-                 "%.0f ms (max %.0f)" % (statistics.median(loads), max(loads)), "-"))
+    rows.append(("--db start-up with %d blocks stored (fully validated), 3 times" % n.height(),
+                 spread(loads, "%.0f", " ms"), "-"))
     shutil.rmtree(db_dir, ignore_errors=True)
     n.stop()
     table("chainlab-node (this machine, %d cores)" % os.cpu_count(), rows)
 
 
-def bench_sim():
+def bench_sim(args):
     rows = [("nodes", "topology", "links", "append on n0 until all hold it", "sim total")]
     tmp = tempfile.mkdtemp(prefix="chainlab-bench-")
     try:
@@ -209,7 +340,7 @@ def bench_sim():
     table("chainlab-sim propagation (append answered + await contains on every node)", rows)
 
 
-def bench_sampling():
+def bench_sampling(args):
     """What --sample costs: one scenario (a load, a partition, a heal, convergence) run with
     sampling off, every 100 ms (the default) and every 10 ms; the outcome must not change."""
     nodes = int(os.environ.get("BENCH_SAMPLE_NODES", "100"))
@@ -246,11 +377,47 @@ def bench_sampling():
     table("chainlab-sim sampling cost (BENCH_SAMPLE_NODES=%d)" % nodes, rows)
 
 
+# Each part: the functions it runs, in order. A function shared by parts runs once.
+PARTS = {
+    "node": (bench_node,),
+    "sim": (bench_sim, bench_sampling),
+    "sampling": (bench_sampling,),
+}
+DEFAULT_PARTS = ("node", "sim")
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        prog="tools/bench.py", description="chainlab benchmarks (make bench BENCH='PART ...').",
+        epilog="parts: %s (default: %s). Nothing is asserted; figures are printed with their "
+        "targets." % (", ".join(PARTS), " ".join(DEFAULT_PARTS)))
+    ap.add_argument("parts", nargs="*", metavar="PART", help="which parts to run")
+    ap.add_argument("--rounds", type=int, default=7,
+                    help="rounds of each in-turns comparison (node part; default 7)")
+    ap.add_argument("--seconds", type=int, default=2,
+                    help="seconds of each wrk run (node part; default 2)")
+    ap.add_argument("--pin", action="store_true",
+                    help="node part: in the appends comparison, run each server on CPU 1 and wrk "
+                    "on CPU 0 (two CPUs or more) instead of where the scheduler puts them")
+    args = ap.parse_args(argv)
+    unknown = [p for p in args.parts if p not in PARTS]
+    if unknown:
+        ap.error("unknown part %s; the parts are: %s" % (", ".join(unknown), ", ".join(PARTS)))
+    if args.rounds < 1 or args.seconds < 1:
+        ap.error("--rounds and --seconds must be at least 1")
+    return args
+
+
+def main(argv):
+    args = parse_args(argv)
+    done = set()
+    for part in args.parts or DEFAULT_PARTS:
+        for fn in PARTS[part]:
+            if fn not in done:
+                done.add(fn)
+                fn(args)
+    return 0
+
+
 if __name__ == "__main__":
-    which = sys.argv[1:] or ["node", "sim"]
-    if "node" in which:
-        bench_node()
-    if "sim" in which:
-        bench_sim()
-    if "sim" in which or "sampling" in which:
-        bench_sampling()
+    sys.exit(main(sys.argv[1:]))

@@ -4,6 +4,7 @@
  * node's encoder) and pasted here as literals; hashes by hashlib.sha256. */
 #include <check.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "block.h"
 #include "buf.h"
+#include "pyjson.h"
 #include "vectors.h"
 #include "xalloc.h"
 
@@ -283,6 +285,15 @@ START_TEST(test_encode)
     block_make_next(0, G, encode_rows[_i].data, encode_rows[_i].len, &b);
     assert_encodes_to(&b, encode_rows[_i].json);
 
+    /* block_encode_fields() of the same fields, with the data already written, agrees */
+    struct buf data = BUF_INIT, out = BUF_INIT;
+    pyjson_write_string(&data, b.data, b.data_len);
+    buf_append_str(&out, "prefix");
+    block_encode_fields(b.index, data.data, data.len, b.prev_hash, b.hash, &out);
+    ck_assert_str_eq(out.data + 6, encode_rows[_i].json);
+    buf_free(&data);
+    buf_free(&out);
+
     /* and json.dumps' bytes decode to the same data, byte for byte */
     ck_assert_msg(block_parse(encode_rows[_i].json, strlen(encode_rows[_i].json), &parsed, err,
                               sizeof(err)) == 0,
@@ -305,6 +316,10 @@ START_TEST(test_encode_appends)
     ck_assert_str_eq(out.data, "[{\"index\": 0, \"data\": null, \"prev_hash\": null, \"hash\": "
                                "\"6b6124d09063c27d7bd62c714759c465c55f5c93c826a3b1cce5f046c0fd463c"
                                "\"}]");
+    buf_clear(&out);
+    block_encode_fields(0, "null", 4, NULL, G, &out); /* genesis from its fields */
+    ck_assert_str_eq(out.data,
+                     "{\"index\": 0, \"data\": null, \"prev_hash\": null, \"hash\": \"" G "\"}");
     buf_free(&out);
 }
 END_TEST
@@ -554,6 +569,73 @@ START_TEST(test_from_json_agrees)
 }
 END_TEST
 
+/* block_match_encoded() takes a block only when block_parse() does and the text is exactly what
+ * block_encode() writes for it (json.dumps); every other row is left to block_parse(). */
+START_TEST(test_match_encoded)
+{
+    const char *text = parse_rows[_i].text;
+    size_t len = parse_rows[_i].len ? parse_rows[_i].len : strlen(text);
+    bool canonical = parse_rows[_i].err == NULL && strlen(parse_rows[_i].canon) == len &&
+                     memcmp(parse_rows[_i].canon, text, len) == 0;
+    char prev[BLOCK_HASH_HEX + 1], hash[BLOCK_HASH_HEX + 1], err[ERR_SZ] = "";
+    struct buf scratch = BUF_INIT;
+    struct block b;
+    uint64_t index = 0;
+
+    /* the index the row's own block claims (0 when it has none): the matcher is asked for it */
+    json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (json_is_integer(json_object_get(v, "index")) &&
+        json_integer_value(json_object_get(v, "index")) > 0)
+        index = (uint64_t)json_integer_value(json_object_get(v, "index"));
+    json_decref(v);
+
+    char *copy = xmalloc(len ? len : 1); /* exact size: a read past len is caught */
+    memcpy(copy, text, len);
+    size_t n = block_match_encoded(copy, len, index, NULL, prev, hash, &scratch);
+    ck_assert_msg(canonical ? n == len : n == 0, "%s: matched %zu of %zu bytes",
+                  parse_rows[_i].name, n, len);
+    if (canonical) {
+        ck_assert_int_eq(block_parse(text, len, &b, err, sizeof(err)), 0);
+        ck_assert_str_eq(hash, b.hash);
+        ck_assert_str_eq(prev, b.has_prev ? b.prev_hash : "");
+        /* asked for another index, or for another prev_hash: not this block */
+        ck_assert_uint_eq(block_match_encoded(copy, len, index + 1, NULL, prev, hash, &scratch), 0);
+        if (index > 0)
+            ck_assert_uint_eq(block_match_encoded(copy, len, index, H2, prev, hash, &scratch), 0);
+        /* cut anywhere: no block */
+        for (size_t cut = 0; cut < len; cut++)
+            ck_assert_uint_eq(block_match_encoded(copy, cut, index, NULL, prev, hash, &scratch), 0);
+        block_clear(&b);
+    }
+    free(copy);
+    buf_free(&scratch);
+}
+END_TEST
+
+/* A block followed by more text: its own length; the prev_hash asked for is checked. */
+START_TEST(test_match_encoded_in_text)
+{
+    static const char text[] = B1 ", " B1;
+    char prev[BLOCK_HASH_HEX + 1], hash[BLOCK_HASH_HEX + 1];
+    struct buf scratch = BUF_INIT;
+
+    ck_assert_uint_eq(block_match_encoded(text, strlen(text), 1, G, prev, hash, &scratch),
+                      strlen(B1));
+    ck_assert_str_eq(prev, G);
+    ck_assert_str_eq(hash, H1);
+    ck_assert_uint_eq(block_match_encoded(text, strlen(text), 1, H1, prev, hash, &scratch), 0);
+    /* genesis only at index 0 and never with a prev_hash asked for */
+    ck_assert_uint_eq(
+        block_match_encoded(GENESIS_TEXT, strlen(GENESIS_TEXT), 0, NULL, prev, hash, &scratch),
+        strlen(GENESIS_TEXT));
+    ck_assert_str_eq(prev, "");
+    ck_assert_str_eq(hash, G);
+    ck_assert_uint_eq(
+        block_match_encoded(GENESIS_TEXT, strlen(GENESIS_TEXT), 0, G, prev, hash, &scratch), 0);
+    buf_free(&scratch);
+}
+END_TEST
+
 static json_t *make_true(void)
 {
     return json_true();
@@ -731,6 +813,8 @@ static Suite *block_suite(void)
     tc = tcase_create("validate");
     tcase_add_loop_test(tc, test_parse, 0, ARRAY_LEN(parse_rows));
     tcase_add_loop_test(tc, test_from_json_agrees, 0, ARRAY_LEN(parse_rows));
+    tcase_add_loop_test(tc, test_match_encoded, 0, ARRAY_LEN(parse_rows));
+    tcase_add_test(tc, test_match_encoded_in_text);
     tcase_add_loop_test(tc, test_from_json_non_object, 0, ARRAY_LEN(value_rows));
     tcase_add_test(tc, test_parse_nul_data);
     tcase_add_test(tc, test_parse_reads_only_len);

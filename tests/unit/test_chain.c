@@ -5,6 +5,7 @@
  * json.dumps(chain) is exactly "[" + ", ".join(json.dumps(b) for b in chain) + "]". */
 #include <check.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,6 +263,69 @@ START_TEST(test_append_many)
 }
 END_TEST
 
+#define APPENDERS    4   /* threads appending at once */
+#define APPENDS_EACH 500 /* blocks each */
+
+struct appender {
+    struct chain *c;
+    int id;
+    struct buf answers; /* every answer's JSON, one a line */
+    int failed;         /* appends that returned an error (checked on the main thread) */
+};
+
+static void *appender_main(void *arg)
+{
+    struct appender *a = arg;
+    char data[32];
+    for (int i = 0; i < APPENDS_EACH; i++) {
+        int n = snprintf(data, sizeof(data), "t%d-%d", a->id, i);
+        if (chain_append_data(a->c, data, (size_t)n, &a->answers) < 0)
+            a->failed++;
+        buf_append_char(&a->answers, '\n');
+    }
+    return NULL;
+}
+
+/* Threads appending at once (the HTTP threads): every append lands once, in a valid chain, and
+ * each answer is exactly the block the chain serves at its index. */
+START_TEST(test_append_concurrent)
+{
+    struct chain *c = chain_new();
+    struct appender a[APPENDERS];
+    pthread_t tid[APPENDERS];
+    char err[ERR_SZ] = "";
+
+    for (int t = 0; t < APPENDERS; t++) {
+        a[t] = (struct appender){.c = c, .id = t};
+        ck_assert_int_eq(pthread_create(&tid[t], NULL, appender_main, &a[t]), 0);
+    }
+    for (int t = 0; t < APPENDERS; t++) {
+        pthread_join(tid[t], NULL);
+        ck_assert_int_eq(a[t].failed, 0);
+    }
+    ck_assert_uint_eq(chain_tip(c, NULL), APPENDERS * APPENDS_EACH);
+    assert_consistent(c);
+    for (int t = 0; t < APPENDERS; t++) {
+        char *line = a[t].answers.data, *end;
+        for (int i = 0; i < APPENDS_EACH; i++, line = end + 1) {
+            struct block b;
+            struct buf served = BUF_INIT;
+            end = strchr(line, '\n');
+            ck_assert_ptr_nonnull(end);
+            ck_assert_msg(block_parse(line, (size_t)(end - line), &b, err, sizeof(err)) == 0, "%s",
+                          err);
+            chain_write_json(c, b.index, 1, &served);
+            ck_assert_uint_eq(served.len, (size_t)(end - line) + 2);
+            ck_assert_mem_eq(served.data + 1, line, (size_t)(end - line));
+            block_clear(&b);
+            buf_free(&served);
+        }
+        buf_free(&a[t].answers);
+    }
+    chain_free(c);
+}
+END_TEST
+
 /* ---- validation: the vectors, and chains that are not valid --------------------------------- */
 
 START_TEST(test_vectors_validate)
@@ -509,6 +573,80 @@ START_TEST(test_mutation)
     chain_free(pc);
     free(text);
     json_decref(copy);
+    json_decref(array);
+}
+END_TEST
+
+/* Formattings of the vector chain other than json.dumps': every one is a valid chain, and the
+ * node keeps and serves it as json.dumps writes it (CHAIN_JSON), never as received. */
+static const struct {
+    const char *name;
+    size_t flags; /* json_dumps() flags */
+} formatting_rows[] = {
+    {"jansson's default (raw UTF-8 in block 3)", 0},
+    {"uppercase \\u escapes", JSON_ENSURE_ASCII},
+    {"compact", JSON_COMPACT | JSON_ENSURE_ASCII},
+    {"indented", JSON_INDENT(2) | JSON_ENSURE_ASCII},
+    {"keys sorted", JSON_SORT_KEYS | JSON_ENSURE_ASCII},
+};
+
+START_TEST(test_parse_reencodes)
+{
+    json_t *array = vectors_chain();
+    char err[ERR_SZ] = "";
+    char *text = json_dumps(array, formatting_rows[_i].flags);
+
+    ck_assert_ptr_nonnull(text);
+    ck_assert_str_ne(text, CHAIN_JSON);
+    struct chain *c = chain_parse(text, strlen(text), err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s: %s", formatting_rows[_i].name, err);
+    char *served = chain_text(c);
+    ck_assert_str_eq(served, CHAIN_JSON);
+    free(served);
+    chain_free(c);
+    free(text);
+    json_decref(array);
+}
+END_TEST
+
+/* chain_parse_segment_buf(): json.dumps' text is taken as it is (the buffer is left empty);
+ * another formatting is decoded and leaves the buffer as it was; an invalid one too. */
+START_TEST(test_parse_segment_buf)
+{
+    json_t *array = vectors_chain();
+    char *compact = json_dumps(array, JSON_COMPACT);
+    char *slice = vector_slice(3, 4);
+    char err[ERR_SZ] = "";
+    struct buf text = BUF_INIT;
+
+    buf_append_str(&text, slice);
+    struct chain *c = chain_parse_segment_buf(&text, 3, err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_ptr_null(text.data);
+    ck_assert_uint_eq(text.len, 0);
+    struct buf served = BUF_INIT;
+    chain_write_json(c, 0, UINT64_MAX, &served);
+    ck_assert_str_eq(served.data, slice);
+    buf_free(&served);
+    chain_free(c);
+
+    buf_append_str(&text, compact);
+    c = chain_parse_segment_buf(&text, 0, err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_str_eq(text.data, compact);
+    char *whole = chain_text(c);
+    ck_assert_str_eq(whole, CHAIN_JSON);
+    free(whole);
+    chain_free(c);
+
+    buf_clear(&text);
+    buf_append_str(&text, slice);
+    ck_assert_ptr_null(chain_parse_segment_buf(&text, 4, err, sizeof(err)));
+    ck_assert_str_eq(text.data, slice);
+
+    buf_free(&text);
+    free(slice);
+    free(compact);
     json_decref(array);
 }
 END_TEST
@@ -1152,6 +1290,7 @@ static Suite *chain_suite(void)
     tcase_add_test(tc, test_append_rebuilds_vectors);
     tcase_add_test(tc, test_append_nul_data);
     tcase_add_test(tc, test_append_many);
+    tcase_add_test(tc, test_append_concurrent);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("validate");
@@ -1159,6 +1298,8 @@ static Suite *chain_suite(void)
     tcase_add_loop_test(tc, test_parse_invalid, 0, ARRAY_LEN(invalid_text_rows));
     tcase_add_loop_test(tc, test_mutation, 0, ARRAY_LEN(mutation_rows));
     tcase_add_test(tc, test_from_json_not_array);
+    tcase_add_loop_test(tc, test_parse_reencodes, 0, ARRAY_LEN(formatting_rows));
+    tcase_add_test(tc, test_parse_segment_buf);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("serve");
