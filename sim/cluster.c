@@ -25,6 +25,7 @@ struct cluster {
     long grace_ms;           /* at teardown */
     int *held;               /* per node: the socket holding its port until it starts, or -1 */
     bool own_address;        /* pass --host and --source to chainlab nodes */
+    char **advertise;        /* per node: the --advertise URL of chainlab nodes, or NULL */
     bool spawn;              /* chainlab nodes come from the spawner */
     struct spawner *spawner; /* started with the first such node, or NULL */
     char *spawner_log;       /* <run_dir>/spawner.log */
@@ -85,6 +86,14 @@ struct cluster *cluster_new(const struct cluster_spec *spec, char *err, size_t e
     c->grace_ms = spec->grace_ms > 0 ? spec->grace_ms : CLUSTER_GRACE_MS;
     c->ev = spec->events;
     c->own_address = spec->own_address;
+    if (spec->advertise != NULL) {
+        c->advertise = xcalloc(spec->n ? spec->n : 1, sizeof(char *));
+        for (unsigned i = 0; i < spec->n; i++) {
+            char host[INET_ADDRSTRLEN];
+            inet_ntop(AF_INET, &spec->advertise[i].sin_addr, host, sizeof(host));
+            c->advertise[i] = xasprintf("http://%s:%u", host, ntohs(spec->advertise[i].sin_port));
+        }
+    }
     c->spawn = spec->spawn;
     c->spawner_log = xasprintf("%s/spawner.log", spec->run_dir);
     c->announced = xcalloc(spec->n ? spec->n : 1, sizeof(bool));
@@ -187,6 +196,10 @@ static char **node_argv(const struct cluster *c, const struct cluster_node *nd)
             argv[k++] = xstrdup(nd->host);
             argv[k++] = xstrdup("--source");
             argv[k++] = xstrdup(nd->host);
+        }
+        if (c->advertise != NULL) {
+            argv[k++] = xstrdup("--advertise");
+            argv[k++] = xstrdup(c->advertise[nd->index]);
         }
         for (size_t i = 0; i < na; i++)
             argv[k++] = substitute(nd->args[i], nd);
@@ -584,6 +597,9 @@ void cluster_free(struct cluster *c)
     }
     free(c->held);
     free(c->announced);
+    for (unsigned i = 0; c->advertise != NULL && i < c->n; i++)
+        free(c->advertise[i]);
+    free(c->advertise);
     free(c->nodes);
     free(c->run_dir);
     free(c->node_bin);

@@ -16,10 +16,11 @@
 #include "events.h"
 #include "probe.h"
 
-#define CLUSTER_GRACE_MS 2000  /* SIGTERM to SIGKILL by default (--stop-grace) */
-#define CLUSTER_READY_MS 10000 /* how long a node may take to answer GET /block */
-#define CLUSTER_LOG_HEAD 5     /* first lines of a log shown when a node dies (usage errors) */
-#define CLUSTER_LOG_TAIL 10    /* last lines shown */
+#define CLUSTER_GRACE_MS          2000  /* SIGTERM to SIGKILL by default (--stop-grace) */
+#define CLUSTER_READY_MS          10000 /* how long the nodes may take to answer GET /block */
+#define CLUSTER_READY_MS_PER_NODE 3     /* ... plus this per node: a large cluster starts slower */
+#define CLUSTER_LOG_HEAD          5 /* first lines of a log shown when a node dies (usage errors) */
+#define CLUSTER_LOG_TAIL          10 /* last lines shown */
 
 enum node_state {
     NODE_NEW,     /* not started yet */
@@ -47,8 +48,10 @@ struct cluster_spec {
     unsigned n;                     /* nodes */
     uint16_t first_port;            /* nK listens on 127.0.0.1:first_port + K, unless addr */
     const struct sockaddr_in *addr; /* n: where each node listens (copied), or NULL */
-    bool own_address;        /* chainlab nodes get --host and --source with their own address (the
-                              * link layer tells them apart by the address they connect from) */
+    bool own_address; /* chainlab nodes get --host and --source with their own address (the
+                       * link layer tells them apart by the address they connect from) */
+    const struct sockaddr_in *advertise; /* n: the public address each chainlab node announces
+                                          * (--advertise), or NULL */
     bool spawn;              /* start chainlab nodes from a spawner (spawner.h) instead of exec */
     const char *run_dir;     /* existing directory for logs and node folders */
     const char *node_bin;    /* chainlab-node to run for nodes without a template */

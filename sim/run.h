@@ -26,6 +26,7 @@
 #include "topology.h"
 
 #define RUN_REQUEST_MS     10000 /* bound on one append, peer change or probe */
+#define RUN_WIRE_TRIES     3     /* attempts of a POST /peers that gets no answer while wiring */
 #define RUN_SYNC_MS        60000 /* bound on one POST /sync */
 #define RUN_LOAD_MS        5000  /* bound on one append of a load */
 #define RUN_COMPRESS_NODES 200   /* from this many nodes, per-node lines are grouped into ranges */

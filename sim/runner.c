@@ -142,7 +142,34 @@ static int runner_wire(struct run *r)
                                      .len = strlen(urls[k])};
         k++;
     }
+    /* POST /peers is idempotent: a request that got no answer (a node the machine did not get to
+     * in time, with thousands of nodes on two cores) is sent again, at most RUN_WIRE_TRIES times
+     * in all. */
     probe_run(r->probe, reqs, k, RUN_REQUEST_MS);
+    for (int attempt = 1; attempt < RUN_WIRE_TRIES; attempt++) {
+        size_t again = 0;
+        for (size_t j = 0; j < k; j++)
+            again += reqs[j].reply.status == 0;
+        if (again == 0)
+            break;
+        run_say(r, 0, "%8.3fs  wiring: %zu of %zu POST /peers got no answer; sending them again\n",
+                run_now(r), again, k);
+        struct probe_req *retry = xcalloc(again, sizeof(*retry));
+        size_t *where = xcalloc(again, sizeof(*where));
+        for (size_t j = 0, m = 0; j < k; j++) {
+            if (reqs[j].reply.status != 0)
+                continue;
+            probe_reply_clear(&reqs[j].reply);
+            retry[m] = reqs[j];
+            retry[m].reply = (struct probe_reply){0};
+            where[m++] = j;
+        }
+        probe_run(r->probe, retry, again, RUN_REQUEST_MS);
+        for (size_t m = 0; m < again; m++)
+            reqs[where[m]].reply = retry[m].reply;
+        free(retry);
+        free(where);
+    }
     for (size_t j = 0; j < k; j++) {
         if (!probe_reply_ok(&reqs[j].reply) && rc == 0)
             rc = run_fail(r, RUNNER_CLUSTER, "n%u refused peer %s: HTTP %ld %.200s", reqs[j].node,
@@ -318,6 +345,7 @@ static int runner_setup(struct run *r)
                                 .first_port = r->first_port,
                                 .addr = addr,
                                 .own_address = r->addresses,
+                                .advertise = r->addresses && !sc->links_direct ? pub : NULL,
                                 .spawn = true,
                                 .run_dir = r->run_dir,
                                 .node_bin = r->o.node_bin,
@@ -373,7 +401,9 @@ static int runner_setup(struct run *r)
         if (cluster_start(r->cl, i, err, sizeof(err)) < 0)
             return run_fail(r, RUNNER_CLUSTER, "n%u: %s", i, err);
     }
-    if (cluster_wait_ready(r->cl, r->probe, CLUSTER_READY_MS, err, sizeof(err)) < 0)
+    if (cluster_wait_ready(r->cl, r->probe,
+                           CLUSTER_READY_MS + (long)r->n * CLUSTER_READY_MS_PER_NODE, err,
+                           sizeof(err)) < 0)
         return run_fail(r, RUNNER_CLUSTER, "%s", err);
     if (runner_wire(r) < 0)
         return -1;
