@@ -281,9 +281,12 @@ static int step_sync(struct run *r, const struct scenario_step *st, struct buf *
                 buf_append_str(detail, " unknown");
         } else {
             char seen[200];
-            snprintf(seen, sizeof(seen), "n%u answered %s", reqs[j].node,
-                     rep->status ? "an error" : rep->err);
-            rc = run_fail_step(r, st, "POST /sync to answer 200", seen);
+            if (rep->status)
+                snprintf(seen, sizeof(seen), "n%u answered HTTP %ld %.120s", reqs[j].node,
+                         rep->status, rep->body.data ? rep->body.data : "");
+            else
+                snprintf(seen, sizeof(seen), "n%u: %s", reqs[j].node, rep->err);
+            rc = run_fail_step(r, st, "POST /sync to answer 2xx", seen);
         }
         json_decref(doc);
         probe_reply_clear(rep);
@@ -313,7 +316,7 @@ static int step_peer(struct run *r, const struct scenario_step *st, struct buf *
     } else {
         char seen[300];
         snprintf(seen, sizeof(seen), "HTTP %ld %.200s", rep.status, ok ? rep.body.data : rep.err);
-        rc = run_fail_step(r, st, add ? "POST /peers to answer 200" : "DELETE /peers to answer 200",
+        rc = run_fail_step(r, st, add ? "POST /peers to answer 2xx" : "DELETE /peers to answer 2xx",
                            seen);
     }
     probe_reply_clear(&rep); /* filled even without an answer */

@@ -26,8 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "python"))
 from chainlab.cluster import Cluster  # noqa: E402
 
 SIZES = [int(n) for n in os.environ.get("SCALE_NODES", "1000 2000 5000 10000").split()]
-WITHIN = "20m"  # the awaits' deadline: far above what they take, only a broken run waits it out
+WITHIN = "10m"  # the awaits' deadline: far above what they take, only a broken run waits it out
 TICKS = os.sysconf("SC_CLK_TCK")
+# One HTTP thread per node; requests to peers may take 60 s (default 5 s): at 10,000 nodes a heal
+# makes half the nodes sync at once, the load average passes 100, and a peer's answer can take
+# longer than 5 s. The original protocol never retries a failed sync, so a node whose sync timed
+# out would wait for the next append.
+NODE_ARGS = ("--threads", "1", "--timeout", "60000")
 
 
 def smaps(pid):
@@ -70,12 +75,16 @@ def children(pid):
 
 
 def took(answer):
+    """Seconds the steps took; raises when one did not hold (the table then says so)."""
+    for s in answer:
+        if not s["ok"]:
+            raise RuntimeError(f"{s['text']}: {s['detail']}")
     return sum(s["took_s"] for s in answer)
 
 
 def measure(n, workdir):
     t0 = time.monotonic()
-    c = Cluster(nodes=n, topology="random 4", node_args=("--threads", "1"), seed=11, timeout="30m",
+    c = Cluster(nodes=n, topology="random 4", node_args=NODE_ARGS, seed=11, timeout="30m",
                 run_dir=Path(workdir) / f"scale-{n}", sim_args=("--sample", "0"))
     c.start(timeout=1800)
     ready = time.monotonic() - t0
@@ -93,7 +102,8 @@ def measure(n, workdir):
         row["total_mib"] = total / 1024
         row["append_s"] = took(c.steps(f'append n0 "reaches everyone"\nawait height == 1 within {WITHIN}'))
         last = f"n{n - 1}"
-        c.steps(f'partition halves\nappend n0 "left"\nappend {last} "right 1"\nappend {last} "right 2"')
+        took(c.steps(f'partition halves\nappend n0 "left"\nappend {last} "right 1"\n'
+                     f'append {last} "right 2"'))
         row["heal_s"] = took(c.steps(f'heal\nappend {last} "after the heal"\nawait converged within {WITHIN}'))
         row["sim_cpu_s"] = cpu_s(c.proc.pid)
         row["relays_cpu_s"] = sum(cpu_s(p) for p in helpers)
@@ -111,7 +121,7 @@ def main():
                 rows.append(measure(n, workdir))
             except Exception as e:  # noqa: BLE001 - the table says which size did not work
                 rows.append({"nodes": n, "error": str(e).splitlines()[0][:200]})
-    print("\nscale: random 4, one HTTP thread per node, through the link layer, sampling off")
+    print(f"\nscale: random 4, node args {' '.join(NODE_ARGS)}, through the link layer, sampling off")
     head = ("nodes", "ready", "append to all", "heal to converged", "PSS/node", "private/node",
             "shared/node", "total memory", "sim CPU", "relays CPU")
     print("  " + " | ".join(head))
