@@ -13,7 +13,8 @@ serve API (README.md, "chainlab-sim serve"):
   more append on the longer side, and `await converged`: the time from the heal to convergence;
 - the sim's own CPU time (not its children's) and that of its relay processes.
 
-Nothing is asserted: it prints a table. SCALE_NODES="1000 2000" picks the sizes.
+Nothing is asserted: it prints a table. SCALE_NODES="1000 2000" picks the sizes, SCALE_NODE_ARGS
+the nodes' arguments (default "--threads 1 --timeout 60000").
 """
 
 import os
@@ -32,7 +33,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 # makes half the nodes sync at once, the load average passes 100, and a peer's answer can take
 # longer than 5 s. The original protocol never retries a failed sync, so a node whose sync timed
 # out would wait for the next append.
-NODE_ARGS = ("--threads", "1", "--timeout", "60000")
+NODE_ARGS = tuple(os.environ.get("SCALE_NODE_ARGS", "--threads 1 --timeout 60000").split())
 
 
 def smaps(pid):
