@@ -186,6 +186,20 @@ static void gp_string(struct buf *b, const char *s)
     buf_append_char(b, '"');
 }
 
+/* Append s as the label of a tic: a gnuplot string in which '%' is written "%%" (gnuplot reads
+ * a tic label as a format). */
+static void gp_tic_label(struct buf *b, const char *s)
+{
+    struct buf esc = BUF_INIT;
+    for (; *s; s++) {
+        if (*s == '%')
+            buf_append_char(&esc, '%');
+        buf_append_char(&esc, *s);
+    }
+    gp_string(b, esc.data ? esc.data : "");
+    buf_free(&esc);
+}
+
 /* What a figure is, in words, and its unit, into what and unit. */
 static void figure_words(const struct table *t, const char *fig, struct buf *what, struct buf *unit)
 {
@@ -253,7 +267,7 @@ static void chart_x_axis(const struct table *t, struct buf *sc, double *spread)
     buf_printf(sc, "set xrange [%.9g:%.9g]\nset xtics (", lo - pad, hi + pad);
     for (size_t i = 0; i < ax->n; i++) {
         buf_append_str(sc, i ? ", " : "");
-        gp_string(sc, ax->values[i]);
+        gp_tic_label(sc, ax->values[i]);
         buf_printf(sc, " %.9g", t->x[i]);
     }
     buf_append_str(sc, ")\nset xlabel ");
