@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -78,6 +79,9 @@ struct links {
     struct shard *shards;
     unsigned nshards;
     struct pairset added; /* links added: (from, to) -> listen port (per edge) or 0 */
+    /* One call at a time: the sampler thread asks for stats while the runner adds and faults
+     * links, and a reply must reach the thread that sent its request. */
+    pthread_mutex_t call_lock;
 };
 
 /* --- messages --- */
@@ -90,7 +94,9 @@ static int links_call(struct links *ls, unsigned s, const struct links_msg *m, c
     struct shard *sh = &ls->shards[s];
     memset(reply, 0, sizeof(*reply));
     reply->rc = -1;
+    pthread_mutex_lock(&ls->call_lock);
     if (sh->fd < 0) {
+        pthread_mutex_unlock(&ls->call_lock);
         snprintf(reply->err, sizeof(reply->err), "relay %u (pid %d) is gone", s, (int)sh->pid);
         return -1;
     }
@@ -109,8 +115,10 @@ static int links_call(struct links *ls, unsigned s, const struct links_msg *m, c
         log_error("links: %s", reply->err);
         close(sh->fd);
         sh->fd = -1;
+        pthread_mutex_unlock(&ls->call_lock);
         return -1;
     }
+    pthread_mutex_unlock(&ls->call_lock);
     return reply->rc;
 }
 
@@ -232,6 +240,7 @@ int links_new(const struct links_spec *spec, struct links **out, char *err, size
     if (nshards == 0)
         return -1;
     struct links *ls = xcalloc(1, sizeof(*ls));
+    pthread_mutex_init(&ls->call_lock, NULL);
     ls->layout = spec->layout;
     ls->nodes = spec->nodes;
     ls->node_addr = xcalloc(spec->nodes ? spec->nodes : 1, sizeof(*ls->node_addr));
@@ -302,6 +311,7 @@ void links_free(struct links *ls)
     pairset_free(&ls->added);
     free(ls->node_addr);
     free(ls->public_addr);
+    pthread_mutex_destroy(&ls->call_lock);
     free(ls);
 }
 

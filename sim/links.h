@@ -9,7 +9,11 @@
  * SOCK_SEQPACKET socket to the shard of the link's target, answered once the relay has applied
  * them, so a call still takes effect before it returns. Partitions are sent as sides, one message
  * per shard, whatever the number of links. A shard that dies takes its links down: calls on them
- * fail, and links_free() reaps it. */
+ * fail, and links_free() reaps it.
+ *
+ * Threads: calls to the relays are serialized, so links_stats() and links_link_stats() may run on
+ * another thread (the sampler's) while the runner adds and faults links. Everything else belongs
+ * to the runner's thread. */
 #ifndef CHAINLAB_LINKS_H
 #define CHAINLAB_LINKS_H
 

@@ -377,11 +377,20 @@ def bench_sampling(args):
     table("chainlab-sim sampling cost (BENCH_SAMPLE_NODES=%d)" % nodes, rows)
 
 
-# Each part: the functions it runs, in order. A function shared by parts runs once.
+def bench_scale(args):
+    """1,000 to 10,000 nodes (tools/bench_scale.py; SCALE_NODES picks the sizes)."""
+    import bench_scale
+
+    bench_scale.main()
+
+
+# Each part: the functions it runs, in order. A function shared by parts runs once. scale is not
+# a default part: it takes about half an hour and the whole machine.
 PARTS = {
     "node": (bench_node,),
     "sim": (bench_sim, bench_sampling),
     "sampling": (bench_sampling,),
+    "scale": (bench_scale,),
 }
 DEFAULT_PARTS = ("node", "sim")
 

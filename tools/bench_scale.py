@@ -75,7 +75,7 @@ def took(answer):
 
 def measure(n, workdir):
     t0 = time.monotonic()
-    c = Cluster(nodes=n, topology="random 4", node_args=("--threads", "1"), seed=11,
+    c = Cluster(nodes=n, topology="random 4", node_args=("--threads", "1"), seed=11, timeout="30m",
                 run_dir=Path(workdir) / f"scale-{n}", sim_args=("--sample", "0"))
     c.start(timeout=1800)
     ready = time.monotonic() - t0

@@ -2,7 +2,9 @@
  * shards by target, controls reaching the right relay, sides in one message per shard, the
  * targets' listeners, counters summed, and a relay that dies. This program is also its own relay
  * process (`test_links --relay FD`, as links.c starts /proc/self/exe). */
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 
 #include "capture.h"
@@ -214,6 +216,63 @@ START_TEST(test_a_relay_that_dies)
 }
 END_TEST
 
+/* The sampler's thread asking for counters while the runner adds links. */
+struct stats_asker {
+    struct links *ls;
+    atomic_bool stop;
+    unsigned rounds;
+};
+
+static void *ask_stats(void *arg)
+{
+    struct stats_asker *a = arg;
+    while (!atomic_load(&a->stop) || a->rounds == 0) {
+        struct link_stats total;
+        links_stats(a->ls, &total);
+        a->rounds++;
+    }
+    return NULL;
+}
+
+START_TEST(test_stats_from_another_thread)
+{
+    /* Every reply reaches the thread that asked: a link added while another thread reads
+     * counters gets its own listener's port, never a stats reply's 0. */
+    enum { MANY = 40 };
+    struct server *s[NODES];
+    struct sockaddr_in addr[MANY];
+    start_nodes(s, addr);
+    for (unsigned i = NODES; i < MANY; i++)
+        addr[i] = addr[i % NODES];
+    char err[256] = "";
+    struct links *ls = NULL;
+    struct links_spec spec = {.layout = LINKS_PER_EDGE, .nodes = MANY, .node_addr = addr};
+    ck_assert_msg(links_new(&spec, &ls, err, sizeof(err)) == 0, "%s", err);
+    struct stats_asker asker = {.ls = ls};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, ask_stats, &asker), 0);
+    for (unsigned i = 0; i < MANY; i++) {
+        for (unsigned j = 0; j < MANY; j++) {
+            if (i == j)
+                continue;
+            ck_assert_msg(links_add(ls, i, j, err, sizeof(err)) == 0, "%s", err);
+            struct sockaddr_in a;
+            ck_assert_int_eq(links_peer_addr(ls, i, j, &a), 0);
+            ck_assert_uint_ne(ntohs(a.sin_port), 0);
+        }
+    }
+    atomic_store(&asker.stop, true);
+    pthread_join(t, NULL);
+    ck_assert_uint_gt(asker.rounds, 0);
+    int fd = connect_link(ls, 5, 7, NULL);
+    send_all(fd, "seven", 5);
+    expect_bytes(fd, "seven");
+    close(fd);
+    links_free(ls);
+    stop_nodes(s);
+}
+END_TEST
+
 static Suite *links_suite(void)
 {
     Suite *s = suite_create("links");
@@ -223,6 +282,7 @@ static Suite *links_suite(void)
     tcase_add_test(tc, test_per_edge_over_three_relays);
     tcase_add_test(tc, test_per_target_over_two_relays);
     tcase_add_test(tc, test_a_relay_that_dies);
+    tcase_add_test(tc, test_stats_from_another_thread);
     suite_add_tcase(s, tc);
     return s;
 }
