@@ -3,7 +3,7 @@
 (make experiments).
 
 usage: tools/experiments.py [-h] [--only NAME[,NAME...]] [--check] [--out DIR] [--write FILE]
-                            [-j N]
+                            [-j N] [--note TEXT]
 
 Each experiment is a parameterised scenario of scenarios/experiments/ run as one or more sweeps
 of build/chainlab-sim (--sweep, --repeat, -j); its tables are read from each sweep's sweep.json:
@@ -11,7 +11,8 @@ every cell is the median over the repeats with the min-max range, "k/K" when onl
 runs have the figure (an await that did not hold in the others), "did not hold" when none has.
 The sweeps' folders (sweep.csv, sweep.json, the plots, every run's logs) stay in --out
 (default build/experiments/, emptied first). --write FILE puts the tables into FILE between the
-lines "<!-- experiments: begin -->" and "<!-- experiments: end -->". --check parses every cell of
+lines "<!-- experiments: begin -->" and "<!-- experiments: end -->"; --note TEXT ends the tables'
+first line (what else the machine was doing, say). --check parses every cell of
 every sweep (chainlab-sim --check) and runs nothing. Exit status: 0 when every sweep ran (runs
 that fail at an await are data: the tables show them), 1 when a run could not be carried out
 (exit 2 or 3) or a table's figure is missing, 2 for bad arguments.
@@ -289,6 +290,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(BUILD, "experiments"))
     ap.add_argument("--write", metavar="FILE", help="put the tables into FILE's section")
     ap.add_argument("-j", type=int, default=2, help="runs at once in a sweep (default 2)")
+    ap.add_argument("--note", help="words ending the tables' first line")
     args = ap.parse_args()
     chosen = EXPERIMENTS
     if args.only:
@@ -323,7 +325,8 @@ def main():
     cpu = platform.processor() or platform.machine()
     lines.insert(0, f"Measured {datetime.date.today().isoformat()} on a machine with "
                     f"{os.cpu_count()} cores ({cpu}) by `make experiments` in {took / 60:.1f} "
-                    f"minutes; runs {args.j} at a time.")
+                    f"minutes; runs {args.j} at a time" +
+                    (f", {args.note}." if args.note else "."))
     lines.insert(1, "")
     print("\n".join(lines))
     if args.write:
