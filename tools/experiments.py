@@ -3,7 +3,7 @@
 (make experiments).
 
 usage: tools/experiments.py [-h] [--only NAME[,NAME...]] [--check] [--out DIR] [--write FILE]
-                            [-j N] [--note TEXT]
+                            [-j N] [--repeat K] [--note TEXT]
 
 Each experiment is a parameterised scenario of scenarios/experiments/ run as one or more sweeps
 of build/chainlab-sim (--sweep, --repeat, -j); its tables are read from each sweep's sweep.json:
@@ -12,7 +12,8 @@ runs have the figure (an await that did not hold in the others), "did not hold" 
 The sweeps' folders (sweep.csv, sweep.json, the plots, every run's logs) stay in --out
 (default build/experiments/, emptied first). --write FILE puts the tables into FILE between the
 lines "<!-- experiments: begin -->" and "<!-- experiments: end -->"; --note TEXT ends the tables'
-first line (what else the machine was doing, say). --check parses every cell of
+first line (what else the machine was doing, say). --repeat K runs every cell K times instead of
+each sweep's own count (a quick look). --check parses every cell of
 every sweep (chainlab-sim --check) and runs nothing. Exit status: 0 when every sweep ran (runs
 that fail at an await are data: the tables show them), 1 when a run could not be carried out
 (exit 2 or 3) or a table's figure is missing, 2 for bad arguments.
@@ -274,8 +275,6 @@ def run_sweep(exp, sweep, out, jobs, check):
 def write_section(path, lines):
     with open(path) as f:
         text = f.read()
-    if BEGIN not in text or END not in text:
-        sys.exit(f"experiments: {path} has no '{BEGIN}' ... '{END}' section")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
     with open(path, "w") as f:
@@ -290,6 +289,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(BUILD, "experiments"))
     ap.add_argument("--write", metavar="FILE", help="put the tables into FILE's section")
     ap.add_argument("-j", type=int, default=2, help="runs at once in a sweep (default 2)")
+    ap.add_argument("--repeat", type=int, help="runs per cell, for every sweep")
     ap.add_argument("--note", help="words ending the tables' first line")
     args = ap.parse_args()
     chosen = EXPERIMENTS
@@ -301,6 +301,20 @@ def main():
         chosen = [e for e in EXPERIMENTS if e.name in names]
     if args.j < 1:
         ap.error("-j takes a number from 1")
+    if args.repeat is not None:
+        if args.repeat < 1:
+            ap.error("--repeat takes a number from 1")
+        for exp in chosen:
+            for sweep in exp.sweeps.values():
+                sweep.repeat = args.repeat
+    if args.write:
+        try:
+            with open(args.write) as f:
+                text = f.read()
+        except OSError as e:
+            ap.error(f"--write {args.write}: {e.strerror}")
+        if BEGIN not in text or END not in text:
+            ap.error(f"--write {args.write}: no '{BEGIN}' ... '{END}' section")
     if not os.path.exists(SIM):
         sys.exit(f"experiments: {SIM} is missing: run make first")
     if not args.check:
