@@ -321,6 +321,26 @@ def test_sweep_draws_each_figure_against_the_first_parameter(tmp_path):
     assert [label for label, _ in assert_chart(plots, "lost")] == ["N=1", "N=2", "N=3"]
 
 
+LOSSY = """param LOSS 0%
+nodes 2
+topology line
+node-args --broadcast-wait 0
+loss all ${LOSS}
+append n0 "x"
+await height >= 1 on n0 within 5s
+"""
+
+
+def test_sweep_tics_keep_a_percent_sign(tmp_path):
+    """gnuplot reads a tic label as a format: a swept value "5%" must show as "5%"."""
+    scn = write_scn(tmp_path, "lossy.scn", LOSSY)
+    out = tmp_path / "sweep"
+    res = run_sim(["--sweep", "LOSS=0%,5%,20%", "-q", "--run-dir", out, scn], tmp_path)
+    assert res.returncode == EX_OK, describe(res)
+    texts = svg_texts(out / "plots" / "await_L7_s.svg")
+    assert all(v in texts for v in ("0%", "5%", "20%")), texts
+
+
 def test_sweep_of_one_parameter_draws_one_line_and_repeats_alone_draw_none(tmp_path):
     scn = write_scn(tmp_path, "plotted.scn", PLOTTED)
     out = tmp_path / "one"
