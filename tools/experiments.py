@@ -236,7 +236,8 @@ def render(exp, jobs):
                 sweep = exp.sweeps[rsweep or csweep]
                 cell = sweep.cell({**rparams, **cparams})
                 cells.append(fmt_cell(cell, cfig or rfig, t.fmt))
-                why = first_why(sweep, cell) if cell["figures"][cfig or rfig]["n"] == 0 else None
+                held = cell["figures"][cfig or rfig]["n"]
+                why = first_why(sweep, cell) if held < cell["runs"] else None
                 if why and why not in [n for _, n in notes]:
                     notes.append((f"{rlabel}, {clabel}" if len(t.cols) > 1 else rlabel, why))
             out.append("| " + " | ".join([rlabel] + cells) + " |")
