@@ -42,8 +42,8 @@ TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(B)/tools/%)
 PROGS    := $(B)/chainlab-node $(if $(wildcard sim/main.c),$(B)/chainlab-sim)
 
-.PHONY: all deps check check-large check-under-load unit unit-bins integration sanitize tsan bench soak demo clean format \
-        format-check fuzz
+.PHONY: all deps check check-large check-under-load unit unit-bins integration sanitize tsan bench experiments soak \
+        demo clean format format-check fuzz
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -147,6 +147,11 @@ unit-bins: $(TEST_BIN)
 
 bench: all
 	$(Q)CHAINLAB_BUILD=$(abspath $(B)) $(PYTHON) tools/bench.py $(BENCH)
+
+# Reruns the sweeps of scenarios/experiments/ and prints their tables (README, Experiments);
+# EXPERIMENTS_ARGS="--write README.md" puts them into the README.
+experiments: all
+	$(Q)CHAINLAB_BUILD=$(abspath $(B)) $(PYTHON) tools/experiments.py $(EXPERIMENTS_ARGS)
 
 # Long runs that must end healthy, with a table of figures (tools/soak.py): a 10-node mesh under
 # 1,000 appends/s for 60 s with random partitions and heals (converged, nothing lost, RSS growth

@@ -23,6 +23,7 @@
 #include "scenario.h"
 #include "serve.h"
 #include "sweep.h"
+#include "sweepplot.h"
 #include "xalloc.h"
 
 /* Statements the runner carries out (all of them); others would be refused with FILE:LINE:COL. */
@@ -45,7 +46,7 @@ static void usage(FILE *f)
         "usage: chainlab-sim [OPTIONS] SCENARIO...\n"
         "       chainlab-sim serve [OPTIONS] [--nodes N [--topology T] ... | SCENARIO]\n"
         "       chainlab-sim logs RUN_DIR [--nodes LIST] [--grep TEXT] [--since S] [--until S]\n"
-        "       chainlab-sim plot RUN_DIR\n"
+        "       chainlab-sim plot RUN_DIR | SWEEP_DIR\n"
         "\n"
         "Runs .scn scenario files against clusters of naivechain nodes on loopback.\n"
         "serve starts one cluster and serves a JSON HTTP API to drive it (see README.md):\n"
@@ -301,17 +302,36 @@ static int main_logs(int argc, char **argv)
     return 0;
 }
 
-/* chainlab-sim plot RUN_DIR */
+/* chainlab-sim plot RUN_DIR | SWEEP_DIR */
 static int main_plot(int argc, char **argv)
 {
     char err[1024];
     if (argc != 2 || argv[1][0] == '-') {
         bool help = argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0);
         fprintf(help ? stdout : stderr,
-                "usage: chainlab-sim plot RUN_DIR\n"
-                "Draws RUN_DIR/plots/{heights,latency,rate}.{png,svg} from RUN_DIR/events.jsonl\n"
-                "with gnuplot.\n");
+                "usage: chainlab-sim plot RUN_DIR | SWEEP_DIR\n"
+                "Draws RUN_DIR/plots/{heights,latency,rate}.{png,svg} from RUN_DIR/events.jsonl,\n"
+                "or, for the folder of a sweep, SWEEP_DIR/plots/FIGURE.{png,svg} from\n"
+                "SWEEP_DIR/sweep.json (each figure against the first swept parameter), with\n"
+                "gnuplot.\n");
         return help ? 0 : RUNNER_BAD;
+    }
+    char *table = xasprintf("%s/%s", argv[1], SWEEPPLOT_TABLE);
+    bool sweep = access(table, F_OK) == 0;
+    free(table);
+    if (sweep) {
+        struct buf drawn = BUF_INIT;
+        int rc = sweepplot_draw(argv[1], &drawn, err, sizeof(err));
+        if (rc < 0)
+            fprintf(stderr, "chainlab-sim plot: %s\n", err);
+        else if (rc == 1)
+            printf("%s: the sweep has no swept parameter (only --repeat): nothing to draw\n",
+                   argv[1]);
+        else
+            printf("%s/%s: %s (.png, .svg)\n", argv[1], PLOT_DIR,
+                   drawn.len ? drawn.data : "no figure");
+        buf_free(&drawn);
+        return rc < 0 ? RUNNER_BAD : 0;
     }
     if (plot_run_dir(argv[1], err, sizeof(err)) < 0) {
         fprintf(stderr, "chainlab-sim plot: %s\n", err);

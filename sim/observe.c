@@ -23,17 +23,26 @@ bool observe_snap_has(const struct snap *s, const char *data)
     return s->data && json_object_getn(s->data, data, strlen(data)) != NULL;
 }
 
-/* Fill s from a 200 answer of GET /block (a block) or GET /blocks (a chain). */
-static void observe_parse(struct snap *s, const struct probe_reply *rep, bool chains)
+/* Fill s from a 200 answer of GET /block (a block), GET /blocks (a chain) or GET /peers. */
+static void observe_parse(struct snap *s, const struct probe_reply *rep, enum observe_look look)
 {
     json_error_t jerr;
     json_t *doc = NULL;
+    s->look = look;
     if (rep->status != 200) {
         snprintf(s->err, sizeof(s->err), "%.119s",
                  rep->status ? "answered with an error" : rep->err);
     } else if ((doc = json_loadb(rep->body.data, rep->body.len, 0, &jerr)) == NULL) {
         snprintf(s->err, sizeof(s->err), "answered malformed JSON");
+    } else if (look == OBSERVE_PEERS) {
+        if (!json_is_array(doc)) {
+            snprintf(s->err, sizeof(s->err), "answered something that is not a list of peers");
+        } else {
+            s->ok = true;
+            s->peers = json_array_size(doc);
+        }
     } else {
+        bool chains = look == OBSERVE_CHAIN;
         json_t *tip = chains ? json_array_get(doc, json_array_size(doc) - 1) : doc;
         json_t *hash = json_object_get(tip, "hash");
         json_t *index = json_object_get(tip, "index");
@@ -60,22 +69,25 @@ static void observe_parse(struct snap *s, const struct probe_reply *rep, bool ch
     json_decref(doc);
 }
 
-void observe_fetch(struct run *r, const struct nodeset *set, bool chains, struct snap *snaps)
+void observe_fetch(struct run *r, const struct nodeset *set, enum observe_look look,
+                   struct snap *snaps)
 {
+    static const char *const paths[] = {
+        [OBSERVE_TIP] = "/block", [OBSERVE_CHAIN] = "/blocks", [OBSERVE_PEERS] = "/peers"};
     struct probe_req *reqs = xcalloc(r->n, sizeof(*reqs));
     size_t k = 0;
     for (int i = nodeset_next(set, -1); i >= 0; i = nodeset_next(set, i)) {
         observe_snap_clear(&snaps[i]);
+        snaps[i].look = look;
         if (!run_node_running(r, (unsigned)i)) {
             snprintf(snaps[i].err, sizeof(snaps[i].err), "not running");
             continue;
         }
-        reqs[k++] = (struct probe_req){
-            .node = (unsigned)i, .method = "GET", .path = chains ? "/blocks" : "/block"};
+        reqs[k++] = (struct probe_req){.node = (unsigned)i, .method = "GET", .path = paths[look]};
     }
     probe_run(r->probe, reqs, k, RUN_REQUEST_MS);
     for (size_t j = 0; j < k; j++) {
-        observe_parse(&snaps[reqs[j].node], &reqs[j].reply, chains);
+        observe_parse(&snaps[reqs[j].node], &reqs[j].reply, look);
         probe_reply_clear(&reqs[j].reply);
     }
     free(reqs);
@@ -85,14 +97,19 @@ void observe_emit(struct run *r, const struct nodeset *set, const struct snap *s
                   const char *via, unsigned line, json_t *extra)
 {
     json_t *height = json_object(), *tip = json_object(), *err = json_object();
+    json_t *peers = NULL;
     for (int i = nodeset_next(set, -1); i >= 0; i = nodeset_next(set, i)) {
         char name[16];
         snprintf(name, sizeof(name), "n%d", i);
-        if (snaps[i].ok) {
+        if (!snaps[i].ok) {
+            json_object_set_new(err, name, json_string(snaps[i].err));
+        } else if (snaps[i].look == OBSERVE_PEERS) {
+            if (peers == NULL)
+                peers = json_object();
+            json_object_set_new(peers, name, json_integer((json_int_t)snaps[i].peers));
+        } else {
             json_object_set_new(height, name, json_integer((json_int_t)snaps[i].height));
             json_object_set_new(tip, name, json_stringn(snaps[i].tip, 16));
-        } else {
-            json_object_set_new(err, name, json_string(snaps[i].err));
         }
     }
     json_t *f = json_pack("{s:s}", "via", via);
@@ -100,6 +117,8 @@ void observe_emit(struct run *r, const struct nodeset *set, const struct snap *s
         json_object_set_new(f, "line", json_integer(line));
     json_object_set_new(f, "height", height);
     json_object_set_new(f, "tip", tip);
+    if (peers != NULL)
+        json_object_set_new(f, "peers", peers);
     if (json_object_size(err) > 0)
         json_object_set_new(f, "unreachable", err);
     else
@@ -132,7 +151,7 @@ void observe_table(struct run *r, struct buf *out, json_t *arr)
     struct nodeset all;
     struct snap *snaps = xcalloc(r->n, sizeof(*snaps));
     nodeset_fill(&all, r->n);
-    observe_fetch(r, &all, false, snaps);
+    observe_fetch(r, &all, OBSERVE_TIP, snaps);
     struct buf grouped = BUF_INIT; /* at scale: "nK state, height H, tip" items to group */
     if (r->n < RUN_COMPRESS_NODES)
         buf_printf(out, "    %-6s %-*s %-8s %-8s %-6s %-6s %-8s %s\n", "node",
@@ -218,7 +237,7 @@ static bool observe_lost(struct run *r, const struct scenario_cond *c, struct bu
     nodeset_add(&set, (unsigned)ref);
     struct snap *snaps = xcalloc(r->n, sizeof(*snaps));
     size_t known = appends_count(r->appends); /* acknowledged before the chain is read */
-    observe_fetch(r, &set, true, snaps);
+    observe_fetch(r, &set, OBSERVE_CHAIN, snaps);
     if (line > 0)
         observe_emit(r, &set, snaps, "await", line, NULL);
     if (!snaps[ref].ok) {
@@ -297,9 +316,11 @@ bool observe_cond(struct run *r, const struct scenario_cond *c, struct buf *seen
         }
         return holds;
     }
-    bool chains = c->kind == SCENARIO_COND_CONTAINS;
+    enum observe_look look = c->kind == SCENARIO_COND_CONTAINS ? OBSERVE_CHAIN
+                             : c->kind == SCENARIO_COND_PEERS  ? OBSERVE_PEERS
+                                                               : OBSERVE_TIP;
     struct snap *snaps = xcalloc(r->n, sizeof(*snaps));
-    observe_fetch(r, &set, chains, snaps);
+    observe_fetch(r, &set, look, snaps);
     if (line > 0)
         observe_emit(r, &set, snaps, "await", line, NULL);
     switch (c->kind) {
@@ -310,14 +331,18 @@ bool observe_cond(struct run *r, const struct scenario_cond *c, struct buf *seen
         break;
     }
     case SCENARIO_COND_HEIGHT:
+    case SCENARIO_COND_PEERS:
         for (int i = nodeset_next(&set, -1); i >= 0; i = nodeset_next(&set, i)) {
+            uint64_t v = look == OBSERVE_PEERS ? snaps[i].peers : snaps[i].height;
             if (snaps[i].ok)
-                buf_printf(seen, "%sn%d=%" PRIu64, seen->len ? " " : "", i, snaps[i].height);
+                buf_printf(seen, "%sn%d=%" PRIu64, seen->len ? " " : "", i, v);
             else
                 buf_printf(seen, "%sn%d %s", seen->len ? " " : "", i, snaps[i].err);
-            if (!snaps[i].ok || !scenario_cmp_holds(c->op, snaps[i].height, c->value))
+            if (!snaps[i].ok || !scenario_cmp_holds(c->op, v, c->value))
                 holds = false;
         }
+        if (look == OBSERVE_PEERS)
+            buf_append_str(seen, " peers");
         break;
     case SCENARIO_COND_CONTAINS: {
         struct nodeset missing;
@@ -389,7 +414,7 @@ json_t *observe_diagnose(struct run *r)
     struct snap *snaps = xcalloc(r->n, sizeof(*snaps));
     nodeset_fill(&all, r->n);
     cluster_reap(r->cl);
-    observe_fetch(r, &all, false, snaps);
+    observe_fetch(r, &all, OBSERVE_TIP, snaps);
     json_t *groups = json_array(), *unreachable = json_array(), *down = json_array();
     bool equal = observe_group_tips(r, snaps, groups, unreachable);
     for (unsigned i = 0; i < r->n; i++) {
@@ -503,7 +528,7 @@ static void observe_sample_round(struct sampler *s, struct snap *snaps, struct p
     probe_run(s->probe, reqs, k, OBSERVE_SAMPLE_TIMEOUT_MS);
     for (size_t j = 0; j < k; j++) {
         observe_snap_clear(&snaps[reqs[j].node]);
-        observe_parse(&snaps[reqs[j].node], &reqs[j].reply, false);
+        observe_parse(&snaps[reqs[j].node], &reqs[j].reply, OBSERVE_TIP);
         probe_reply_clear(&reqs[j].reply);
     }
     json_t *extra = NULL;

@@ -12,24 +12,35 @@
 #include "buf.h"
 #include "run.h"
 
+/* What a look at a node asks it. */
+enum observe_look {
+    OBSERVE_TIP = 0, /* GET /block: its height and tip */
+    OBSERVE_CHAIN,   /* GET /blocks: its height, tip and the data of every block */
+    OBSERVE_PEERS,   /* GET /peers: how many peers it has */
+};
+
 /* What the sim saw of one node. */
 struct snap {
     bool ok; /* answered */
-    uint64_t height;
+    enum observe_look look;
+    uint64_t height; /* OBSERVE_TIP, OBSERVE_CHAIN */
     char tip[BLOCK_HASH_HEX + 1];
-    json_t *data; /* GET /blocks only: an object whose keys are the data strings (new ref) */
+    json_t *data;   /* OBSERVE_CHAIN: an object whose keys are the data strings (new ref) */
+    uint64_t peers; /* OBSERVE_PEERS: the length of its peer list */
     char err[120];
 };
 
-/* Ask every member of set for its tip (GET /block), or its whole chain with chains. snaps has
- * r->n entries; only members are filled (clear each with observe_snap_clear()). */
-void observe_fetch(struct run *r, const struct nodeset *set, bool chains, struct snap *snaps);
+/* Ask every member of set what look says, in parallel. snaps has r->n entries; only members are
+ * filled (clear each with observe_snap_clear()). */
+void observe_fetch(struct run *r, const struct nodeset *set, enum observe_look look,
+                   struct snap *snaps);
 /* Free what a snapshot holds and zero it. */
 void observe_snap_clear(struct snap *s);
 /* True when the chain behind s holds a block with data. */
 bool observe_snap_has(const struct snap *s, const char *data);
-/* Record an `observe` event of the members of set: via ("sample", "await", ...), line (0: none)
- * and the fields of extra (stolen; may be NULL). */
+/* Record an `observe` event of the members of set: via ("sample", "await", ...), line (0: none),
+ * their height and tip (or their peer counts, for a look at peers) and the fields of extra
+ * (stolen; may be NULL). */
 void observe_emit(struct run *r, const struct nodeset *set, const struct snap *snaps,
                   const char *via, unsigned line, json_t *extra);
 /* Evaluate c now. Returns true when it holds; seen (cleared first) says what was observed. With

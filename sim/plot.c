@@ -23,11 +23,12 @@ int plot_render(const char *base, int width, int height, const char *script,
     struct buf in = BUF_INIT;
     for (size_t i = 0; i < ndata; i++)
         buf_printf(&in, "$%s << EOD\n%sEOD\n", data[i].name, data[i].text ? data[i].text : "");
-    buf_printf(&in, "set terminal pngcairo size %d,%d font 'sans,9' background rgb 'white'\n",
+    buf_printf(&in,
+               "set terminal pngcairo size %d,%d noenhanced font 'sans,9' background rgb 'white'\n",
                width, height);
     buf_printf(&in, "set output '%s.png'\n%s\n", base, script);
-    buf_printf(&in, "set terminal svg size %d,%d font 'sans,9' background rgb 'white'\n", width,
-               height);
+    buf_printf(&in, "set terminal svg size %d,%d noenhanced font 'sans,9' background rgb 'white'\n",
+               width, height);
     buf_printf(&in, "set output '%s.svg'\nreplot\nunset output\n", base);
     char *argv[] = {"gnuplot", NULL};
     int rc = tool_run(argv, in.data, in.len, NULL, TOOL_TIMEOUT_MS, err, errsz);

@@ -21,8 +21,9 @@ struct plot_data {
 };
 
 /* Run gnuplot on script (the chart's settings and one plot command) with the datablocks, writing
- * base.png and base.svg (width x height pixels). Returns 0, or -1 with err (gnuplot missing or
- * its first error lines). */
+ * base.png and base.svg (width x height pixels; text is drawn as written, without gnuplot's
+ * enhanced-text markup, so '_' and '^' stay themselves). Returns 0, or -1 with err (gnuplot
+ * missing or its first error lines). */
 int plot_render(const char *base, int width, int height, const char *script,
                 const struct plot_data *data, size_t ndata, char *err, size_t errsz);
 /* Write heights, latency and rate charts of run_dir into run_dir/plots/. Returns 0, or -1 with

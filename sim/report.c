@@ -30,7 +30,7 @@ static json_t *report_appends(struct run *r)
         struct snap *snaps = xcalloc(r->n, sizeof(*snaps));
         nodeset_clear(&set);
         nodeset_add(&set, (unsigned)ref);
-        observe_fetch(r, &set, true, snaps);
+        observe_fetch(r, &set, OBSERVE_CHAIN, snaps);
         if (snaps[ref].ok) {
             json_decref(lost);
             lost = appends_lost_list(r->appends, known, report_has_cb, &snaps[ref]);

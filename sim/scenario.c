@@ -133,6 +133,7 @@ static const char *const cond_names[] = {
     [SCENARIO_COND_HEIGHT] = "height",       [SCENARIO_COND_CONTAINS] = "contains",
     [SCENARIO_COND_LOST] = "lost",           [SCENARIO_COND_ALIVE] = "alive",
     [SCENARIO_COND_DOWN] = "down",           [SCENARIO_COND_LOADS_DONE] = "loads",
+    [SCENARIO_COND_PEERS] = "peers",
 };
 #define N_CONDS (sizeof(cond_names) / sizeof(cond_names[0]))
 
@@ -1036,7 +1037,8 @@ static int parse_on_nodes(struct parser *p, const char *cond, struct nodeset *ou
 static int parse_cond(struct parser *p, struct scenario_cond *c)
 {
     static const char expected[] =
-        "a condition (converged, diverged, height, contains, lost, alive, down or loads done)";
+        "a condition (converged, diverged, height, contains, lost, alive, down, loads done or "
+        "peers)";
     const struct tok *t = next(p);
     char what[96];
     char hint[64];
@@ -1052,7 +1054,7 @@ static int parse_cond(struct parser *p, struct scenario_cond *c)
     if (kind == N_CONDS)
         return fail_at(p, t->col,
                        "unknown condition '%s': expected converged, diverged, height, "
-                       "contains, lost, alive, down or loads done%s",
+                       "contains, lost, alive, down, loads done or peers%s",
                        quote_tok(t, q), suggest(t->text, cond_names, N_CONDS, hint, sizeof(hint)));
     c->kind = (enum scenario_cond_kind)kind;
     c->node = -1;
@@ -1070,10 +1072,12 @@ static int parse_cond(struct parser *p, struct scenario_cond *c)
             return parse_set(p, next(p), what, &c->nodes);
         return 0; /* whatever follows is the caller's to judge */
     case SCENARIO_COND_HEIGHT:
-        if (parse_cmp(p, next(p), "height", &c->op) < 0 ||
-            parse_number(p, next(p), "height", cmp_names[c->op], 0, INT64_MAX, &c->value) < 0)
+    case SCENARIO_COND_PEERS:
+        if (parse_cmp(p, next(p), t->text, &c->op) < 0 ||
+            parse_number(p, next(p), c->kind == SCENARIO_COND_HEIGHT ? "height" : "peer count",
+                         cmp_names[c->op], 0, INT64_MAX, &c->value) < 0)
             return -1;
-        return parse_on_nodes(p, "height", &c->nodes);
+        return parse_on_nodes(p, t->text, &c->nodes);
     case SCENARIO_COND_CONTAINS:
         if (parse_string(p, next(p), "the data after 'contains'", &c->data) < 0)
             return -1;
@@ -1262,7 +1266,8 @@ static bool is_nodeset_word(const struct tok *t)
 }
 
 /* The optional NODES of node-args and node-cmd: *out is "all" when the next token is not
- * written as a node set (for node-cmd: when it is a string). */
+ * written as a node set (for node-cmd: when it is a string), and empty for the word `none`
+ * (unquoted), which names no node, so that a parameter can switch a line off. */
 static int parse_node_line_set(struct parser *p, struct nodeset *out, unsigned *col)
 {
     const struct tok *t = peek(p);
@@ -1271,6 +1276,13 @@ static int parse_node_line_set(struct parser *p, struct nodeset *out, unsigned *
     nodeset_clear(out);
     out->all = true;
     *col = p->toks[0].col;
+    if (t != NULL && t->kind == TOK_WORD && memchr(t->src, '"', t->src_len) == NULL &&
+        strcmp(t->text, "none") == 0) {
+        out->all = false;
+        *col = t->col;
+        next(p);
+        return 0;
+    }
     if (t == NULL || !is_nodeset_word(t))
         return 0;
     if (p->sc->nodes == 0 && strcmp(t->text, "all") != 0)

@@ -70,13 +70,14 @@ enum scenario_cond_kind {
     SCENARIO_COND_ALIVE,         /* alive NODES */
     SCENARIO_COND_DOWN,          /* down NODES */
     SCENARIO_COND_LOADS_DONE,    /* loads done: every background load has ended */
+    SCENARIO_COND_PEERS,         /* peers OP N [on NODES]: the length of each one's GET /peers */
 };
 
 struct scenario_cond {
     enum scenario_cond_kind kind;
     struct nodeset nodes; /* every kind but LOST; "all" when omitted */
-    enum scenario_cmp op; /* HEIGHT, LOST */
-    uint64_t value;       /* HEIGHT, LOST: the N */
+    enum scenario_cmp op; /* HEIGHT, LOST, PEERS */
+    uint64_t value;       /* HEIGHT, LOST, PEERS: the N */
     char *data;           /* CONTAINS: owned, NUL-terminated, valid UTF-8 */
     int node;             /* LOST: the node, or -1 for the lowest-numbered running node */
 };

@@ -12,7 +12,10 @@
 #include "batch.h"
 #include "err.h"
 #include "log.h"
+#include "plot.h"
 #include "rng.h"
+#include "sweepplot.h"
+#include "tool.h"
 #include "xalloc.h"
 
 #define WHY_MAX 300 /* bytes of a failure or error kept in a row */
@@ -537,10 +540,22 @@ static json_t *number_or_null(bool has, double v)
     return has ? json_real(v) : json_null();
 }
 
+/* The statement of the await at line (as cell 0 runs it, values in place). */
+static const char *await_text(const struct sweep *sw, unsigned line)
+{
+    for (size_t c = 0; c < sw->cells; c++) {
+        for (size_t s = 0; s < sw->scs[c]->n_steps; s++) {
+            if (sw->scs[c]->steps[s].line == line)
+                return sw->scs[c]->steps[s].text;
+        }
+    }
+    return "";
+}
+
 static int write_json(const struct sweep *sw, double secs)
 {
     json_t *axes = json_array(), *runs = json_array(), *cells = json_array(), *figs = json_array();
-    json_t *sets = json_object();
+    json_t *sets = json_object(), *awaits = json_array();
     unsigned total[4] = {0, 0, 0, 0};
     for (size_t a = 0; a < sw->spec->n_axes; a++) {
         json_t *vals = json_array();
@@ -553,6 +568,10 @@ static int write_json(const struct sweep *sw, double secs)
         json_object_set_new(sets, sw->spec->sets[s].name, json_string(sw->spec->sets[s].value));
     for (size_t f = 0; f < sw->n_figures; f++)
         json_array_append_new(figs, json_string(sw->figures[f]));
+    for (size_t k = 0; k < sw->n_awaits; k++)
+        json_array_append_new(awaits,
+                              json_pack("{s:I, s:s}", "line", (json_int_t)sw->await_lines[k],
+                                        "text", await_text(sw, sw->await_lines[k])));
     for (size_t i = 0; i < sw->runs; i++) {
         const struct batch_item *it = &sw->items[i];
         json_t *fig = json_object();
@@ -595,11 +614,11 @@ static int write_json(const struct sweep *sw, double secs)
                              (int)counts[2], "not_run", (int)counts[3], "figures", fig));
     }
     json_t *doc = json_pack(
-        "{s:s, s:s, s:s, s:o, s:o, s:i, s:i, s:o, s:o, s:o, s:i, s:i, s:i, s:i, s:f}", "tool",
+        "{s:s, s:s, s:s, s:o, s:o, s:i, s:i, s:o, s:o, s:o, s:o, s:i, s:i, s:i, s:i, s:f}", "tool",
         "chainlab-sim", "version", CHAINLAB_VERSION, "scenario", sw->spec->path, "sweep", axes,
         "set", sets, "repeat", (int)sw->spec->repeat, "jobs", (int)sw->spec->jobs, "figures", figs,
-        "runs", runs, "cells", cells, "passed", (int)total[0], "failed", (int)total[1], "errors",
-        (int)total[2], "not_run", (int)total[3], "duration_s", secs);
+        "awaits", awaits, "runs", runs, "cells", cells, "passed", (int)total[0], "failed",
+        (int)total[1], "errors", (int)total[2], "not_run", (int)total[3], "duration_s", secs);
     char *path = xasprintf("%s/sweep.json", sw->dir);
     int rc = json_dump_file(doc, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (rc < 0)
@@ -651,6 +670,25 @@ static void print_cells(const struct sweep *sw, double secs)
     fprintf(out, "tables: %s/sweep.csv, %s/sweep-cells.csv, %s/sweep.json\n", sw->dir, sw->dir,
             sw->dir);
     fflush(out);
+}
+
+/* The charts of the sweep (sweepplot), when gnuplot is installed or --plots asks for them; a
+ * failure is a warning, as for a run's plots. */
+static void draw_plots(const struct sweep *sw)
+{
+    struct buf drawn = BUF_INIT;
+    char err[512];
+    if (!sw->base->plots && !tool_exists("gnuplot"))
+        return;
+    int rc = sweepplot_draw(sw->dir, &drawn, err, sizeof(err));
+    if (rc < 0)
+        fprintf(stderr, "chainlab-sim: warning: sweep plots: %s\n", err);
+    else if (rc == 0 && sw->base->out != NULL)
+        fprintf(sw->base->out, "plots: %s/%s/: %s (.png, .svg)\n", sw->dir, PLOT_DIR,
+                drawn.len ? drawn.data : "no figure");
+    if (sw->base->out != NULL)
+        fflush(sw->base->out);
+    buf_free(&drawn);
 }
 
 static void print_header(const struct sweep *sw)
@@ -753,6 +791,7 @@ int sweep_run(const struct sweep_spec *spec, const struct runner_opts *base, jso
     if (write_runs_csv(&sw) < 0 || write_cells_csv(&sw) < 0 || write_json(&sw, secs) < 0)
         rc = batch_severity(rc) > batch_severity(RUNNER_BAD) ? rc : RUNNER_BAD;
     print_cells(&sw, secs);
+    draw_plots(&sw);
     for (size_t i = 0; i < sw.runs; i++) {
         if (sw.items[i].result)
             json_array_append(results, sw.items[i].result);

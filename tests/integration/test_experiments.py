@@ -8,6 +8,7 @@ Every run has its own folders in pytest's tmp_path; the sim picks free ports its
 import csv
 import json
 import statistics
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -242,6 +243,126 @@ def test_sweep_grid_tables_and_seeds(tmp_path):
                                                                      rel=1e-4)
     assert "4/2 passed" not in res.stdout and "c0 N=2 H=1: 2/2 passed" in res.stdout
     assert "8 runs: 4 passed, 4 failed, 0 errors, 0 not run" in res.stdout
+
+
+# ---- sweep plots -----------------------------------------------------------------------------
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+def svg_lines(path):
+    """The lines of a gnuplot SVG chart, in the order plotted: (key label, points drawn). Each line
+    is a <g id="gnuplot_plot_K"> holding its key text, its key sample (one point mark) and its
+    points (one mark each)."""
+    root = ET.parse(path).getroot()
+    assert root.tag == SVG_NS + "svg"
+    lines = []
+    for g in root.iter(SVG_NS + "g"):
+        if g.get("id", "").startswith("gnuplot_plot_"):
+            label = "".join(next(g.iter(SVG_NS + "text")).itertext())
+            lines.append((label, len(list(g.iter(SVG_NS + "use"))) - 1))
+    return lines
+
+
+def svg_texts(path):
+    return ["".join(t.itertext()) for t in ET.parse(path).getroot().iter(SVG_NS + "text")]
+
+
+def assert_chart(folder, figure):
+    png = (folder / f"{figure}.png").read_bytes()
+    assert png.startswith(PNG_MAGIC) and len(png) > 1000, figure
+    return svg_lines(folder / f"{figure}.svg")
+
+
+PLOTTED = """# the await holds at H=1 and never at H=9
+param N 1
+param H 1
+nodes ${N}
+topology line
+node-args --broadcast-wait 0
+append n0 "x"
+await height >= ${H} within 0.3s
+"""
+
+
+def test_sweep_draws_each_figure_against_the_first_parameter(tmp_path):
+    scn = write_scn(tmp_path, "plotted.scn", PLOTTED)
+    out = tmp_path / "sweep"
+    res = run_sim(["--sweep", "H=1,9", "--sweep", "N=1,2,3", "--repeat", "2", "-j", "2",
+                   "--run-dir", out, scn], tmp_path)
+    assert res.returncode == EX_FAILED, describe(res)
+    plots = out / "plots"
+    figures = ["await_L8_s", "duration_s", "append_p50_ms", "append_p95_ms", "append_p99_ms",
+               "lost", "msgs_per_append"]
+    assert f"plots: {plots}/: {', '.join(figures)} (.png, .svg)" in res.stdout
+    assert sorted(p.name for p in plots.iterdir()) == sorted(
+        f"{f}.{ext}" for f in figures for ext in ("png", "svg"))
+    doc = json.loads((out / "sweep.json").read_text())
+    assert doc["awaits"] == [{"line": 8, "text": "await height >= 1 within 0.3s"}]
+    for fig in figures:
+        # one line per value of the second swept parameter, in the order given, with a point
+        # at each value of the first that has the figure (the await never held at H=9)
+        points = 1 if fig == "await_L8_s" else 2
+        assert assert_chart(plots, fig) == [("N=1", points), ("N=2", points), ("N=3", points)], fig
+    texts = svg_texts(plots / "await_L8_s.svg")
+    # the x axis is H, its tics the swept values; at H=9 no run held the await: "0/2" for each N
+    assert "H" in texts and "1" in texts and "9" in texts
+    assert texts.count("0/2") == 3, texts
+    assert any(t.startswith("time until L8 held (await height >= 1 within 0.3s) against H")
+               for t in texts), texts
+
+    # chainlab-sim plot SWEEP_DIR draws them again from sweep.json
+    for p in plots.iterdir():
+        p.unlink()
+    res = run_sim(["plot", out], tmp_path, timeout=QUICK_TIMEOUT)
+    assert res.returncode == EX_OK, describe(res)
+    assert res.stdout == f"{plots}: {', '.join(figures)} (.png, .svg)\n"
+    assert [label for label, _ in assert_chart(plots, "lost")] == ["N=1", "N=2", "N=3"]
+
+
+LOSSY = """param LOSS 0%
+nodes 2
+topology line
+node-args --broadcast-wait 0
+loss all ${LOSS}
+append n0 "x"
+await height >= 1 on n0 within 5s
+"""
+
+
+def test_sweep_tics_keep_a_percent_sign(tmp_path):
+    """gnuplot reads a tic label as a format: a swept value "5%" must show as "5%"."""
+    scn = write_scn(tmp_path, "lossy.scn", LOSSY)
+    out = tmp_path / "sweep"
+    res = run_sim(["--sweep", "LOSS=0%,5%,20%", "-q", "--run-dir", out, scn], tmp_path)
+    assert res.returncode == EX_OK, describe(res)
+    texts = svg_texts(out / "plots" / "await_L7_s.svg")
+    assert all(v in texts for v in ("0%", "5%", "20%")), texts
+
+
+def test_sweep_of_one_parameter_draws_one_line_and_repeats_alone_draw_none(tmp_path):
+    scn = write_scn(tmp_path, "plotted.scn", PLOTTED)
+    out = tmp_path / "one"
+    res = run_sim(["--sweep", "N=1,2", "-q", "--run-dir", out, scn], tmp_path)
+    assert res.returncode == EX_OK, describe(res)
+    assert assert_chart(out / "plots", "await_L8_s") == [("median", 2)]
+    out = tmp_path / "none"
+    res = run_sim(["--repeat", "2", "-q", "--run-dir", out, scn], tmp_path)
+    assert res.returncode == EX_OK, describe(res)
+    assert not (out / "plots").exists() and "plots:" not in res.stdout
+    res = run_sim(["plot", out], tmp_path, timeout=QUICK_TIMEOUT)
+    assert res.returncode == EX_OK and "nothing to draw" in res.stdout, describe(res)
+
+
+def test_plot_of_a_broken_sweep_table_exits_2(tmp_path):
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / "sweep.json").write_text('{"sweep": []}')
+    res = run_sim(["plot", out], tmp_path, timeout=QUICK_TIMEOUT)
+    assert res.returncode == EX_BAD, describe(res)
+    assert res.stderr == (f"chainlab-sim plot: {out}/sweep.json: not a sweep's table (no sweep, "
+                          "cells or figures)\n")
 
 
 def test_repeat_alone_and_seed_reproducible(tmp_path):

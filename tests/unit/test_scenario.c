@@ -62,6 +62,7 @@ static void dump_cond(struct buf *b, const struct scenario_cond *c)
     buf_append_str(b, scenario_cond_kind_name(c->kind));
     switch (c->kind) {
     case SCENARIO_COND_HEIGHT:
+    case SCENARIO_COND_PEERS:
         buf_printf(b, " %s %llu", scenario_cmp_name(c->op), (unsigned long long)c->value);
         break;
     case SCENARIO_COND_CONTAINS:
@@ -294,6 +295,8 @@ static const struct {
     {"await diverged n0-n3 within 500ms", "await diverged nodes=n0-n3 within=500ms"},
     {"await height >= 26 on n0,n2 within 10s", "await height >= 26 nodes=n0,n2 within=10000ms"},
     {"await height==2 within 1s", "await height == 2 nodes=all within=1000ms"},
+    {"await peers >= 5 on n3 within 2s", "await peers >= 5 nodes=n3 within=2000ms"},
+    {"expect peers == 0", "expect peers == 0 nodes=all"},
     {"await contains \"x\\\"y\" on all within 1s",
      "await contains \"x\\\"y\" nodes=all within=1000ms"},
     {"await lost <= 0 on n2 within 2s", "await lost <= 0 node=2 within=2000ms"},
@@ -404,6 +407,16 @@ static const struct {
     {"node-cmd \"x {port}\" # every node\nnodes 2",
      "nodes=2 topology=none/0 seed=1 timeout=60000ms direct=0 args=[] cmds=[n0=\"x {port}\" "
      "n1=\"x {port}\"] edges=[]"},
+    /* none: a line that names no node, so that a parameter can switch it off */
+    {"param ON none\nnodes 2\nnode-args ${ON} --reappend-orphans\nnode-args -v",
+     "nodes=2 topology=none/0 seed=1 timeout=60000ms direct=0 args=[\"-v\"] "
+     "params=[ON=none(default @1:7)] edges=[]"},
+    {"nodes 2\nnode-args none --x\nnode-cmd none \"y\"",
+     "nodes=2 topology=none/0 seed=1 timeout=60000ms direct=0 args=[] edges=[]"},
+    {"node-args none --x\nnodes 2", "nodes=2 topology=none/0 seed=1 timeout=60000ms direct=0 "
+                                    "args=[] edges=[]"},
+    {"nodes 2\nnode-args \"none\" --x", "nodes=2 topology=none/0 seed=1 timeout=60000ms direct=0 "
+                                        "args=[\"none\" \"--x\"] edges=[]"},
     {"nodes 3\nnode-cmd n0 \"a\"\nnode-cmd n1-n2 \"b\"\nnode-args n2 --x",
      "nodes=3 topology=none/0 seed=1 timeout=60000ms direct=0 args=[n0:[] n1:[] n2:[\"--x\"]] "
      "cmds=[n0=\"a\" n1=\"b\" n2=\"b\"] edges=[]"},
@@ -686,6 +699,11 @@ static const struct {
     {"node-args n0 --x\nnodes 3", 1, 11, "'node-args n0' before 'nodes'"},
     {"nodes 3\nnode-args n0", 2, 13, "expected at least one argument after 'node-args NODES'"},
     {"nodes 3\nnode-args all", 2, 14, "expected at least one argument after 'node-args NODES'"},
+    {"nodes 3\nnode-args none", 2, 15, "expected at least one argument after 'node-args NODES'"},
+    {"nodes 3\nnode-cmd none", 2, 14, "expected a command template after 'node-cmd NODES'"},
+    {"nodes 3\nexpect peers > x", 2, 16, "bad peer count 'x'"},
+    {"nodes 3\nexpect peers 3", 2, 14, "after 'peers'"},
+    {"nodes 3\nawait peers >= 2 on n4 within 1s", 2, 21, "unknown node 'n4'"},
     {"nodes 3\nnode-cmd", 2, 9, "expected a node set or a command template after 'node-cmd'"},
     {"nodes 3\nnode-cmd foo", 2, 10,
      "expected a node set or a command template after "
@@ -965,14 +983,15 @@ static const struct {
     {24, SCENARIO_STEP_AWAIT},     {25, SCENARIO_STEP_AWAIT},     {26, SCENARIO_STEP_AWAIT},
     {27, SCENARIO_STEP_AWAIT},     {28, SCENARIO_STEP_AWAIT},     {29, SCENARIO_STEP_AWAIT},
     {30, SCENARIO_STEP_EXPECT},    {31, SCENARIO_STEP_EXPECT},    {32, SCENARIO_STEP_EXPECT},
-    {33, SCENARIO_STEP_EXPECT},    {35, SCENARIO_STEP_PARTITION}, {36, SCENARIO_STEP_PARTITION},
-    {37, SCENARIO_STEP_PARTITION}, {38, SCENARIO_STEP_PARTITION}, {39, SCENARIO_STEP_PARTITION},
-    {40, SCENARIO_STEP_CUT},       {41, SCENARIO_STEP_CUT},       {42, SCENARIO_STEP_CUT},
-    {43, SCENARIO_STEP_HEAL},      {44, SCENARIO_STEP_LATENCY},   {45, SCENARIO_STEP_LATENCY},
-    {46, SCENARIO_STEP_LATENCY},   {47, SCENARIO_STEP_LATENCY},   {48, SCENARIO_STEP_LOSS},
-    {49, SCENARIO_STEP_LOSS},      {50, SCENARIO_STEP_BANDWIDTH}, {51, SCENARIO_STEP_BANDWIDTH},
-    {52, SCENARIO_STEP_BANDWIDTH}, {53, SCENARIO_STEP_RESET},     {54, SCENARIO_STEP_RESET},
-    {55, SCENARIO_STEP_CLEAR},     {56, SCENARIO_STEP_CLEAR},     {57, SCENARIO_STEP_LOG},
+    {33, SCENARIO_STEP_EXPECT},    {34, SCENARIO_STEP_EXPECT},    {35, SCENARIO_STEP_PARTITION},
+    {36, SCENARIO_STEP_PARTITION}, {37, SCENARIO_STEP_PARTITION}, {38, SCENARIO_STEP_PARTITION},
+    {39, SCENARIO_STEP_PARTITION}, {40, SCENARIO_STEP_CUT},       {41, SCENARIO_STEP_CUT},
+    {42, SCENARIO_STEP_CUT},       {43, SCENARIO_STEP_HEAL},      {44, SCENARIO_STEP_LATENCY},
+    {45, SCENARIO_STEP_LATENCY},   {46, SCENARIO_STEP_LATENCY},   {47, SCENARIO_STEP_LATENCY},
+    {48, SCENARIO_STEP_LOSS},      {49, SCENARIO_STEP_LOSS},      {50, SCENARIO_STEP_BANDWIDTH},
+    {51, SCENARIO_STEP_BANDWIDTH}, {52, SCENARIO_STEP_BANDWIDTH}, {53, SCENARIO_STEP_RESET},
+    {54, SCENARIO_STEP_RESET},     {55, SCENARIO_STEP_CLEAR},     {56, SCENARIO_STEP_CLEAR},
+    {57, SCENARIO_STEP_LOG},
 };
 
 START_TEST(test_all_statements_file)
