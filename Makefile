@@ -21,7 +21,7 @@ PYTHON  := /usr/bin/python3
 # Every failure is reported (no -x), each one short: the assertion, this repository's frames and
 # the node log tails (tests/integration/conftest.py trims library frames). Each test's files (node
 # logs, sim run folders) stay in $(B)/test-runs/<test>/ until the next run.
-PYTEST_FLAGS := -q -p no:cacheprovider --tb=short
+PYTEST_FLAGS := -q -p no:cacheprovider --tb=short -rs
 VERSION := 0.1.0
 XCFLAGS += -DCHAINLAB_VERSION='"$(VERSION)"'
 ALL_CFLAGS = $(XCFLAGS) $(CFLAGS) $(SAN)
