@@ -136,7 +136,7 @@ START_TEST(test_per_target_over_two_relays)
 {
     struct server *s[NODES];
     struct sockaddr_in addr[NODES], pub[NODES];
-    char host[INET_ADDRSTRLEN], err[256] = "";
+    char host[32], err[256] = ""; /* room for any int in the snprintf below */
     for (int i = 0; i < NODES; i++) {
         snprintf(host, sizeof(host), "127.1.0.%d", i + 1);
         s[i] = server_start_at(host, 0);
