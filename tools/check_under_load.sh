@@ -34,6 +34,8 @@ trap 'stop_hogs; exit 130' INT TERM
 rm -rf "$out"
 mkdir -p "$out"
 git clone -q "$top" "$clone" || exit 2
+# The clone expects the project's shared/ folder beside it, as the checkout does.
+[ -d "$top/../shared" ] && ln -s "$(cd "$top/.." && pwd)/shared" "$out/shared"
 echo "check-under-load: clean clone of $(git -C "$clone" rev-parse --short HEAD) in $clone"
 
 for _ in $(seq "$hogs"); do
