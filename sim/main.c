@@ -79,6 +79,8 @@ static void usage(FILE *f)
         "  --keep              leave the cluster up after the last step, until Ctrl-C\n"
         "  --sample MS         record every running node's height and tip in\n"
         "                      RUN_DIR/events.jsonl every MS ms (default %d; 0: off)\n"
+        "  --sample-metrics MS record every running node's GET /metrics in\n"
+        "                      RUN_DIR/events.jsonl every MS ms (default 0: off)\n"
         "  --plots             draw RUN_DIR/plots/ (gnuplot) at the end of each run\n"
         "  --check             parse and validate the files only; run nothing\n"
         "  --report FILE       write a JSON report\n"
