@@ -123,8 +123,9 @@ static int invalid(char *err, size_t errsz, const char *msg)
     return PEERS_INVALID;
 }
 
-/* peers_normalize(), checking that the URL is not this node only when check_self is set. */
-static int normalize(const struct peers *p, const char *text, size_t len, char *out, size_t outsz,
+/* One pass of peers_normalize(), checking that the URL is not this node only when check_self is
+ * set. */
+static int normalize_once(const struct peers *p, const char *text, size_t len, char *out, size_t outsz,
                      char *err, size_t errsz, bool check_self)
 {
     int rc = PEERS_INVALID;
@@ -226,6 +227,28 @@ out:
     curl_free(frag);
     curl_free(path);
     curl_url_cleanup(u);
+    return rc;
+}
+
+/* normalize_once(), then once more on its own result: libcurl decodes %XX in a host but reads
+ * numeric forms such as "027" or "0x27" only in the text it parses, so "http://%3027" would become
+ * "http://027" and then "http://0.0.0.23". A URL whose canonical form is not a fixed point has two
+ * meanings; it is refused. */
+static int normalize(const struct peers *p, const char *text, size_t len, char *out, size_t outsz,
+                     char *err, size_t errsz, bool check_self)
+{
+    int rc = normalize_once(p, text, len, out, outsz, err, errsz, check_self);
+    if (rc != PEERS_OK)
+        return rc;
+    char *again = xmalloc(outsz);
+    if (normalize_once(p, out, strlen(out), again, outsz, err, errsz, check_self) != PEERS_OK ||
+        strcmp(out, again) != 0) {
+        rc = invalid(err, errsz,
+                     "peer URL host must be a plain name or address (it reads differently once "
+                     "%XX is decoded)");
+        out[0] = '\0';
+    }
+    free(again);
     return rc;
 }
 

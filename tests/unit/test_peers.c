@@ -66,6 +66,10 @@ static const struct {
     /* percent-encoded hosts decode to bytes that are no name (found by tests/fuzz/fuzz_peers) */
     {"percent-encoded byte as host", "http://%ca", 0, 0, NULL, "plain name or address"},
     {"percent-encoded UTF-8 host", "http://%c3%a9:1", 0, 0, NULL, "plain name or address"},
+    /* decoded, these read as octal or hex IPv4 only when parsed again: two meanings */
+    {"percent-encoded octal host", "http:/%3027/:8081", 0, 0, NULL, "plain name or address"},
+    {"percent-encoded hex host", "http://%30x27:8081", 0, 0, NULL, "plain name or address"},
+    {"percent-encoded digit in a name", "http://n%30de:8081", 0, 0, "http://n0de:8081", NULL},
 
     /* schemes */
     {"ftp", "ftp://example.com", 0, 0, NULL, ERR_SCHEME},
