@@ -129,9 +129,11 @@ json_t *appends_summary(struct appends *a)
     pthread_mutex_unlock(&a->lock);
     qsort(lat, k, sizeof(double), cmp_double);
 /* Nearest rank: the smallest value with at least p of the samples at or below it. */
-#define PCT(p) (k ? lat[(size_t)ceil((double)k * (p)) - 1] : 0.0)
-    json_t *latency = json_pack("{s:f, s:f, s:f, s:f}", "p50", PCT(0.50), "p95", PCT(0.95), "p99",
-                                PCT(0.99), "max", k ? lat[k - 1] : 0.0);
+#define PCT(p) lat[(size_t)ceil((double)k * (p)) - 1]
+    /* with nothing acknowledged there is no latency to report: null, not zeros */
+    json_t *latency = k ? json_pack("{s:f, s:f, s:f, s:f}", "p50", PCT(0.50), "p95", PCT(0.95),
+                                    "p99", PCT(0.99), "max", lat[k - 1])
+                        : json_null();
 #undef PCT
     free(lat);
     return json_pack("{s:i, s:i, s:i, s:o}", "sent", (int)n, "acked", (int)k, "failed",

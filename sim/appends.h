@@ -36,7 +36,8 @@ size_t appends_count(struct appends *a);
 int appends_lost(struct appends *a, size_t upto, appends_has_cb has, void *arg, struct buf *list);
 /* The data of every acknowledged append among the first upto that has() lacks, as a new array. */
 json_t *appends_lost_list(struct appends *a, size_t upto, appends_has_cb has, void *arg);
-/* {"sent", "acked", "failed", "latency_ms": {"p50", "p95", "p99", "max"}} (new reference). */
+/* {"sent", "acked", "failed", "latency_ms": {"p50", "p95", "p99", "max"}} (new reference);
+ * latency_ms is null when no append was acknowledged. */
 json_t *appends_summary(struct appends *a);
 
 #endif

@@ -74,8 +74,8 @@ static json_t *report_gossip(json_t *final, size_t acked)
     }
     if (!any)
         return json_null();
-    return json_pack("{s:I, s:I, s:f}", "posts", posts, "syncs", syncs, "posts_per_append",
-                     acked ? (double)posts / (double)acked : 0.0);
+    return json_pack("{s:I, s:I, s:o}", "posts", posts, "syncs", syncs, "posts_per_append",
+                     acked ? json_real((double)posts / (double)acked) : json_null());
 }
 
 static const char *report_result_name(int code)
@@ -138,16 +138,22 @@ static void report_print_measures(struct run *r, json_t *res, int level)
         return;
     json_t *lat = json_object_get(appends, "latency_ms");
     json_t *lost = json_object_get(appends, "lost");
-    run_say(
-        r, level,
-        "  appends: %" JSON_INTEGER_FORMAT " sent, %" JSON_INTEGER_FORMAT
-        " acknowledged, %" JSON_INTEGER_FORMAT " failed; latency p50 %.1fms p95 %.1fms p99 "
-        "%.1fms max %.1fms\n",
-        json_integer_value(json_object_get(appends, "sent")),
-        json_integer_value(json_object_get(appends, "acked")),
-        json_integer_value(json_object_get(appends, "failed")),
-        json_real_value(json_object_get(lat, "p50")), json_real_value(json_object_get(lat, "p95")),
-        json_real_value(json_object_get(lat, "p99")), json_real_value(json_object_get(lat, "max")));
+    struct buf latency = BUF_INIT;
+    if (json_is_object(lat))
+        buf_printf(&latency, "latency p50 %.1fms p95 %.1fms p99 %.1fms max %.1fms",
+                   json_real_value(json_object_get(lat, "p50")),
+                   json_real_value(json_object_get(lat, "p95")),
+                   json_real_value(json_object_get(lat, "p99")),
+                   json_real_value(json_object_get(lat, "max")));
+    else
+        buf_append_str(&latency, "no latency (none acknowledged)");
+    run_say(r, level,
+            "  appends: %" JSON_INTEGER_FORMAT " sent, %" JSON_INTEGER_FORMAT
+            " acknowledged, %" JSON_INTEGER_FORMAT " failed; %s\n",
+            json_integer_value(json_object_get(appends, "sent")),
+            json_integer_value(json_object_get(appends, "acked")),
+            json_integer_value(json_object_get(appends, "failed")), latency.data);
+    buf_free(&latency);
     if (json_array_size(lost) > 0) {
         struct buf list = BUF_INIT;
         size_t i;
@@ -165,13 +171,18 @@ static void report_print_measures(struct run *r, json_t *res, int level)
                 list.data);
         buf_free(&list);
     }
-    if (json_is_object(gossip))
+    if (json_is_object(gossip)) {
+        const json_t *ppa = json_object_get(gossip, "posts_per_append");
+        char per[48] = "no append acknowledged";
+        if (json_is_number(ppa))
+            snprintf(per, sizeof(per), "%.2f posts per acknowledged append",
+                     json_number_value(ppa));
         run_say(r, level,
                 "  gossip: %" JSON_INTEGER_FORMAT " POST /block, %" JSON_INTEGER_FORMAT
-                " syncs, %.2f posts per acknowledged append\n",
+                " syncs, %s\n",
                 json_integer_value(json_object_get(gossip, "posts")),
-                json_integer_value(json_object_get(gossip, "syncs")),
-                json_real_value(json_object_get(gossip, "posts_per_append")));
+                json_integer_value(json_object_get(gossip, "syncs")), per);
+    }
     if (json_is_object(linkrep))
         run_say(r, level,
                 "  links: %" JSON_INTEGER_FORMAT " connections, %" JSON_INTEGER_FORMAT

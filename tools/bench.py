@@ -365,7 +365,7 @@ def bench_sampling(args):
                 res = json.load(f)["scenarios"][0]
             with open(os.path.join(run_dir, "events.jsonl")) as f:
                 observes = sum(1 for line in f if '"kind":"observe"' in line)
-            lat = (res["appends"] or {}).get("latency_ms", {})
+            lat = (res["appends"] or {}).get("latency_ms") or {}
             rows.append((nodes, ms or "off", res["result"],
                          "%.3f s" % res["awaits"][-1]["took_s"] if res["awaits"] else "-",
                          "%.1f / %.1f ms" % (lat.get("p50", 0), lat.get("p99", 0)), observes,

@@ -217,6 +217,19 @@ def test_scenario_passes(scn, tmp_path):
     assert len(node_logs(tmp_path / "run")) == r["nodes"]
 
 
+def test_a_run_without_appends_reports_no_latency(tmp_path):
+    """Nothing acknowledged: latency and posts per append are null, not zeros that read as fast."""
+    scn = write_scn(tmp_path, "idle.scn", "nodes 2\ntopology line\nawait converged within 30s\n")
+    report = tmp_path / "report.json"
+    res = run_sim(["--run-dir", tmp_path / "run", "--report", report, scn], tmp_path)
+    assert res.returncode == EX_OK, describe(res)
+    (r,) = load_report(report)["scenarios"]
+    assert r["appends"]["sent"] == 0 and r["appends"]["latency_ms"] is None
+    assert r["gossip"]["posts_per_append"] is None
+    assert "no latency (none acknowledged)" in res.stdout
+    assert "no append acknowledged" in res.stdout
+
+
 def must_fail_line(path):
     m = re.match(r"# must-fail: line (\d+)\s*$", path.read_text().splitlines()[0])
     assert m, f"{path.name}: the first line must be '# must-fail: line N'"
