@@ -125,8 +125,8 @@ static int invalid(char *err, size_t errsz, const char *msg)
 
 /* One pass of peers_normalize(), checking that the URL is not this node only when check_self is
  * set. */
-static int normalize_once(const struct peers *p, const char *text, size_t len, char *out, size_t outsz,
-                     char *err, size_t errsz, bool check_self)
+static int normalize_once(const struct peers *p, const char *text, size_t len, char *out,
+                          size_t outsz, char *err, size_t errsz, bool check_self)
 {
     int rc = PEERS_INVALID;
     CURLU *u = NULL;
