@@ -249,6 +249,26 @@ def pids_with(token):
     return found
 
 
+# ---- the sim run to its end -------------------------------------------------------------------
+
+SIM_RUN_TIMEOUT = float(os.environ.get("CHAINLAB_SIM_TIMEOUT", "90"))  # s for one sim run
+
+
+def run_sim(args, cwd, timeout=SIM_RUN_TIMEOUT):
+    """Run chainlab-sim to the end; returns the CompletedProcess (text)."""
+    try:
+        return subprocess.run([str(SIM_BIN), *map(str, args)], cwd=str(cwd), capture_output=True,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"chainlab-sim {' '.join(map(str, args))} ran over {timeout}s\n"
+                    f"stdout:\n{e.stdout}\nstderr:\n{e.stderr}")
+
+
+def describe(res):
+    """A finished process's exit code and output, for an assertion message."""
+    return f"exit {res.returncode}\n--- stdout:\n{res.stdout}\n--- stderr:\n{res.stderr}"
+
+
 # ---- a sim running in the background ------------------------------------------------------
 
 

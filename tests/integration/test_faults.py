@@ -27,21 +27,17 @@ import json
 import os
 import re
 import signal
-import subprocess
 import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import SIM_EXIT_GRACE as EXIT_GRACE, pids_with, wait_until
+from conftest import SIM_EXIT_GRACE as EXIT_GRACE, describe, pids_with, run_sim, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
-BUILD = Path(os.environ.get("CHAINLAB_BUILD") or REPO / "build")
-SIM = BUILD / "chainlab-sim"
 SCENARIOS = REPO / "scenarios"
 
-RUN_TIMEOUT = float(os.environ.get("CHAINLAB_SIM_TIMEOUT", "90"))  # s for one sim run
 QUICK_TIMEOUT = 20.0  # s for a run that only parses or generates
 
 EX_OK, EX_FAILED, EX_BAD, EX_INTERRUPTED = 0, 1, 2, 130
@@ -51,19 +47,6 @@ CI_SEEDS = [1, 2, 3, 4, 5]
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-
-
-def run_sim(args, cwd, timeout=RUN_TIMEOUT):
-    try:
-        return subprocess.run([str(SIM), *map(str, args)], cwd=str(cwd), capture_output=True,
-                              text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"chainlab-sim {' '.join(map(str, args))} ran over {timeout}s\n"
-                    f"stdout:\n{e.stdout}\nstderr:\n{e.stderr}")
-
-
-def describe(res):
-    return f"exit {res.returncode}\n--- stdout:\n{res.stdout}\n--- stderr:\n{res.stderr}"
 
 
 def run_scenario(tmp_path, name, text, expect=EX_OK, extra=()):
@@ -88,14 +71,6 @@ def step(r, prefix):
 def get(url, path, timeout):
     with urllib.request.urlopen(f"{url}{path}", timeout=timeout) as resp:
         return json.loads(resp.read().decode())
-
-
-
-
-
-
-
-
 
 
 # ---- latency ---------------------------------------------------------------------------------

@@ -13,9 +13,9 @@ import sys
 import urllib.error
 import urllib.request
 
-from conftest import REPO
+from conftest import REPO, describe, run_sim
 from original import GENESIS, OriginalNode, block_hash
-from test_sim import EX_FAILED, EX_OK, describe, load_report, run_sim, write_scn
+from test_sim import EX_FAILED, EX_OK, load_report, write_scn
 
 ORIGINAL = REPO / "tests" / "integration" / "original.py"
 BIG = 1100 * 1024  # bytes of data in a "big" block: over the old 1 MiB --max-body

@@ -3,7 +3,6 @@
 import json
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -19,7 +18,6 @@ from conftest import (
     NODE_BIN,
     block_hash,
     encode,
-    free_ports,
     load_vectors,
     make_block,
     make_chain,

@@ -503,7 +503,7 @@ def test_sync_fetches_only_the_blocks_after_our_tip(nodes, fake_peers, page, ask
     assert n.sync() == {"replaced": True, "height": 40}
     assert n.blocks_bytes() == encode(chain)
     assert sorted(blocks_asked(peer), key=lambda p: int(p.split("from=")[1].split("&")[0])) == asked
-    assert f"from block 31" in "\n".join(peer_log_lines(n, off, peer))
+    assert "from block 31" in "\n".join(peer_log_lines(n, off, peer))
     # the joined chain goes on: an append chains to the fetched tip
     assert n.append("after")["prev_hash"] == chain[-1]["hash"]
 

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import describe, run_sim
+
 REPO = Path(__file__).resolve().parents[2]
-BUILD = Path(os.environ.get("CHAINLAB_BUILD") or REPO / "build")
-SIM = BUILD / "chainlab-sim"
-RUN_TIMEOUT = float(os.environ.get("CHAINLAB_SIM_TIMEOUT", "90"))
 BROWSER_TIMEOUT = 90.0
 
 KINDS = {"step", "fault", "node", "append", "load", "observe"}
@@ -64,18 +63,6 @@ heal
 sync all
 await converged within 1s
 """
-
-
-def run_sim(args, cwd, timeout=RUN_TIMEOUT):
-    try:
-        return subprocess.run([str(SIM), *map(str, args)], cwd=str(cwd), capture_output=True,
-                              text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"chainlab-sim {args} ran over {timeout}s\n{e.stdout}\n{e.stderr}")
-
-
-def describe(res):
-    return f"exit {res.returncode}\n--- stdout:\n{res.stdout}\n--- stderr:\n{res.stderr}"
 
 
 def events_of(run_dir):
@@ -415,7 +402,6 @@ def test_keep_then_ctrl_c_exits_with_the_result(tmp_path, live):
     sim.wait_line(r"--keep: the cluster stays up")
     os.kill(sim.proc.pid, signal.SIGINT)
     assert sim.proc.wait(timeout=30) == 0, sim.output()
-
 
 
 # ---- --sample-metrics ---------------------------------------------------------------------------

@@ -35,18 +35,17 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SIM_EXIT_GRACE as EXIT_GRACE, WAIT_S, pids_with, wait_until
+from conftest import (SIM_BIN, SIM_EXIT_GRACE as EXIT_GRACE, SIM_RUN_TIMEOUT, WAIT_S, describe, pids_with,
+                      run_sim, wait_until)
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("CHAINLAB_BUILD") or REPO / "build")
-SIM = BUILD / "chainlab-sim"
 NODE = BUILD / "chainlab-node"
 SCENARIOS = REPO / "scenarios"
 MUST_FAIL = SCENARIOS / "must-fail"
 BAD = Path(__file__).resolve().parent / "bad_scenarios"
 HOST = "127.0.0.1"
 
-RUN_TIMEOUT = float(os.environ.get("CHAINLAB_SIM_TIMEOUT", "90"))  # s for one sim run
 QUICK_TIMEOUT = 20.0  # s for a run that parses only or fails at once
 
 EX_OK, EX_FAILED, EX_BAD, EX_CLUSTER, EX_INTERRUPTED = 0, 1, 2, 3, 130
@@ -65,21 +64,6 @@ def ids(paths):
     return [p.name for p in paths]
 
 
-def run_sim(args, cwd, timeout=RUN_TIMEOUT):
-    """Run chainlab-sim to the end; returns the CompletedProcess (text)."""
-    try:
-        return subprocess.run(
-            [str(SIM), *map(str, args)],
-            cwd=str(cwd),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"chainlab-sim {' '.join(map(str, args))} ran over {timeout}s\n"
-                    f"stdout:\n{e.stdout}\nstderr:\n{e.stderr}")
-
-
 def nodes_of(scn):
     return int(re.search(r"^nodes\s+(\d+)", Path(scn).read_text(), re.M).group(1))
 
@@ -87,10 +71,6 @@ def nodes_of(scn):
 def ports_for(scn):
     """--base-port with free ports for scenario file scn (see free_port_range)."""
     return ["--base-port", free_port_range(nodes_of(scn))]
-
-
-def describe(res):
-    return f"exit {res.returncode}\n--- stdout:\n{res.stdout}\n--- stderr:\n{res.stderr}"
 
 
 def load_report(path):
@@ -127,10 +107,6 @@ def http_json(port, path):
         return json.loads(r.read().decode())
 
 
-
-
-
-
 def ephemeral_low():
     try:
         return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
@@ -158,10 +134,6 @@ def free_port_range(n, attempts=200):
             for s in socks:
                 s.close()
     pytest.fail(f"no {n} free sequential ports found")
-
-
-
-
 
 
 # ---- the scenario files ----------------------------------------------------------------------
@@ -470,10 +442,10 @@ def test_several_files_in_turn_with_base_port(tmp_path):
 
 def test_two_sims_at_once_with_default_ports(tmp_path):
     scn = write_scn(tmp_path, "five.scn", "nodes 5\ntopology line\nexpect alive all\n")
-    procs = [subprocess.Popen([str(SIM), "-q", "--run-dir", tmp_path / f"run{k}", str(scn)],
+    procs = [subprocess.Popen([str(SIM_BIN), "-q", "--run-dir", tmp_path / f"run{k}", str(scn)],
                               cwd=str(tmp_path), stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) for k in range(2)]
-    outs = [p.communicate(timeout=RUN_TIMEOUT)[0] for p in procs]
+    outs = [p.communicate(timeout=SIM_RUN_TIMEOUT)[0] for p in procs]
     assert [p.returncode for p in procs] == [EX_OK, EX_OK], outs
 
 
@@ -523,7 +495,7 @@ def test_partition_stops_blocks_seen_from_outside(tmp_path, live):
     scn = write_scn(tmp_path, "partitioned.scn", PARTITIONED.format(token=token))
     sim = live(["--keep", "--run-dir", tmp_path / "run", *ports_for(scn), scn], token)
     ports = sim.ports()
-    sim.wait_line(r"--keep: the cluster stays up", timeout=RUN_TIMEOUT)
+    sim.wait_line(r"--keep: the cluster stays up", timeout=SIM_RUN_TIMEOUT)
     datas = [[b["data"] for b in http_json(p, "/blocks")] for p in ports]
     for i in (0, 1):
         assert "left-block" in datas[i] and "right-1" not in datas[i], datas

@@ -6,7 +6,6 @@ and link faults happen in the sim's link layer, and awaits and expects are judge
 its diagnosis when they fail. Standard library and `requests` only.
 """
 
-import json
 import os
 import shutil
 import signal
