@@ -35,8 +35,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (SIM_BIN, SIM_EXIT_GRACE as EXIT_GRACE, SIM_RUN_TIMEOUT, WAIT_S, describe, pids_with,
-                      run_sim, wait_until)
+from conftest import (SIM_BIN, SIM_EXIT_GRACE as EXIT_GRACE, SIM_RUN_TIMEOUT, WAIT_S,
+                      describe, pids_with, run_sim, wait_until)
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("CHAINLAB_BUILD") or REPO / "build")
